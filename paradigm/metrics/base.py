@@ -1,0 +1,183 @@
+"""The metric contract shared by every paradigm metric.
+
+A metric is (1) a pure function over ``(N, C, H, W)`` float tensors in ``[0, 1]`` and (2) a thin
+:class:`Metric` subclass registered with :func:`paradigm.metrics.registry.register` that declares
+direction, kind, range and pillar. The engine, the composite and the leaderboards read only these
+declarations, never metric-specific code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import torch
+
+from ..errors import InputError
+
+Kind = Literal["full-reference", "no-reference", "embedding"]
+Pillar = Literal["perceptual", "stability", "fidelity", "diagnostic"]
+Reference = Literal["gt", "input", "none"]
+
+#: Absolute slack allowed outside [0, 1] (float rounding from resampling).
+RANGE_SLACK = 1e-3
+
+
+def check_image(x: torch.Tensor, name: str = "image") -> torch.Tensor:
+    """Validate one batch of images.
+
+    Args:
+        x: tensor of shape ``(N, C, H, W)``, floating point, values in ``[0, 1]``, C in {1, 3}.
+        name: how the tensor is called in error messages.
+
+    Returns:
+        The same tensor.
+
+    Raises:
+        InputError: with an actionable message when the shape, dtype or range is wrong.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{name} must be a torch.Tensor of shape (N,C,H,W), got {type(x).__name__}")
+    if x.ndim != 4:
+        raise InputError(
+            f"{name} must have shape (N,C,H,W), got {tuple(x.shape)}; add a batch dimension with x[None]"
+        )
+    if x.shape[1] not in (1, 3):
+        raise InputError(f"{name} must have 1 or 3 channels, got {x.shape[1]} (shape {tuple(x.shape)})")
+    if not x.is_floating_point():
+        raise InputError(f"{name} must be a float tensor in [0,1], got dtype {x.dtype}; divide by 255 first")
+    if x.numel() and (torch.isnan(x).any() or x.min() < -RANGE_SLACK or x.max() > 1 + RANGE_SLACK):
+        lo, hi = float(torch.nan_to_num(x).min()), float(torch.nan_to_num(x).max())
+        raise InputError(
+            f"{name} values must be in [0,1] without NaN, got range [{lo:.4g}, {hi:.4g}]; "
+            "scale 8-bit images by 1/255 and 16-bit by 1/65535"
+        )
+    return x
+
+
+def check_pair(x: torch.Tensor, ref: torch.Tensor, min_size: int = 1) -> None:
+    """Validate an output/reference pair: both valid images of equal shape, at least ``min_size`` px."""
+    check_image(x, "output")
+    check_image(ref, "reference")
+    if x.shape != ref.shape:
+        raise InputError(
+            f"output {tuple(x.shape)} and reference {tuple(ref.shape)} differ in shape; "
+            "resize the output to the reference first (paradigm score --resize to-gt does)"
+        )
+    if min(x.shape[-2:]) < min_size:
+        raise InputError(f"images of {tuple(x.shape[-2:])} px are too small for this metric (min {min_size} px)")
+
+
+class Metric(torch.nn.Module):
+    """Base class of registered metrics.
+
+    Subclasses set the class attributes below and implement :meth:`forward`. Options are declared
+    in ``defaults``; ``create_metric(name, **overrides)`` validates override names against it.
+
+    Class attributes:
+        name: registry name, lower case with underscores (``"ms_ssim"``).
+        version: bump whenever values change; it is part of cache keys and signatures.
+        kind: ``"full-reference"``, ``"no-reference"`` or ``"embedding"`` (compares embeddings).
+        higher_is_better: direction of the raw value.
+        value_range: (low, high) of the raw value; ``float("inf")`` allowed.
+        pillar: ``"perceptual"``, ``"stability"``, ``"fidelity"`` or ``"diagnostic"`` (not in the composite).
+        reference: what the metric compares against: ``"gt"``, ``"input"`` (the degraded input) or ``"none"``.
+        weights: names of entries in the weights table that the metric needs (empty for none).
+        supports_y_channel: honours the engine's ``--y-channel`` policy (ITU-R BT.601 luma).
+        min_size: smallest image side the metric accepts.
+        outputs: column names when :meth:`forward` returns several values (a dict); empty for one value.
+        defaults: option name -> default value.
+        description: one line for ``paradigm metrics`` and docs.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    kind: ClassVar[Kind] = "full-reference"
+    higher_is_better: ClassVar[bool] = True
+    value_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    pillar: ClassVar[Pillar] = "fidelity"
+    reference: ClassVar[Reference] = "gt"
+    weights: ClassVar[tuple[str, ...]] = ()
+    supports_y_channel: ClassVar[bool] = False
+    min_size: ClassVar[int] = 1
+    outputs: ClassVar[tuple[str, ...]] = ()
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    description: ClassVar[str] = ""
+
+    def __init__(self, **overrides: Any) -> None:
+        super().__init__()
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            valid = ", ".join(sorted(self.defaults)) or "none"
+            raise InputError(f"metric {self.name!r} has no option(s) {unknown}; valid options: {valid}")
+        self.options: dict[str, Any] = {**self.defaults, **overrides}
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Output column names: ``outputs`` or just ``(name,)``."""
+        return self.outputs or (self.name,)
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, ref: torch.Tensor | None = None
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Score a batch.
+
+        Args:
+            x: outputs, ``(N, C, H, W)`` float in [0, 1].
+            ref: references of the same shape (ground truth or input, per ``reference``), or None
+                for no-reference metrics.
+
+        Returns:
+            ``(N,)`` float64 tensor of raw values, or a dict ``column -> (N,)`` when ``outputs`` is set.
+        """
+        raise NotImplementedError
+
+    def signature(self) -> dict[str, Any]:
+        """What identifies this metric's values: name, version, non-default options, weights tags."""
+        changed = {k: v for k, v in self.options.items() if self.defaults.get(k) != v}
+        return {"name": self.name, "version": self.version, "options": changed, "weights": list(self.weights)}
+
+    @classmethod
+    def info(cls) -> dict[str, Any]:
+        """Declared properties, as a plain dict."""
+        return {
+            "name": cls.name,
+            "version": cls.version,
+            "kind": cls.kind,
+            "higher_is_better": cls.higher_is_better,
+            "range": list(cls.value_range),
+            "pillar": cls.pillar,
+            "reference": cls.reference,
+            "weights": list(cls.weights),
+            "supports_y_channel": cls.supports_y_channel,
+            "min_size": cls.min_size,
+            "outputs": list(cls.outputs) or [cls.name],
+            "defaults": dict(cls.defaults),
+            "description": cls.description,
+        }
+
+
+class EmbeddingMetric(Metric):
+    """A metric that compares embeddings; the engine can cache reference embeddings per image.
+
+    Subclasses implement :meth:`embed` and :meth:`compare`; :meth:`forward` composes them.
+    """
+
+    kind: ClassVar[Kind] = "embedding"
+    pillar: ClassVar[Pillar] = "stability"
+
+    def embed(self, x: torch.Tensor) -> Any:
+        """Embed a batch ``(N, C, H, W)`` in [0,1]; returns a tensor (or tuple of tensors) with leading N."""
+        raise NotImplementedError
+
+    def compare(self, ex: Any, eref: Any) -> torch.Tensor:
+        """Similarity ``(N,)`` between two batches of embeddings from :meth:`embed`."""
+        raise NotImplementedError
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, ref: torch.Tensor | None = None
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
+        if ref is None:
+            raise InputError(f"metric {self.name!r} needs a reference image")
+        check_pair(x, ref, self.min_size)
+        return self.compare(self.embed(x), self.embed(ref))
