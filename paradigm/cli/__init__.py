@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import sys
 from typing import Any
@@ -31,7 +32,11 @@ class LazyGroup(click.Group):
         out = []
         for name, target in SUBCOMMANDS.items():
             mod = target.split(":")[0]
-            if importlib.util.find_spec(mod) is not None:
+            try:
+                found = importlib.util.find_spec(mod) is not None
+            except ModuleNotFoundError:  # parent package absent
+                found = False
+            if found:
                 out.append(name)
         return sorted(out)
 
