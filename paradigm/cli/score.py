@@ -1,0 +1,113 @@
+"""``paradigm score``: score a results tree against ground truth (see ``docs/scoring.md``).
+
+Exit codes: 0 success; 1 bad usage or input (one clear message); 3 some pairs failed (rows in
+``errors.csv``; use ``--allow-errors`` to exit 0); 4 ``--strict`` and an explicitly requested metric
+was skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+log = logging.getLogger(__name__)
+
+EXIT_PAIRS_FAILED = 3
+EXIT_STRICT = 4
+
+
+def _err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.command("score")
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option("--gt", "gt", required=True, type=click.Path(path_type=Path), help="Ground-truth folder.")
+@click.option("--input", "input_", type=click.Path(path_type=Path), default=None, help="Degraded-input (LQ) folder.")
+@click.option("--metrics", default="default", show_default=True, help="Comma-separated names, 'default' or 'all'.")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Write scores/summary/errors/run.json here.")
+@click.option("--resize", type=click.Choice(["to-gt", "none"]), default="to-gt", show_default=True,
+              help="Size-mismatch policy: resize outputs to GT size, or treat as an error.")
+@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Pixels removed from every side before scoring.")
+@click.option("--y-channel", is_flag=True, help="Score on BT.601 luma where metrics support it.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:K.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Pairs per metric call [default: 8].")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Decoding threads [default: min(4, CPUs)]; 0 decodes in the main thread.")
+@click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
+              help="Cache database [default: RESULTS/.paradigm/cache.sqlite].")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
+@click.option("--allow-errors", is_flag=True, help="Exit 0 even when some pairs failed.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed (torch, bootstrap CIs).")
+@click.option("--composite", default=None, help="Composite file or name (default: the bundled default).")
+@click.option("--profile", default=None, help="Task profile of the composite.")
+@click.option("--strict", is_flag=True, help="Fail when a requested metric or a composite part is missing.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
+              help="Model metrics' precision (where they declare the option).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def score(
+    results: Path, gt: Path, input_: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
+    y_channel: bool, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
+    allow_errors: bool, seed: int, composite: str | None, profile: str | None, strict: bool, precision: str,
+    quiet: bool,
+) -> None:
+    """Score RESULTS (RESULTS/<method>/[<task>/<dataset>/]<image>) against --gt GT.
+
+    Prints a per-method summary and the reproducibility signature; with --out writes scores.parquet,
+    scores.csv, summary.csv, errors.csv and run.json.
+    """
+    from ..engine import ScoreConfig, run_score
+    from ..errors import MetricUnavailableError, ParadigmError
+    from ..outputs import summary_table, write_outputs
+
+    if cache is not None and no_cache:
+        raise click.UsageError("--cache and --no-cache are mutually exclusive")
+    cfg = ScoreConfig(
+        results=results, gt=gt, input=input_, metrics=metrics, resize=resize, crop_border=crop_border,
+        y_channel=y_channel, device=device, batch_size=batch_size, workers=workers,
+        cache=None if no_cache else (cache if cache is not None else "default"), seed=seed,
+        composite=composite, profile=profile, strict=strict, precision=precision,
+        progress=False if quiet else None,
+    )
+    try:
+        res = run_score(cfg, echo=lambda s: _err(f"warning: {s}"))
+    except MetricUnavailableError as exc:
+        raise click.ClickException(f"{exc}") from None
+    except ParadigmError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    info = res.run_info
+    skipped = info.get("skipped_metrics", {})
+    for name, why in skipped.items():
+        if name in res.explicit_skipped:
+            _err(f"WARNING: requested metric {name!r} was SKIPPED: {why}")
+        else:
+            _err(f"note: metric {name} skipped: {why.splitlines()[0] if why else ''}")
+    if not res.run_info["metrics"]:
+        _err("warning: no metric ran")
+    click.echo(summary_table(res.summary))
+    click.echo(info["signature_line"])
+    c = info["counts"]
+    if c["unpaired"]:
+        _err(f"warning: {c['unpaired']} file(s) could not be paired (stage 'pairing' in errors.csv)")
+    n_other = c["errors"] - c["unpaired"]
+    if n_other:
+        _err(f"warning: {n_other} error(s) while decoding or scoring (see errors.csv)")
+    if c["errors"] and out is None:
+        for _, r in res.errors.head(10).iterrows():
+            _err(f"  {r['stage']}: {r['path']}: {r['reason']}")
+        if c["errors"] > 10:
+            _err(f"  ... and {c['errors'] - 10} more (use --out DIR to get errors.csv)")
+    if out is not None:
+        paths = write_outputs(out, res.scores, res.summary, res.errors, info, samples=res.samples)
+        _err(f"wrote {', '.join(sorted(paths))} to {out}")
+    log.info("counts: %s", c)
+    if strict and res.explicit_skipped:
+        sys.exit(EXIT_STRICT)
+    if res.failed and not allow_errors:
+        _err(f"{res.failed} error row(s): exiting with status {EXIT_PAIRS_FAILED} (use --allow-errors to accept)")
+        sys.exit(EXIT_PAIRS_FAILED)

@@ -1,0 +1,364 @@
+"""Explain one result's composite: per-metric raw and calibrated values, weights, contributions, heat maps.
+
+Contribution is reported as each metric's **share of the shortfall** of the composite from 1 (the
+perfect score), so the shares sum to 100% and the largest share is what costs the result most:
+
+- ``weighted_arithmetic``: ``1 - C = sum_m W_p w_m (1 - q_m)``; a metric's share is its term.
+- ``weighted_geometric``: ``-log C = sum_p W_p (-log P_p)`` (the *log-share* of each pillar); a
+  pillar's term is split among its metrics in proportion to ``w_m (1 - q_m)``, their part of ``1 - P_p``.
+- ``min_penalty``: the arithmetic terms, plus the penalty split among the metrics of the worst pillar.
+
+``W_p`` and ``w_m`` are the *effective* weights: renormalised over the pillars/metrics that ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from .aggregate import GEOMETRIC_FLOOR, score_table
+from .calibration import calibrate, describe
+from .schema import CompositeSpec
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MetricPart:
+    """One metric's line of the explanation."""
+
+    metric: str
+    pillar: str
+    raw: float
+    calibrated: float
+    weight: float  # effective weight in the composite (pillar weight x metric weight, renormalised)
+    weight_in_pillar: float
+    share: float  # share of the composite's shortfall from 1, in [0, 1]
+    calibration: str
+
+
+@dataclass
+class Explanation:
+    """The explanation of one result."""
+
+    parts: list[MetricPart]
+    pillars: dict[str, float]
+    pillar_weights: dict[str, float]
+    pillar_shares: dict[str, float]
+    composite: float
+    aggregation: str
+    tag: str
+    profile: str | None
+    skipped: dict[str, str] = field(default_factory=dict)
+    unsupported: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+
+        def f(v: float) -> float | None:
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+        return {
+            "composite": self.tag,
+            "profile": self.profile,
+            "aggregation": self.aggregation,
+            "score": f(self.composite),
+            "pillars": {
+                p: {"score": f(v), "weight": f(self.pillar_weights.get(p, float("nan"))), "share": f(self.pillar_shares.get(p, 0.0))}
+                for p, v in self.pillars.items()
+            },
+            "metrics": [
+                {
+                    "metric": m.metric,
+                    "pillar": m.pillar,
+                    "raw": f(m.raw),
+                    "calibrated": f(m.calibrated),
+                    "weight": f(m.weight),
+                    "weight_in_pillar": f(m.weight_in_pillar),
+                    "share": f(m.share),
+                    "calibration": m.calibration,
+                }
+                for m in self.parts
+            ],
+            "skipped": dict(self.skipped),
+            "unsupported": list(self.unsupported),
+        }
+
+
+def _nan(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def explain_values(
+    raw: Mapping[str, float], spec: CompositeSpec, skipped: Mapping[str, str] | None = None
+) -> Explanation:
+    """Explain the composite of one result from its raw metric values.
+
+    Args:
+        raw: metric column -> raw value (NaN or absent = did not run).
+        spec: the composite (profile applied).
+        skipped: metric -> reason it did not run (shown to the user).
+
+    Returns:
+        The :class:`Explanation`; its numbers equal :func:`paradigm.composite.apply_composite` on a
+        one-row table with the same values.
+    """
+    row = pd.DataFrame({m: [float(v)] for m, v in raw.items() if m in spec.calibrations})
+    _, pil, comp = score_table(row, spec)
+    composite = float(comp["composite"].iloc[0])
+    skipped_out = dict(skipped or {})
+    parts: list[MetricPart] = []
+    pillar_scores = {p: float(pil[p].iloc[0]) for p in spec.pillars}
+    present_p = {p: s for p, s in pillar_scores.items() if not math.isnan(s)}
+    wp_total = sum(spec.pillars[p].weight for p in present_p)
+    pillar_weights = {p: (spec.pillars[p].weight / wp_total if p in present_p and wp_total > 0 else 0.0) for p in spec.pillars}
+    # shortfall terms per pillar
+    agg = spec.aggregation
+    p_loss: dict[str, float] = {}
+    for p, s in present_p.items():
+        if agg == "weighted_geometric":
+            p_loss[p] = pillar_weights[p] * -math.log(max(s, GEOMETRIC_FLOOR))
+        else:
+            p_loss[p] = pillar_weights[p] * (1.0 - s)
+    if agg == "min_penalty" and present_p:
+        used = {p: s for p, s in present_p.items() if pillar_weights[p] > 0}
+        if used:
+            gap = max(used.values()) - min(used.values())
+            pen = spec.aggregation_params["penalty"] * max(0.0, gap - spec.aggregation_params["threshold"])
+            worst = min(used, key=lambda k: used[k])
+            p_loss[worst] += pen
+    total = sum(p_loss.values())
+    pillar_shares = {p: (p_loss.get(p, 0.0) / total if total > 0 else 0.0) for p in spec.pillars}
+    for p, pillar in spec.pillars.items():
+        ran = {m: w for m, w in pillar.metrics.items() if not _nan(raw.get(m, float("nan")))}
+        wsum = sum(ran.values())
+        cal = {m: float(calibrate(np.array([float(raw[m])]), spec.calibrations[m])[0]) for m in ran}
+        p_short = sum((w / wsum) * (1.0 - cal[m]) for m, w in ran.items()) if wsum > 0 else 0.0
+        for m, w in pillar.metrics.items():
+            if m not in ran:
+                skipped_out.setdefault(m, "not computed")
+                parts.append(
+                    MetricPart(m, p, float("nan"), float("nan"), 0.0, 0.0, 0.0, describe(spec.calibrations[m]))
+                )
+                continue
+            win = w / wsum if wsum > 0 else 0.0
+            share = pillar_shares[p] * (win * (1.0 - cal[m]) / p_short) if p_short > 0 else 0.0
+            parts.append(
+                MetricPart(
+                    metric=m,
+                    pillar=p,
+                    raw=float(raw[m]),
+                    calibrated=cal[m],
+                    weight=pillar_weights[p] * win,
+                    weight_in_pillar=win,
+                    share=share,
+                    calibration=describe(spec.calibrations[m]),
+                )
+            )
+    return Explanation(
+        parts=parts,
+        pillars=pillar_scores,
+        pillar_weights=pillar_weights,
+        pillar_shares=pillar_shares,
+        composite=composite,
+        aggregation=agg,
+        tag=spec.tag,
+        profile=spec.profile,
+        skipped=skipped_out,
+        unsupported=list(spec.missing_metrics),
+    )
+
+
+def _fmt(v: float, digits: int = 4) -> str:
+    if _nan(v):
+        return "-"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.{digits}g}" if abs(v) >= 1e4 or (v != 0 and abs(v) < 1e-3) else f"{v:.{digits}f}"
+
+
+def render(expl: Explanation) -> str:
+    """Plain-text table of an explanation (what ``paradigm explain`` prints)."""
+    head = ("metric", "raw", "calibrated", "pillar", "weight", "share")
+    rows = [
+        (m.metric, _fmt(m.raw), _fmt(m.calibrated, 3), m.pillar, _fmt(m.weight, 3), f"{100 * m.share:.1f}%")
+        for m in expl.parts
+        if not _nan(m.raw)
+    ]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
+    lines = [
+        f"composite {expl.tag}" + (f", profile {expl.profile}" if expl.profile else "") + f", aggregation {expl.aggregation}",
+        "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.append("")
+    for p, s in expl.pillars.items():
+        lines.append(
+            f"{p:<11} {_fmt(s, 3):>6}  weight {_fmt(expl.pillar_weights.get(p, 0.0), 3)}  share {100 * expl.pillar_shares.get(p, 0.0):.1f}%"
+        )
+    lines.append(f"{'composite':<11} {_fmt(expl.composite, 3):>6}")
+    lines.append(
+        "share = part of the composite's shortfall from 1"
+        + (" (log-share of -log composite)" if expl.aggregation == "weighted_geometric" else "")
+        + "; weight = effective weight after renormalising over what ran"
+    )
+    if expl.skipped:
+        lines.append("")
+        lines.append("skipped (weights renormalised over the rest):")
+        lines += [f"  {m}: {why}" for m, why in expl.skipped.items()]
+    if expl.unsupported:
+        lines.append("")
+        lines.append("needed by the task but not available in paradigm:")
+        lines += [f"  {u['name']}: {u['why']}" for u in expl.unsupported]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------- #
+# heat maps
+
+#: Anchors of a dark-to-bright "inferno"-like colour map (position, RGB 0-255).
+_CMAP = np.array(
+    [
+        [0.0, 0, 0, 4],
+        [0.25, 87, 16, 110],
+        [0.5, 188, 55, 84],
+        [0.75, 249, 142, 9],
+        [1.0, 252, 255, 164],
+    ],
+    dtype=np.float64,
+)
+
+
+def colorize(m: NDArray[np.float64]) -> NDArray[np.uint8]:
+    """Map a ``(H, W)`` array in [0, 1] to ``(H, W, 3)`` uint8 with a dark-to-bright colour map."""
+    t = np.clip(np.nan_to_num(np.asarray(m, dtype=np.float64)), 0.0, 1.0)
+    out = np.stack([np.interp(t, _CMAP[:, 0], _CMAP[:, c]) for c in (1, 2, 3)], axis=-1)
+    return np.asarray(np.round(out), dtype=np.uint8)
+
+
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    if x.shape[1] == 1:
+        return x[:, 0]
+    return 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+
+
+def _gauss_blur(x: torch.Tensor, sigma: float, size: int) -> torch.Tensor:
+    import torch
+
+    r = torch.arange(size, dtype=x.dtype) - (size - 1) / 2
+    g = torch.exp(-(r**2) / (2 * sigma**2))
+    g = g / g.sum()
+    x4 = x[:, None]
+    pad = size // 2
+    x4 = torch.nn.functional.pad(x4, (pad, pad, pad, pad), mode="replicate")
+    x4 = torch.nn.functional.conv2d(x4, g.view(1, 1, 1, -1))
+    x4 = torch.nn.functional.conv2d(x4, g.view(1, 1, -1, 1))
+    return x4[:, 0]
+
+
+def _ssim_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    a, b = _luma(x).double(), _luma(y).double()
+    c1, c2 = 0.01**2, 0.03**2
+    mu_a, mu_b = _gauss_blur(a, 1.5, 11), _gauss_blur(b, 1.5, 11)
+    saa = _gauss_blur(a * a, 1.5, 11) - mu_a**2
+    sbb = _gauss_blur(b * b, 1.5, 11) - mu_b**2
+    sab = _gauss_blur(a * b, 1.5, 11) - mu_a * mu_b
+    return ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2))
+
+
+def _grad_mag(a: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    k = torch.tensor([[1.0, 0.0, -1.0], [1.0, 0.0, -1.0], [1.0, 0.0, -1.0]], dtype=a.dtype) / 3.0
+    p = torch.nn.functional.pad(a[:, None], (1, 1, 1, 1), mode="replicate")
+    gx = torch.nn.functional.conv2d(p, k.view(1, 1, 3, 3))
+    gy = torch.nn.functional.conv2d(p, k.t().contiguous().view(1, 1, 3, 3))
+    return torch.sqrt(gx**2 + gy**2)[:, 0]
+
+
+def _edges(a: NDArray[np.float64]) -> NDArray[np.bool_]:
+    from skimage.feature import canny
+
+    return np.asarray(canny(a, sigma=1.5), dtype=bool)
+
+
+#: What each heat map shows.
+HEATMAP_KIND: dict[str, str] = {
+    "psnr": "squared error",
+    "psnr_y": "squared error (luma)",
+    "psnr_mu": "squared error",
+    "ssim": "1 - local SSIM (luma, 11x11 Gaussian window)",
+    "ms_ssim": "1 - local SSIM (luma, 11x11 Gaussian window; finest scale)",
+    "gmsd": "1 - gradient-magnitude similarity",
+    "ciede2000": "CIEDE2000 colour difference (ΔE00 / 20)",
+    "lpips": "local absolute error (blurred); a spatial LPIPS map needs the backbone weights",
+    "dists": "local absolute error (blurred); a spatial DISTS map needs the backbone weights",
+    "edge_f1": "edge disagreement (edges in one image only, Canny)",
+    "edge_f1_input": "edge disagreement with the input (edges in one image only, Canny)",
+}
+
+
+def heatmap(metric: str, x: torch.Tensor, ref: torch.Tensor) -> NDArray[np.float64] | None:
+    """A ``(H, W)`` map in [0, 1] of where ``x`` differs from ``ref`` in the sense of ``metric``.
+
+    Args:
+        metric: metric name (see :data:`HEATMAP_KIND`).
+        x, ref: ``(1, C, H, W)`` float tensors in [0, 1] of equal shape.
+
+    Returns:
+        The map (brighter = worse), or None when no spatial map is defined for ``metric``.
+    """
+    import torch
+
+    if metric not in HEATMAP_KIND:
+        return None
+    x, ref = x.double(), ref.double()
+    if metric in ("psnr", "psnr_mu"):
+        e = ((x - ref) ** 2).mean(dim=1)[0]
+        m = e / max(float(e.max()), 1e-12)
+    elif metric == "psnr_y":
+        e = ((_luma(x) - _luma(ref)) ** 2)[0]
+        m = e / max(float(e.max()), 1e-12)
+    elif metric in ("ssim", "ms_ssim"):
+        m = torch.clamp(1.0 - _ssim_map(x, ref)[0], 0.0, 1.0)
+    elif metric == "gmsd":
+        ga, gb = _grad_mag(_luma(x)), _grad_mag(_luma(ref))
+        c = 0.0026
+        m = torch.clamp(1.0 - (2 * ga * gb + c) / (ga**2 + gb**2 + c), 0.0, 1.0)[0]
+    elif metric == "ciede2000":
+        from skimage.color import deltaE_ciede2000, rgb2lab
+
+        a = x[0].permute(1, 2, 0).numpy()
+        b = ref[0].permute(1, 2, 0).numpy()
+        if a.shape[-1] == 1:
+            a, b = np.repeat(a, 3, -1), np.repeat(b, 3, -1)
+        d = deltaE_ciede2000(rgb2lab(a), rgb2lab(b))
+        return np.asarray(np.clip(d / 20.0, 0.0, 1.0), dtype=np.float64)
+    elif metric in ("lpips", "dists"):
+        e = _gauss_blur((x - ref).abs().mean(dim=1), 2.0, 9)[0]
+        m = e / max(float(e.max()), 1e-12)
+    else:  # edge_f1, edge_f1_input
+        ea, eb = _edges(_luma(x)[0].numpy()), _edges(_luma(ref)[0].numpy())
+        dis = torch.from_numpy((ea ^ eb).astype(np.float64))[None]
+        m = torch.clamp(_gauss_blur(dis, 1.0, 5)[0] * 3.0, 0.0, 1.0)
+    return np.asarray(m.numpy(), dtype=np.float64)
+
+
+def pick_heatmap_metric(expl: Explanation, available: set[str]) -> str | None:
+    """The metric with the largest share of the shortfall that has a heat map and ran."""
+    ranked = sorted((m for m in expl.parts if not _nan(m.raw)), key=lambda m: -m.share)
+    for m in ranked:
+        if m.metric in HEATMAP_KIND and m.metric in available:
+            return m.metric
+    return None

@@ -1,0 +1,498 @@
+"""The composite file format ``paradigm.composite/1`` (contracts §4): loading, validation, hashing.
+
+A composite file names, per pillar, the metrics that enter it with their relative weights, the
+pillar weights, the aggregation rule, and a calibration per metric that maps raw values to a
+quality in [0, 1] (higher is better for every metric). Every number carries its provenance
+(``fitted`` on named human data with the command that produced it, or a documented ``prior``).
+
+Validation errors are :class:`paradigm.errors.CompositeSchemaError` whose message starts with the
+JSON path of the problem, e.g. ``pillars.fidelity.metrics.psnr: weight must be >= 0, got -1``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import logging
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import CompositeSchemaError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_ID = "paradigm.composite/1"
+PILLARS: tuple[str, ...] = ("perceptual", "stability", "fidelity")
+AGGREGATIONS: tuple[str, ...] = ("weighted_geometric", "weighted_arithmetic", "min_penalty")
+CALIBRATION_TYPES: tuple[str, ...] = ("logistic4", "linear")
+PROVENANCE_KINDS: tuple[str, ...] = ("fitted", "prior")
+#: Tolerance on "pillar weights sum to 1".
+SUM_TOL = 1e-6
+#: Default parameters of the ``min_penalty`` aggregation.
+MIN_PENALTY_DEFAULTS: dict[str, float] = {"threshold": 0.25, "penalty": 0.5}
+
+#: Repository folder holding the shipped composite files (``<name>-v<k>.json``).
+DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "composite"
+
+_TOP_KEYS = {
+    "schema",
+    "name",
+    "version",
+    "description",
+    "aggregation",
+    "aggregation_params",
+    "pillars",
+    "weights_provenance",
+    "calibrations",
+    "missing_metrics",
+    "notes",
+    "profile",
+}
+
+#: Fallback table of the metrics paradigm knows: name -> (pillar, higher_is_better). Used when a
+#: metric is not (yet) registered; a registered metric's own declaration wins for the direction.
+KNOWN_METRICS: dict[str, tuple[str, bool]] = {
+    # fidelity
+    "psnr": ("fidelity", True),
+    "psnr_y": ("fidelity", True),
+    "ssim": ("fidelity", True),
+    "ms_ssim": ("fidelity", True),
+    "gmsd": ("fidelity", False),
+    "ciede2000": ("fidelity", False),
+    # stability
+    "edge_f1": ("stability", True),
+    "edge_f1_input": ("stability", True),
+    "clip_sim": ("stability", True),
+    "clip_sim_input": ("stability", True),
+    "dino_sim": ("stability", True),
+    "dino_patch_sim": ("stability", True),
+    "dino_sim_input": ("stability", True),
+    # perceptual
+    "lpips": ("perceptual", False),
+    "dists": ("perceptual", False),
+    "niqe": ("perceptual", False),
+    "brisque": ("perceptual", False),
+    "musiq": ("perceptual", True),
+    "clipiqa": ("perceptual", True),
+    "topiq_nr": ("perceptual", True),
+    "maniqa": ("perceptual", True),
+    "nima": ("perceptual", True),
+    # task metrics
+    "uiqm": ("perceptual", True),
+    "uciqe": ("perceptual", True),
+    "fusion_en": ("perceptual", True),
+    "fusion_sd": ("perceptual", True),
+    "fusion_sf": ("perceptual", True),
+    "fusion_ag": ("perceptual", True),
+    "fusion_mi": ("perceptual", True),
+    "fusion_qabf": ("perceptual", True),
+    "fusion_vif": ("perceptual", True),
+    "psnr_mu": ("fidelity", True),
+}
+
+
+def metric_direction(name: str) -> bool | None:
+    """``higher_is_better`` of a metric column: the registry's declaration, else the fallback table.
+
+    Returns None for a name that is neither registered nor in :data:`KNOWN_METRICS`.
+    """
+    from ..errors import UnknownMetricError
+
+    try:
+        from .. import metric_info
+
+        return bool(metric_info(name)["higher_is_better"])
+    except UnknownMetricError:
+        pass
+    known = KNOWN_METRICS.get(name)
+    return None if known is None else known[1]
+
+
+@dataclass(frozen=True)
+class Pillar:
+    """One pillar: its weight in the composite and its metrics' relative weights."""
+
+    weight: float
+    metrics: dict[str, float]
+
+
+@dataclass
+class CompositeSpec:
+    """A validated composite (optionally with a task profile applied).
+
+    Attributes:
+        name: composite name (``"default"``).
+        version: integer version; ``tag`` is ``"<name>-v<version>"``.
+        aggregation: one of :data:`AGGREGATIONS`.
+        aggregation_params: parameters of the aggregation (``min_penalty``: threshold, penalty).
+        pillars: pillar name -> :class:`Pillar` (only the pillars this composite uses).
+        calibrations: metric column -> calibration dict (contracts §4).
+        raw: the validated JSON object (what :attr:`sha256` hashes).
+        profile: the task profile applied, or None.
+        missing_metrics: metrics the task needs but paradigm cannot compute (from the profile).
+        source: where the file came from (path), for messages.
+    """
+
+    name: str
+    version: int
+    aggregation: str
+    aggregation_params: dict[str, float]
+    pillars: dict[str, Pillar]
+    calibrations: dict[str, dict[str, Any]]
+    raw: dict[str, Any]
+    profile: str | None = None
+    missing_metrics: list[dict[str, str]] = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def tag(self) -> str:
+        """``"<name>-v<version>"`` as used in the reproducibility signature."""
+        return f"{self.name}-v{self.version}"
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the canonical JSON of the effective composite (profile applied)."""
+        return sha256_of(self.raw)
+
+    def metrics(self) -> list[str]:
+        """All metric columns used, in pillar order."""
+        return [m for p in self.pillars.values() for m in p.metrics]
+
+    def pillar_of(self, metric: str) -> str | None:
+        """The pillar a metric column belongs to in this composite."""
+        for name, p in self.pillars.items():
+            if metric in p.metrics:
+                return name
+        return None
+
+
+def canonical_json(obj: Any) -> str:
+    """Canonical JSON text: sorted keys, no whitespace, UTF-8 characters kept."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def sha256_of(obj: Any) -> str:
+    """sha256 (hex) of :func:`canonical_json` of ``obj``."""
+    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+
+
+def dump_json(obj: Any) -> str:
+    """The on-disk rendering of composite/profile files: sorted keys, 2-space indent, final newline."""
+    return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# --------------------------------------------------------------------------------------------- #
+# validation helpers
+
+
+def _err(path: str, msg: str) -> CompositeSchemaError:
+    return CompositeSchemaError(f"{path}: {msg}" if path else msg)
+
+
+def _number(obj: Any, path: str) -> float:
+    if isinstance(obj, bool) or not isinstance(obj, (int, float)):
+        raise _err(path, f"must be a number, got {json.dumps(obj)}")
+    v = float(obj)
+    if not math.isfinite(v):
+        raise _err(path, f"must be finite, got {v}")
+    return v
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}"
+
+
+def _mapping(obj: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping):
+        raise _err(path, f"must be a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _string(obj: Any, path: str) -> str:
+    if not isinstance(obj, str) or not obj.strip():
+        raise _err(path, f"must be a non-empty string, got {json.dumps(obj)}")
+    return obj
+
+
+def validate_provenance(obj: Any, path: str) -> None:
+    """Check a provenance record: ``kind`` in {fitted, prior}; fitted ones name ``data`` and ``command``."""
+    prov = _mapping(obj, path)
+    kind = prov.get("kind")
+    if kind not in PROVENANCE_KINDS:
+        raise _err(f"{path}.kind", f"must be one of {list(PROVENANCE_KINDS)}, got {json.dumps(kind)}")
+    if kind == "fitted":
+        for key in ("data", "command"):
+            if key not in prov:
+                raise _err(
+                    f"{path}.{key}",
+                    f"a fitted {path.rsplit('.', 1)[0]} must say which {key} it was fitted with "
+                    f"(or use kind 'prior' and a 'description')",
+                )
+            _string(prov[key], f"{path}.{key}")
+    else:
+        if "description" not in prov and "based_on" not in prov:
+            raise _err(f"{path}.description", "a prior must say what it is based on ('description')")
+
+
+def validate_calibration(obj: Any, path: str, metric: str) -> dict[str, Any]:
+    """Validate one calibration dict; returns it (a copy).
+
+    ``logistic4``: ``lo``, ``hi`` (``0 <= lo < hi <= 1``), ``center`` (finite), ``scale`` (finite,
+    non-zero, negative for lower-is-better metrics). ``linear``: ``a`` (the raw value mapped to
+    ``lo``) and ``b`` (mapped to ``hi``), ``a != b``, ``b < a`` for lower-is-better metrics.
+    """
+    cal = dict(_mapping(obj, path))
+    kind = cal.get("type")
+    if kind not in CALIBRATION_TYPES:
+        raise _err(f"{path}.type", f"unknown calibration type {json.dumps(kind)}; use one of {list(CALIBRATION_TYPES)}")
+    lo = _number(cal.get("lo", 0.0), f"{path}.lo")
+    hi = _number(cal.get("hi", 1.0), f"{path}.hi")
+    if not (0.0 <= lo < hi <= 1.0):
+        raise _err(f"{path}", f"need 0 <= lo < hi <= 1, got lo={_fmt(lo)}, hi={_fmt(hi)}")
+    direction = metric_direction(metric)
+    if kind == "logistic4":
+        for key in ("center", "scale"):
+            if key not in cal:
+                raise _err(f"{path}.{key}", "missing (logistic4 needs lo, hi, center, scale)")
+        _number(cal["center"], f"{path}.center")
+        scale = _number(cal["scale"], f"{path}.scale")
+        if scale == 0:
+            raise _err(f"{path}.scale", "must be non-zero")
+        if direction is not None and (scale > 0) != direction:
+            want = "> 0 (higher is better)" if direction else "< 0 (lower is better)"
+            raise _err(
+                f"{path}.scale",
+                f"must be {want} for {metric!r} so the calibrated value increases with quality, got {_fmt(scale)}",
+            )
+    else:
+        for key in ("a", "b"):
+            if key not in cal:
+                raise _err(f"{path}.{key}", "missing (linear needs a = value of the worst quality, b = best)")
+        a = _number(cal["a"], f"{path}.a")
+        b = _number(cal["b"], f"{path}.b")
+        if a == b:
+            raise _err(f"{path}", f"a and b must differ, both are {_fmt(a)}")
+        if direction is not None and (b > a) != direction:
+            want = "b > a" if direction else "b < a"
+            raise _err(f"{path}", f"need {want} for {metric!r} (b is the value of best quality), got a={_fmt(a)}, b={_fmt(b)}")
+    if "provenance" not in cal:
+        raise _err(f"{path}.provenance", "missing: say whether the calibration is fitted (data, command) or a prior")
+    validate_provenance(cal["provenance"], f"{path}.provenance")
+    return cal
+
+
+def validate_pillars(obj: Any, path: str = "pillars") -> dict[str, Pillar]:
+    """Validate the ``pillars`` object: known names, weights >= 0 summing to 1, metrics with weights >= 0."""
+    pillars = _mapping(obj, path)
+    if not pillars:
+        raise _err(path, f"needs at least one of {list(PILLARS)}")
+    out: dict[str, Pillar] = {}
+    total = 0.0
+    for pname, pobj in pillars.items():
+        ppath = f"{path}.{pname}"
+        if pname not in PILLARS:
+            close = difflib.get_close_matches(str(pname), PILLARS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise _err(ppath, f"unknown pillar {pname!r}; pillars are {list(PILLARS)}{hint}")
+        pmap = _mapping(pobj, ppath)
+        extra = sorted(set(pmap) - {"weight", "metrics"})
+        if extra:
+            raise _err(ppath, f"unknown key(s) {extra}; a pillar has 'weight' and 'metrics'")
+        if "weight" not in pmap:
+            raise _err(f"{ppath}.weight", "missing")
+        w = _number(pmap["weight"], f"{ppath}.weight")
+        if w < 0:
+            raise _err(f"{ppath}.weight", f"weight must be >= 0, got {_fmt(w)}")
+        metrics = _mapping(pmap.get("metrics"), f"{ppath}.metrics")
+        if not metrics:
+            raise _err(f"{ppath}.metrics", "needs at least one metric (drop the pillar instead)")
+        mw: dict[str, float] = {}
+        for mname, mval in metrics.items():
+            mpath = f"{ppath}.metrics.{mname}"
+            v = _number(mval, mpath)
+            if v < 0:
+                raise _err(mpath, f"weight must be >= 0, got {_fmt(v)}")
+            mw[str(mname)] = v
+        if sum(mw.values()) <= 0:
+            raise _err(f"{ppath}.metrics", "metric weights must not all be 0")
+        out[str(pname)] = Pillar(weight=w, metrics=mw)
+        total += w
+    if abs(total - 1.0) > SUM_TOL:
+        parts = " + ".join(f"{_fmt(p.weight)} ({n})" for n, p in out.items())
+        raise _err(
+            path,
+            f"pillar weights must sum to 1 (tolerance {SUM_TOL:g}), got {parts} = {total:.6g}; "
+            "paradigm does not renormalise a file silently: fix the weights",
+        )
+    out = {k: out[k] for k in PILLARS if k in out}  # canonical pillar order
+    seen: dict[str, str] = {}
+    for pname, p in out.items():
+        for m in p.metrics:
+            if m in seen:
+                raise _err(f"{path}.{pname}.metrics.{m}", f"metric already used in pillar {seen[m]!r}")
+            seen[m] = pname
+    return out
+
+
+def validate_missing_metrics(obj: Any, path: str) -> list[dict[str, str]]:
+    """``[{"name": ..., "why": ...}, ...]``: metrics a task needs that paradigm cannot compute."""
+    if not isinstance(obj, list):
+        raise _err(path, f"must be a list of {{'name', 'why'}} objects, got {type(obj).__name__}")
+    out = []
+    for i, item in enumerate(obj):
+        ipath = f"{path}[{i}]"
+        m = _mapping(item, ipath)
+        out.append({"name": _string(m.get("name"), f"{ipath}.name"), "why": _string(m.get("why"), f"{ipath}.why")})
+    return out
+
+
+def validate_aggregation(agg: Any, params: Any, path: str = "aggregation") -> tuple[str, dict[str, float]]:
+    """Check the aggregation name and its parameters; returns (name, params with defaults)."""
+    if agg not in AGGREGATIONS:
+        raise _err(path, f"unknown aggregation {json.dumps(agg)}; use one of {list(AGGREGATIONS)}")
+    ppath = f"{path}_params"
+    pmap = dict(_mapping(params, ppath)) if params is not None else {}
+    if agg == "min_penalty":
+        extra = sorted(set(pmap) - set(MIN_PENALTY_DEFAULTS))
+        if extra:
+            raise _err(ppath, f"unknown parameter(s) {extra}; min_penalty takes {sorted(MIN_PENALTY_DEFAULTS)}")
+        out = dict(MIN_PENALTY_DEFAULTS)
+        for k in MIN_PENALTY_DEFAULTS:
+            if k in pmap:
+                v = _number(pmap[k], f"{ppath}.{k}")
+                if not 0 <= v <= 1:
+                    raise _err(f"{ppath}.{k}", f"must be in [0, 1], got {_fmt(v)}")
+                out[k] = v
+        return str(agg), out
+    if pmap:
+        raise _err(ppath, f"{agg} takes no parameters, got {sorted(pmap)}")
+    return str(agg), {}
+
+
+def validate(obj: Any, source: str = "<composite>") -> CompositeSpec:
+    """Validate a parsed composite JSON object.
+
+    Args:
+        obj: the parsed JSON.
+        source: where it came from (for messages).
+
+    Returns:
+        The :class:`CompositeSpec`.
+
+    Raises:
+        CompositeSchemaError: naming the JSON path of the first problem.
+    """
+    top = _mapping(obj, "")
+    if top.get("schema") != SCHEMA_ID:
+        raise _err("schema", f"must be {SCHEMA_ID!r}, got {json.dumps(top.get('schema'))} (is {source} a composite file?)")
+    extra = sorted(set(top) - _TOP_KEYS)
+    if extra:
+        raise _err("", f"unknown top-level key(s) {extra}; allowed: {sorted(_TOP_KEYS)}")
+    name = _string(top.get("name"), "name")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.+-]*", name):
+        raise _err("name", f"use lower-case letters, digits, '_', '-', '.', '+', got {name!r}")
+    version = top.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _err("version", f"must be an integer >= 1, got {json.dumps(version)}")
+    if "description" in top:
+        _string(top["description"], "description")
+    agg, params = validate_aggregation(top.get("aggregation"), top.get("aggregation_params"))
+    pillars = validate_pillars(top.get("pillars"))
+    if "weights_provenance" not in top:
+        raise _err("weights_provenance", "missing: say whether the weights are fitted (data, command) or a prior")
+    validate_provenance(top["weights_provenance"], "weights_provenance")
+    cals_obj = _mapping(top.get("calibrations"), "calibrations")
+    cals = {str(m): validate_calibration(c, f"calibrations.{m}", str(m)) for m, c in cals_obj.items()}
+    for pname, p in pillars.items():
+        for m in p.metrics:
+            if m not in cals:
+                raise _err(f"pillars.{pname}.metrics.{m}", f"no calibration for {m!r}: add calibrations.{m}")
+    missing = validate_missing_metrics(top.get("missing_metrics", []), "missing_metrics")
+    profile = top.get("profile")
+    if profile is not None:
+        _string(profile, "profile")
+    return CompositeSpec(
+        name=name,
+        version=int(version),
+        aggregation=agg,
+        aggregation_params=params,
+        pillars=pillars,
+        calibrations=cals,
+        raw=copy.deepcopy(dict(top)),
+        profile=profile,
+        missing_metrics=missing,
+        source=source,
+    )
+
+
+def shipped_composites() -> dict[str, Path]:
+    """Shipped composite files: ``"<name>-v<k>"`` -> path."""
+    if not DATA_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(DATA_DIR.glob("*-v*.json"))}
+
+
+def resolve_composite_path(name_or_path: str | Path) -> Path:
+    """Find a composite file: an existing path, ``"name-vK"``, or ``"name"`` (its highest version).
+
+    Raises:
+        CompositeSchemaError: when nothing matches (with the shipped names).
+    """
+    p = Path(name_or_path)
+    if p.suffix == ".json" or p.exists() or len(p.parts) > 1:
+        if not p.is_file():
+            raise CompositeSchemaError(f"composite file {str(p)!r} not found")
+        return p
+    key = str(name_or_path).strip().lower()
+    shipped = shipped_composites()
+    if key in shipped:
+        return shipped[key]
+    versions = []
+    for tag, path in shipped.items():
+        m = re.fullmatch(r"(.+)-v(\d+)", tag)
+        if m and m.group(1) == key:
+            versions.append((int(m.group(2)), path))
+    if versions:
+        return max(versions)[1]
+    close = difflib.get_close_matches(key, list(shipped), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise CompositeSchemaError(
+        f"unknown composite {str(name_or_path)!r}.{hint} Shipped: {sorted(shipped) or 'none'}; "
+        "or pass the path of a composite JSON file"
+    )
+
+
+def load_composite(name_or_path: str | Path | None = None) -> CompositeSpec:
+    """Load and validate a composite by name (``"default"``, ``"default-v1"``) or file path.
+
+    Args:
+        name_or_path: None means ``"default"``.
+
+    Returns:
+        The validated :class:`CompositeSpec`.
+
+    Raises:
+        CompositeSchemaError: unreadable file, invalid JSON, or a schema violation (the message names
+            the file and the JSON path).
+    """
+    path = resolve_composite_path(name_or_path or "default")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CompositeSchemaError(f"cannot read composite file {str(path)!r}: {exc}") from exc
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CompositeSchemaError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from exc
+    try:
+        return validate(obj, str(path))
+    except CompositeSchemaError as exc:
+        raise CompositeSchemaError(f"{path}: {exc}") from exc

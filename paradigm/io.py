@@ -1,0 +1,302 @@
+"""Image decoding for ``paradigm score``: every supported file becomes RGB float32 ``(3, H, W)`` in [0, 1].
+
+Colour rule ``rgb-v1`` (recorded in every signature as ``colour:rgb-v1``):
+
+- 8-bit samples are divided by 255, 16-bit samples by 65535 (16-bit PNG is decoded with
+  torchvision, whose libpng decoder keeps all 16 bits; Pillow would truncate colour PNGs to 8 bits).
+- Floating-point TIFFs are taken as they are and clipped to [0, 1]; non-finite values are an error.
+- Grayscale images are replicated to three channels, so every metric always sees RGB.
+- Palette images are expanded to RGB through their palette.
+- An alpha channel is **dropped** (the colour values are kept as stored), as in the common SR
+  evaluation scripts. Pre-multiplied or transparent regions are therefore scored as their stored colour.
+- EXIF orientation is **not** applied: restoration outputs are written by programs that do not
+  rotate, and applying the tag to only one of a pair would misalign it.
+- Colour profiles (ICC) are ignored: values are treated as sRGB.
+
+Supported: PNG (8/16-bit, gray, gray+alpha, RGB, RGBA, palette), JPEG, BMP, TIFF (8/16-bit integer,
+32/64-bit float; via ``tifffile``, a dependency of scikit-image, with Pillow as a fallback), WebP.
+Anything that cannot be decoded (zero-byte, truncated, not an image) raises :class:`DecodeError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+#: Identifier of the decoding rule above; part of every signature and cache key.
+COLOUR_RULE = "rgb-v1"
+
+#: File extensions (lower case) that paradigm treats as images.
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class DecodeError(InputError):
+    """An image file that cannot be decoded (zero-byte, truncated, corrupt or unsupported)."""
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` has an image extension that paradigm decodes (case-insensitive)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _to_rgb_float(arr: np.ndarray, path: Path) -> np.ndarray:
+    """Convert an ``(H, W)``, ``(H, W, C)`` integer or float array to RGB float32 ``(3, H, W)``."""
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3:
+        raise DecodeError(f"{path}: unsupported image array of shape {arr.shape} (multi-page or volume?)")
+    c = arr.shape[2]
+    if c in (2, 4):  # gray+alpha, RGBA: drop alpha
+        arr = arr[:, :, : c - 1]
+    elif c > 4:
+        raise DecodeError(f"{path}: {c} channels are not supported (expected gray, RGB or RGBA)")
+    if arr.dtype == np.uint8:
+        out = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        out = arr.astype(np.float32) / 65535.0
+    elif arr.dtype == bool:
+        out = arr.astype(np.float32)
+    elif np.issubdtype(arr.dtype, np.floating):
+        out = arr.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise DecodeError(f"{path}: floating-point image contains NaN or infinite values")
+        out = np.clip(out, 0.0, 1.0)
+    elif np.issubdtype(arr.dtype, np.integer):
+        info = np.iinfo(arr.dtype)
+        if info.min < 0:
+            raise DecodeError(f"{path}: signed integer images ({arr.dtype}) are not supported")
+        out = (arr.astype(np.float64) / float(info.max)).astype(np.float32)
+    else:
+        raise DecodeError(f"{path}: unsupported sample type {arr.dtype}")
+    if out.shape[2] == 1:
+        out = np.repeat(out, 3, axis=2)
+    if out.shape[0] == 0 or out.shape[1] == 0:
+        raise DecodeError(f"{path}: image has zero size {out.shape[:2]}")
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+
+def _png16_numpy(data: bytes, path: Path) -> np.ndarray:
+    """Pure-numpy decoder for non-interlaced 16-bit PNGs (fallback when torchvision cannot decode)."""
+    import struct
+    import zlib
+
+    pos, idat, ihdr = 8, [], None
+    try:
+        while pos + 8 <= len(data):
+            (n,) = struct.unpack(">I", data[pos : pos + 4])
+            kind = data[pos + 4 : pos + 8]
+            body = data[pos + 8 : pos + 8 + n]
+            if kind == b"IHDR":
+                ihdr = struct.unpack(">IIBBBBB", body)
+            elif kind == b"IDAT":
+                idat.append(body)
+            elif kind == b"IEND":
+                break
+            pos += 12 + n
+        if ihdr is None:
+            raise ValueError("no IHDR chunk")
+        w, h, depth, ctype, _, _, interlace = ihdr
+        if interlace:
+            raise ValueError("interlaced 16-bit PNG is not supported by the fallback decoder")
+        ch = {0: 1, 2: 3, 4: 2, 6: 4}[ctype]
+        bpp, stride = 2 * ch, w * 2 * ch
+        raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
+        raw = raw[: h * (stride + 1)].reshape(h, stride + 1)
+    except (ValueError, KeyError, zlib.error, struct.error) as exc:
+        raise DecodeError(f"{path}: cannot decode 16-bit PNG ({exc}); the file may be truncated") from exc
+    out = np.zeros((h, stride), np.int64)
+    prev = np.zeros(stride, np.int64)
+    for y in range(h):
+        f, line = int(raw[y, 0]), raw[y, 1:].astype(np.int64)
+        if f == 0:
+            cur = line
+        elif f == 1:
+            cur = np.cumsum(line.reshape(w, bpp), axis=0).reshape(-1) & 255
+        elif f == 2:
+            cur = (line + prev) & 255
+        elif f in (3, 4):
+            cur = line.copy()
+            left = np.zeros(bpp, np.int64)
+            upleft = np.zeros(bpp, np.int64)
+            for j in range(0, stride, bpp):
+                up = prev[j : j + bpp]
+                if f == 3:
+                    pred = (left + up) // 2
+                else:
+                    pa, pb, pc = np.abs(up - upleft), np.abs(left - upleft), np.abs(left + up - 2 * upleft)
+                    pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, upleft))
+                cur[j : j + bpp] = (line[j : j + bpp] + pred) & 255
+                left, upleft = cur[j : j + bpp], up
+        else:
+            raise DecodeError(f"{path}: corrupt PNG (unknown row filter {f})")
+        out[y] = cur
+        prev = cur
+    b = out.astype(np.uint8).reshape(h, w, ch, 2)
+    return ((b[..., 0].astype(np.uint16) << 8) | b[..., 1]).astype(np.uint16)
+
+
+def _decode_png16(data: bytes, path: Path) -> np.ndarray | None:
+    """Decode a 16-bit PNG keeping 16 bits (torchvision's libpng, else a numpy fallback); None if not 16-bit."""
+    if len(data) < 26 or not data.startswith(_PNG_MAGIC) or data[12:16] != b"IHDR" or data[24] != 16:
+        return None
+    try:
+        import torch
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torchvision >= 0.29 points to torchcodec
+            from torchvision.io import ImageReadMode, decode_png
+
+            t = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED)
+    except ImportError:
+        return _png16_numpy(data, path)
+    except Exception as exc:  # torchvision raises RuntimeError for corrupt data
+        raise DecodeError(f"{path}: cannot decode 16-bit PNG ({exc})") from exc
+    arr = t.permute(1, 2, 0).numpy()
+    if arr.dtype != np.uint16:  # older torchvision returned int32 holding 16-bit values
+        arr = arr.astype(np.uint16)
+    return arr
+
+
+def _decode_tiff(path: Path) -> np.ndarray | None:
+    """Decode a TIFF with tifffile; None when tifffile is not installed."""
+    try:
+        import tifffile
+    except ImportError:  # pragma: no cover - tifffile ships with scikit-image
+        return None
+    try:
+        arr = tifffile.imread(path, key=0)
+    except Exception as exc:
+        raise DecodeError(f"{path}: cannot decode TIFF ({type(exc).__name__}: {exc})") from exc
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] not in (1, 2, 3, 4):
+        arr = arr.transpose(1, 2, 0)  # planar (C, H, W) storage
+    return arr
+
+
+def _decode_pillow(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBomb / palette transparency warnings
+            with Image.open(path) as src:
+                src.load()
+                mode = src.mode
+                img: Image.Image = src
+                if mode in ("P", "PA"):
+                    img = src.convert("RGBA" if ("transparency" in src.info or mode == "PA") else "RGB")
+                elif mode == "I":
+                    arr32 = np.asarray(src)
+                    if arr32.min() < 0 or arr32.max() > 65535:
+                        raise DecodeError(f"{path}: 32-bit integer image values outside 0..65535")
+                    return arr32.astype(np.uint16)
+                elif mode not in ("1", "L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "F"):
+                    img = src.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, ...
+                arr = np.asarray(img)
+    except DecodeError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise DecodeError(f"{path}: not a readable image ({exc})") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DecodeError(f"{path}: cannot decode ({exc}); the file may be truncated or corrupt") from exc
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    if mode in ("I;16", "I;16B", "I;16L"):
+        arr = arr.astype(np.uint16)
+    return arr
+
+
+def read_array(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image file to RGB float32 ``(3, H, W)`` in [0, 1] following rule ``rgb-v1``.
+
+    Args:
+        path: image file (PNG, JPEG, BMP, TIFF, WebP).
+
+    Returns:
+        ``numpy.ndarray`` of shape ``(3, H, W)``, dtype float32, values in [0, 1].
+
+    Raises:
+        DecodeError: zero-byte, truncated, corrupt, missing or unsupported file (message names the file).
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise DecodeError(f"{p}: cannot read ({exc.strerror or exc})") from exc
+    if size == 0:
+        raise DecodeError(f"{p}: file is empty (0 bytes)")
+    suffix = p.suffix.lower()
+    arr: np.ndarray | None = None
+    if suffix == ".png":
+        try:
+            with open(p, "rb") as fh:
+                head = fh.read(32)
+        except OSError as exc:
+            raise DecodeError(f"{p}: cannot read ({exc})") from exc
+        if len(head) >= 25 and head.startswith(_PNG_MAGIC) and head[24] == 16:
+            arr = _decode_png16(p.read_bytes(), p)
+    elif suffix in (".tif", ".tiff"):
+        arr = _decode_tiff(p)
+    if arr is None:
+        arr = _decode_pillow(p)
+    return _to_rgb_float(arr, p)
+
+
+def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
+    """Decode an image file to a float32 tensor ``(3, H, W)`` in [0, 1] (rule ``rgb-v1``).
+
+    Args:
+        path: image file.
+
+    Returns:
+        ``torch.Tensor`` of shape ``(3, H, W)``, dtype float32, values in [0, 1].
+
+    Raises:
+        DecodeError: when the file cannot be decoded.
+    """
+    import torch
+
+    return torch.from_numpy(read_array(path))
+
+
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(height, width)`` of an image, read from its header when possible.
+
+    Raises:
+        DecodeError: when the file cannot be read.
+    """
+    p = Path(path)
+    try:
+        from PIL import Image
+
+        with Image.open(p) as im:
+            return int(im.height), int(im.width)
+    except Exception:
+        arr = read_array(p)
+        return int(arr.shape[1]), int(arr.shape[2])
+
+
+def write_png(path: str | os.PathLike[str], img: np.ndarray) -> None:
+    """Write an RGB float image ``(3, H, W)`` or ``(H, W, 3)`` in [0, 1] as an 8-bit PNG (rounded)."""
+    from PIL import Image
+
+    a = np.asarray(img, dtype=np.float64)
+    if a.ndim == 3 and a.shape[0] == 3 and a.shape[2] != 3:
+        a = a.transpose(1, 2, 0)
+    u8 = np.clip(np.round(a * 255.0), 0, 255).astype(np.uint8)
+    Image.fromarray(u8).save(path, format="PNG")
+

@@ -1,0 +1,353 @@
+"""Several samples per input: per-input statistics (mean, floor, ceiling, spread) and diversity.
+
+Stochastic restorers (diffusion, GAN samplers) can produce K outputs for one input. The engine
+writes one row per sample (column ``sample``, see ``docs/contracts.md`` §2) and calls
+:func:`aggregate_samples`; :func:`summarise_samples` turns its result into one row per method, and
+:func:`rank_methods` ranks methods by their mean or their floor (worst sample), which rewards
+methods that are reliably good rather than good on average.
+
+Direction: ``floor`` is the worst sample and ``ceiling`` the best, so for lower-is-better metrics
+(LPIPS, ΔE) the floor is the *largest* value. Directions come from :func:`paradigm.metric_info`
+(a multi-output metric may declare ``column_higher_is_better`` per output column; ``None`` there
+means "signed, no better/worse", e.g. ``shift_dx``). Pillars and the composite are higher-is-better.
+Columns without a known direction get ``floor = ceiling = NaN`` (pass ``directions=`` to set them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .errors import InputError, ParadigmError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "KEYS",
+    "PILLAR_COLUMNS",
+    "aggregate_samples",
+    "summarise_samples",
+    "rank_methods",
+    "column_directions",
+    "sample_diversity",
+    "Diversity",
+]
+
+#: Columns identifying one input (one row per input after aggregation).
+KEYS: tuple[str, ...] = ("method", "task", "dataset", "image")
+#: Pillar and composite columns: always higher-is-better, reported first.
+PILLAR_COLUMNS: tuple[str, ...] = ("composite", "perceptual", "stability", "fidelity")
+#: Non-metric columns of ``scores.parquet`` (contracts §2) that are never aggregated.
+META_COLUMNS: frozenset[str] = frozenset(
+    {"method", "task", "dataset", "image", "sample", "output_path", "gt_path", "input_path", "height", "width", "resized"}
+)
+#: Columns of the :func:`aggregate_samples` result.
+STAT_COLUMNS: tuple[str, ...] = ("mean", "floor", "ceiling", "spread", "count", "higher_is_better")
+
+
+def _registered_directions() -> dict[str, bool | None]:
+    """Output column -> higher_is_better (or None) over all registered metrics."""
+    from .metrics.registry import get_metric_class, list_metrics
+
+    out: dict[str, bool | None] = {}
+    for name in list_metrics():
+        cls = get_metric_class(name)
+        per_col: Mapping[str, bool | None] = getattr(cls, "column_higher_is_better", {}) or {}
+        for col in cls.outputs or (cls.name,):
+            out.setdefault(col, per_col.get(col, cls.higher_is_better) if per_col else cls.higher_is_better)
+    return out
+
+
+def column_directions(
+    columns: Iterable[str], overrides: Mapping[str, bool | None] | None = None
+) -> dict[str, bool | None]:
+    """Direction of each column: True (higher is better), False (lower is better) or None (unknown/signed).
+
+    Args:
+        columns: score column names.
+        overrides: explicit directions that win over the registry.
+
+    Returns:
+        dict column -> direction.
+    """
+    overrides = dict(overrides or {})
+    try:
+        reg = _registered_directions()
+    except (ParadigmError, ImportError) as exc:  # a broken metric module must not stop aggregation
+        logger.warning("could not read metric directions from the registry: %s", exc)
+        reg = {}
+    out: dict[str, bool | None] = {}
+    for col in columns:
+        if col in overrides:
+            out[col] = overrides[col]
+        elif col in PILLAR_COLUMNS:
+            out[col] = True
+        else:
+            out[col] = reg.get(col)
+    return out
+
+
+def _value_columns(df: pd.DataFrame) -> list[str]:
+    cols = [c for c in PILLAR_COLUMNS if c in df.columns]
+    for c in df.columns:
+        if c in META_COLUMNS or c in cols:
+            continue
+        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
+            cols.append(str(c))
+    return cols
+
+
+def aggregate_samples(
+    df: pd.DataFrame,
+    *,
+    directions: Mapping[str, bool | None] | None = None,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Per-input statistics over several samples.
+
+    Args:
+        df: per-image scores (``scores.parquet`` layout): key columns ``method, task, dataset,
+            image`` (missing ones are treated as ``""``), a ``sample`` column (``""`` for
+            single-output methods; optional) and numeric score columns. NaN scores are ignored.
+        directions: column -> higher_is_better (True/False/None) overriding the registry.
+        columns: score columns to aggregate; default: the pillars/composite present plus every
+            other numeric column that is not metadata (``height``, ``width``, ``resized``...).
+
+    Returns:
+        Long-form DataFrame, one row per (method, task, dataset, image, metric), columns
+        ``method, task, dataset, image, metric, mean, floor, ceiling, spread, count,
+        higher_is_better``: ``floor`` = worst sample, ``ceiling`` = best (direction-aware; NaN when
+        the direction is unknown), ``spread`` = population standard deviation (0 for one sample),
+        ``count`` = samples with a value. Deterministic methods get count 1 and spread 0.
+
+    Raises:
+        InputError: ``df`` is not a DataFrame, or a requested column is missing/non-numeric.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"aggregate_samples needs a pandas DataFrame, got {type(df).__name__}")
+    data = df.copy()
+    for k in KEYS:
+        if k not in data.columns:
+            data[k] = ""
+        data[k] = data[k].fillna("").astype(str)
+    if columns is None:
+        cols = _value_columns(data)
+    else:
+        missing = [c for c in columns if c not in data.columns]
+        if missing:
+            raise InputError(f"columns {missing} are not in the scores table (it has {list(data.columns)})")
+        bad = [c for c in columns if not pd.api.types.is_numeric_dtype(data[c])]
+        if bad:
+            raise InputError(f"columns {bad} are not numeric and cannot be aggregated")
+        cols = list(columns)
+    dirs = column_directions(cols, directions)
+    out_cols = [*KEYS, "metric", *STAT_COLUMNS]
+    if not cols or data.empty:
+        return pd.DataFrame(columns=out_cols)
+
+    grouped = data.groupby(list(KEYS), sort=True, dropna=False)[cols]
+    stats = {
+        "mean": grouped.mean(),
+        "min": grouped.min(),
+        "max": grouped.max(),
+        "spread": grouped.std(ddof=0),
+        "count": grouped.count(),
+    }
+    frames = []
+    for col in cols:
+        d = dirs[col]
+        lo, hi = stats["min"][col], stats["max"][col]
+        if d is True:
+            floor, ceiling = lo, hi
+        elif d is False:
+            floor, ceiling = hi, lo
+        else:
+            floor = ceiling = lo * np.nan
+        part = pd.DataFrame(
+            {
+                "metric": col,
+                "mean": stats["mean"][col],
+                "floor": floor,
+                "ceiling": ceiling,
+                "spread": stats["spread"][col],
+                "count": stats["count"][col].astype(int),
+                "higher_is_better": d,
+            }
+        )
+        frames.append(part.reset_index())
+    out = pd.concat(frames, ignore_index=True)
+    out["higher_is_better"] = out["higher_is_better"].astype(object)
+    return out[out_cols]
+
+
+def summarise_samples(agg: pd.DataFrame) -> pd.DataFrame:
+    """Per-method summary of :func:`aggregate_samples`: means over inputs of the per-input statistics.
+
+    Args:
+        agg: the long-form result of :func:`aggregate_samples`.
+
+    Returns:
+        DataFrame with one row per (method, task, dataset, metric): ``mean`` (mean of per-input
+        means), ``floor``, ``ceiling``, ``spread`` (means of the per-input values), ``n_inputs``,
+        ``samples_per_input`` (mean count) and ``higher_is_better``.
+
+    Raises:
+        InputError: ``agg`` lacks the expected columns.
+    """
+    need = {"method", "task", "dataset", "metric", "mean", "floor", "ceiling", "spread", "count"}
+    if not isinstance(agg, pd.DataFrame) or not need <= set(agg.columns):
+        have = list(agg.columns) if isinstance(agg, pd.DataFrame) else type(agg).__name__
+        raise InputError(f"summarise_samples needs the output of aggregate_samples; got columns {have}")
+    keys = ["method", "task", "dataset", "metric"]
+    g = agg.groupby(keys, sort=True, dropna=False)
+    out = g[["mean", "floor", "ceiling", "spread"]].mean()
+    out["n_inputs"] = g["mean"].count()
+    out["samples_per_input"] = g["count"].mean()
+    out["higher_is_better"] = g["higher_is_better"].first() if "higher_is_better" in agg.columns else None
+    return out.reset_index()
+
+
+def rank_methods(summary: pd.DataFrame, metric: str = "composite", *, by: str = "mean") -> pd.DataFrame:
+    """Rank methods on one metric by ``mean`` or ``floor`` (worst sample) of :func:`summarise_samples`.
+
+    Args:
+        summary: output of :func:`summarise_samples`.
+        metric: metric (or pillar/composite) column to rank on.
+        by: ``"mean"``, ``"floor"`` or ``"ceiling"``.
+
+    Returns:
+        The rows of ``metric``, best first, with a 1-based ``rank`` column (per task and dataset).
+
+    Raises:
+        InputError: unknown ``by``, unknown metric, or a metric without a direction.
+    """
+    if by not in ("mean", "floor", "ceiling"):
+        raise InputError(f"by must be 'mean', 'floor' or 'ceiling', got {by!r}")
+    rows = summary[summary["metric"] == metric].copy()
+    if rows.empty:
+        raise InputError(f"metric {metric!r} is not in the summary; available: {sorted(summary['metric'].unique())}")
+    hib = rows["higher_is_better"].iloc[0]
+    if hib is None or (isinstance(hib, float) and np.isnan(hib)):
+        raise InputError(f"metric {metric!r} has no direction (signed diagnostic); it cannot be ranked")
+    rows = rows.sort_values(["task", "dataset", by], ascending=[True, True, not bool(hib)])
+    rows["rank"] = rows.groupby(["task", "dataset"]).cumcount() + 1
+    return rows.reset_index(drop=True)
+
+
+class Diversity(float):
+    """A float (mean pairwise distance) that also records how it was computed.
+
+    Attributes:
+        metric: ``"lpips"`` or ``"1-ssim"``.
+        pairs: number of sample pairs averaged.
+    """
+
+    metric: str
+    pairs: int
+
+    def __new__(cls, value: float, metric: str, pairs: int) -> Diversity:
+        obj = super().__new__(cls, value)
+        obj.metric = metric
+        obj.pairs = pairs
+        return obj
+
+    def __repr__(self) -> str:
+        return f"Diversity({float(self)!r}, metric={self.metric!r}, pairs={self.pairs})"
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"diversity": value, "diversity_metric": metric, "diversity_pairs": pairs}`` for tables."""
+        return {"diversity": float(self), "diversity_metric": self.metric, "diversity_pairs": self.pairs}
+
+
+def _stack(images: Sequence[torch.Tensor]) -> torch.Tensor:
+    from .metrics.base import check_image
+
+    if not isinstance(images, (list, tuple)):
+        raise InputError(f"sample_diversity needs a list of image tensors, got {type(images).__name__}")
+    ts = []
+    for i, im in enumerate(images):
+        if not isinstance(im, torch.Tensor):
+            raise InputError(f"sample {i} is a {type(im).__name__}, expected a torch.Tensor (C,H,W) or (1,C,H,W)")
+        t = im[None] if im.ndim == 3 else im
+        check_image(t, f"sample {i}")
+        if t.shape[0] != 1:
+            raise InputError(f"sample {i} has batch size {t.shape[0]}; pass one image per list item")
+        ts.append(t)
+    shapes = {tuple(t.shape) for t in ts}
+    if len(shapes) > 1:
+        raise InputError(f"samples differ in shape {sorted(shapes)}; resize them to one size first")
+    return torch.cat(ts) if ts else torch.empty(0)
+
+
+def _lpips_metric() -> Any | None:
+    try:
+        from . import create_metric
+
+        return create_metric("lpips")
+    except (ParadigmError, ImportError, OSError, RuntimeError) as exc:
+        logger.info("LPIPS unavailable for sample diversity (%s); using 1 - SSIM", exc)
+        return None
+
+
+def _ssim_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    try:
+        from . import create_metric
+
+        m = create_metric("ssim")
+        with torch.no_grad():
+            return 1.0 - torch.as_tensor(m(x, y), dtype=torch.float64).reshape(-1).cpu()
+    except (ParadigmError, ImportError):
+        from skimage.metrics import structural_similarity
+
+        vals = []
+        for a, b in zip(x, y, strict=True):
+            an, bn = a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()
+            vals.append(1.0 - structural_similarity(an, bn, data_range=1.0, channel_axis=0))
+        return torch.tensor(vals, dtype=torch.float64)
+
+
+def sample_diversity(images: Sequence[torch.Tensor], *, metric: str = "auto") -> Diversity:
+    """Mean pairwise perceptual distance between the samples of one input.
+
+    Args:
+        images: K >= 2 samples, each ``(C, H, W)`` or ``(1, C, H, W)`` float in [0, 1], same shape.
+        metric: ``"auto"`` (LPIPS when ``paradigm.create_metric("lpips")`` works, i.e. its weights
+            are available; else ``1 - SSIM``), ``"lpips"`` or ``"1-ssim"``.
+
+    Returns:
+        :class:`Diversity` (a float; 0 when all samples are identical, NaN for fewer than 2) with
+        ``.metric`` naming the distance used and ``.pairs`` the number of pairs.
+
+    Raises:
+        InputError: bad images or unknown ``metric``; MetricUnavailableError when ``metric="lpips"``
+        is forced but unavailable.
+    """
+    if metric not in ("auto", "lpips", "1-ssim"):
+        raise InputError(f"metric must be 'auto', 'lpips' or '1-ssim', got {metric!r}")
+    x = _stack(images)
+    k = x.shape[0] if x.numel() else 0
+    pairs = list(itertools.combinations(range(k), 2))
+    lp = None
+    if metric in ("auto", "lpips"):
+        lp = _lpips_metric()
+        if lp is None and metric == "lpips":
+            from .errors import MetricUnavailableError
+
+            raise MetricUnavailableError("LPIPS is not available here (weights or package missing); use metric='1-ssim'")
+    name = "lpips" if lp is not None else "1-ssim"
+    if not pairs:
+        return Diversity(float("nan"), name, 0)
+    i = torch.tensor([p[0] for p in pairs])
+    j = torch.tensor([p[1] for p in pairs])
+    if lp is not None:
+        with torch.no_grad():
+            d = torch.as_tensor(lp(x[i], x[j]), dtype=torch.float64).reshape(-1).cpu()
+    else:
+        d = _ssim_distance(x[i], x[j])
+    return Diversity(float(d.mean()), name, len(pairs))

@@ -1,0 +1,106 @@
+"""Reproducibility signature of a ``paradigm score`` run (``docs/contracts.md`` §3).
+
+:func:`build_signature` makes the dict stored in ``run.json``; :func:`signature_line` renders the
+one-line form printed by ``paradigm score``, in the style of sacrebleu::
+
+    paradigm:0.1.0|metrics:psnr.1+ssim.1|resize:to-gt|crop:0|y:no|colour:rgb-v1|composite:default-v1|seed:0|device:cpu
+
+Metric tokens are ``name.version``, with non-default options in brackets
+(``lpips.1[net=vgg]``). The fields in :data:`SCORE_FIELDS` change scores: runs can be merged into
+one leaderboard only when they agree on all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ._version import __version__
+
+#: Signature fields that change scores (leaderboard merging refuses differing values).
+SCORE_FIELDS: tuple[str, ...] = (
+    "paradigm", "metrics", "composite", "resize", "crop_border", "y_channel", "align", "colour",
+    "embedding_policy", "precision",
+)
+
+#: How reference embeddings are reused (recorded for leaderboards).
+EMBEDDING_POLICY = "ref-once-v1"
+
+
+def build_signature(
+    metrics: Sequence[dict[str, Any]],
+    *,
+    composite: str | None = None,
+    resize: str = "to-gt",
+    crop_border: int = 0,
+    y_channel: bool = False,
+    align: str = "none",
+    colour: str = "rgb-v1",
+    embedding_policy: str = EMBEDDING_POLICY,
+    precision: str = "fp32",
+    device: str = "cpu",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The signature dict (keys of contracts §3).
+
+    Args:
+        metrics: ``Metric.signature()`` of every metric that ran, in order.
+        composite: ``"<name>-v<k>"`` (optionally ``+sha256``) of the composite, or None.
+        resize, crop_border, y_channel, align, colour, embedding_policy, precision: the policy.
+        device: where metrics ran (``cpu``, ``cuda:0``…); informative only.
+        seed: the run's seed.
+
+    Returns:
+        A JSON-serialisable dict.
+    """
+    return {
+        "paradigm": __version__,
+        "metrics": [dict(m) for m in metrics],
+        "composite": composite,
+        "resize": resize,
+        "crop_border": int(crop_border),
+        "y_channel": bool(y_channel),
+        "align": align,
+        "colour": colour,
+        "embedding_policy": embedding_policy,
+        "precision": precision,
+        "device": device,
+        "seed": int(seed),
+    }
+
+
+def _metric_token(m: dict[str, Any]) -> str:
+    tok = f"{m.get('name', '?')}.{m.get('version', '?')}"
+    opts = m.get("options") or {}
+    if opts:
+        inner = ",".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(opts.items()))
+        tok += f"[{inner}]"
+    return tok
+
+
+def signature_line(sig: dict[str, Any]) -> str:
+    """One-line rendering of a signature dict (see the module docstring)."""
+    metrics = "+".join(_metric_token(m) for m in sig.get("metrics", [])) or "none"
+    comp = sig.get("composite")
+    if isinstance(comp, str) and "+" in comp:  # "name-vK+sha256" -> short form on the line
+        comp = comp.split("+", 1)[0]
+    parts = [
+        f"paradigm:{sig.get('paradigm')}",
+        f"metrics:{metrics}",
+        f"resize:{sig.get('resize')}",
+        f"crop:{sig.get('crop_border')}",
+        f"y:{'yes' if sig.get('y_channel') else 'no'}",
+        f"colour:{sig.get('colour')}",
+    ]
+    if sig.get("align") not in (None, "none"):
+        parts.append(f"align:{sig.get('align')}")
+    if sig.get("precision") not in (None, "fp32"):
+        parts.append(f"precision:{sig.get('precision')}")
+    parts += [f"composite:{comp or 'none'}", f"seed:{sig.get('seed')}", f"device:{sig.get('device')}"]
+    return "|".join(parts)
+
+
+def policy_string(resize: str, crop_border: int, colour: str, align: str = "none") -> str:
+    """The preprocessing-policy string that is part of every cache key."""
+    return f"resize:{resize}|crop:{int(crop_border)}|colour:{colour}|align:{align}"

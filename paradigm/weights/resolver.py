@@ -1,0 +1,480 @@
+"""Find, verify, download and load pretrained files named in the weights table.
+
+Search order of :func:`resolve`:
+
+1. an explicit ``path`` argument (a file, or a folder holding the entry's file name);
+2. ``$PARADIGM_WEIGHTS_DIR/<filename>``;
+3. a pip package that ships the file (``bundled`` entries, e.g. the LPIPS heads);
+4. the cache dir: ``$PARADIGM_CACHE_DIR`` or ``~/.cache/paradigm/weights``;
+5. a download into the cache dir (atomic: temporary file in the cache dir, then rename), unless
+   ``PARADIGM_OFFLINE=1``. A failed connection is treated like offline.
+
+Every file is sha256-verified before it is returned; the digest is cached in-process by
+``(path, size, mtime)`` so a big file is hashed once. Entries whose ``sha256`` is unknown (null)
+are never downloaded unless ``PARADIGM_ALLOW_UNVERIFIED=1``; a file the user supplies for them
+(explicit path, ``$PARADIGM_WEIGHTS_DIR`` or ``paradigm weights import``) is accepted and its digest
+is recorded in a ``<filename>.sha256`` sidecar in the cache dir, which later uses check against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..errors import WeightsHashError, WeightsNotFoundError
+from .table import all_entries, get_entry
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+_hash_cache: dict[tuple[str, int, int], str] = {}
+_hash_lock = threading.Lock()
+
+
+# ----------------------------------------------------------------------------------------- places
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_offline() -> bool:
+    """True when ``PARADIGM_OFFLINE`` is set to 1/true/yes/on."""
+    return _truthy(os.environ.get("PARADIGM_OFFLINE"))
+
+
+def allow_unverified() -> bool:
+    """True when ``PARADIGM_ALLOW_UNVERIFIED`` permits downloading files with unknown sha256."""
+    return _truthy(os.environ.get("PARADIGM_ALLOW_UNVERIFIED"))
+
+
+def weights_dir() -> Path | None:
+    """``$PARADIGM_WEIGHTS_DIR`` as a path, or None when unset."""
+    value = os.environ.get("PARADIGM_WEIGHTS_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def cache_dir() -> Path:
+    """The download cache: ``$PARADIGM_CACHE_DIR`` or ``~/.cache/paradigm/weights`` (not created)."""
+    value = os.environ.get("PARADIGM_CACHE_DIR")
+    if value:
+        return Path(value).expanduser()
+    return Path.home() / ".cache" / "paradigm" / "weights"
+
+
+def bundled_path(entry: dict[str, Any]) -> Path | None:
+    """The file inside the pip package an entry says ships it, or None (package absent)."""
+    pkg = entry.get("bundled")
+    if not pkg:
+        return None
+    try:
+        spec = importlib.util.find_spec(pkg)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for loc in spec.submodule_search_locations:
+        cand = Path(loc) / entry.get("package_path", entry["filename"])
+        if cand.is_file():
+            return cand
+    return None
+
+
+# ----------------------------------------------------------------------------------------- hashing
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, cached in-process by (resolved path, size, mtime)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    with _hash_lock:
+        if key in _hash_cache:
+            return _hash_cache[key]
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    with _hash_lock:
+        _hash_cache[key] = digest
+    return digest
+
+
+def clear_hash_cache() -> None:
+    """Forget cached digests (tests)."""
+    with _hash_lock:
+        _hash_cache.clear()
+
+
+def _sidecar(name: str, entry: dict[str, Any]) -> Path:
+    return cache_dir() / f"{entry['filename']}.sha256"
+
+
+def _read_sidecar(name: str, entry: dict[str, Any]) -> str | None:
+    side = _sidecar(name, entry)
+    try:
+        text = side.read_text(encoding="utf-8").split()
+    except OSError:
+        return None
+    return text[0].lower() if text else None
+
+
+def _write_sidecar(name: str, entry: dict[str, Any], digest: str) -> None:
+    side = _sidecar(name, entry)
+    try:
+        side.parent.mkdir(parents=True, exist_ok=True)
+        side.write_text(f"{digest}  {entry['filename']}\n", encoding="utf-8")
+    except OSError as exc:  # read-only cache: the file is still usable
+        log.warning("could not record the sha256 of %s in %s: %s", entry["filename"], side, exc)
+
+
+def expected_hash(name: str, entry: dict[str, Any]) -> str | None:
+    """The digest a file for ``entry`` must have: the table's, else a recorded sidecar, else None."""
+    return entry.get("sha256") or _read_sidecar(name, entry)
+
+
+def check_file(name: str, entry: dict[str, Any], path: Path) -> str:
+    """Verify ``path`` against ``entry``; returns the verification state.
+
+    Returns:
+        ``"verified"`` (full sha256 matched), ``"prefix-verified"`` (only a digest prefix is known and
+        it matched), ``"recorded"`` (matched the digest recorded at import) or ``"unverified"``
+        (nothing to compare with).
+
+    Raises:
+        WeightsHashError: the digest does not match; the message names both digests.
+    """
+    digest = sha256_file(path)
+    want = entry.get("sha256")
+    if want:
+        if digest != want:
+            raise WeightsHashError(_hash_message(name, entry, path, want, digest))
+        return "verified"
+    prefix = entry.get("sha256_prefix")
+    if prefix:
+        if not digest.startswith(prefix):
+            raise WeightsHashError(_hash_message(name, entry, path, f"{prefix}… (prefix)", digest))
+        return "prefix-verified"
+    recorded = _read_sidecar(name, entry)
+    if recorded:
+        if digest != recorded:
+            raise WeightsHashError(
+                _hash_message(name, entry, path, f"{recorded} (recorded at import)", digest)
+            )
+        return "recorded"
+    return "unverified"
+
+
+def _hash_message(name: str, entry: dict[str, Any], path: Path, want: str, got: str) -> str:
+    return (
+        f"weights {name!r}: file {path} has sha256 {got}, but the weights table expects {want}. "
+        f"The file is corrupt, truncated or a different version: delete it and download "
+        f"{entry['filename']} again from {', '.join(entry['urls']) or '(no URL known)'}, "
+        f"or pass the right file explicitly."
+    )
+
+
+# ----------------------------------------------------------------------------------------- errors
+def not_found_message(name: str, entry: dict[str, Any], reason: str) -> str:
+    """The actionable message of :class:`WeightsNotFoundError` for ``name``."""
+    wdir = weights_dir()
+    sha = entry.get("sha256") or (
+        f"unknown (prefix {entry['sha256_prefix']})" if entry.get("sha256_prefix") else "unknown"
+    )
+    size = f", {entry['size']} bytes" if entry.get("size") else ""
+    urls = "\n".join(f"    {u}" for u in entry["urls"]) or "    (no public URL known)"
+    where = (
+        f"$PARADIGM_WEIGHTS_DIR ({wdir})" if wdir else "$PARADIGM_WEIGHTS_DIR (unset: set it to a folder)"
+    )
+    return (
+        f"weights {name!r} are not available: {reason}.\n"
+        f"  file:   {entry['filename']} (sha256 {sha}{size})\n"
+        f"  source: {entry.get('source', '')}\n"
+        f"  download it from:\n{urls}\n"
+        f"  and put it in {where} or in the cache dir {cache_dir()}, named {entry['filename']},\n"
+        f"  or run `paradigm weights import FILE --name {name}`."
+    )
+
+
+# ----------------------------------------------------------------------------------------- download
+def _download(name: str, entry: dict[str, Any]) -> Path:
+    """Download into the cache dir atomically and verify; raise WeightsNotFoundError when offline."""
+    if is_offline():
+        raise WeightsNotFoundError(not_found_message(name, entry, "not found locally and PARADIGM_OFFLINE=1"))
+    if not entry["urls"]:
+        raise WeightsNotFoundError(not_found_message(name, entry, "not found locally and no URL is known"))
+    if not entry.get("sha256") and not entry.get("sha256_prefix") and not allow_unverified():
+        raise WeightsNotFoundError(
+            not_found_message(
+                name,
+                entry,
+                "not found locally, and its sha256 is unknown so paradigm will not download it "
+                "(set PARADIGM_ALLOW_UNVERIFIED=1 to download anyway, or supply the file yourself)",
+            )
+        )
+    dest_dir = cache_dir()
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WeightsNotFoundError(
+            not_found_message(name, entry, f"the cache dir {dest_dir} cannot be created ({exc})")
+        ) from exc
+    dest = dest_dir / entry["filename"]
+    errors: list[str] = []
+    for url in entry["urls"]:
+        try:
+            tmp = _fetch(url, dest_dir, entry)
+        except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
+            errors.append(f"{url}: {exc}")
+            log.info("download of %s from %s failed: %s", name, url, exc)
+            continue
+        try:
+            digest = sha256_file(tmp)
+            want = entry.get("sha256")
+            prefix = entry.get("sha256_prefix")
+            if (want and digest != want) or (not want and prefix and not digest.startswith(prefix)):
+                raise WeightsHashError(_hash_message(name, entry, Path(url), want or f"{prefix}…", digest))
+            os.replace(tmp, dest)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        if not want:
+            _write_sidecar(name, entry, digest)
+            log.warning("downloaded %s without a known sha256 (recorded %s)", entry["filename"], digest)
+        return dest
+    raise WeightsNotFoundError(
+        not_found_message(name, entry, "the download failed (no network?): " + "; ".join(errors))
+    )
+
+
+def _fetch(url: str, dest_dir: Path, entry: dict[str, Any]) -> Path:
+    """Stream ``url`` into a temporary file in ``dest_dir``; returns its path."""
+    from tqdm.auto import tqdm
+
+    timeout = float(os.environ.get("PARADIGM_DOWNLOAD_TIMEOUT", "30"))
+    req = urllib.request.Request(url, headers={"User-Agent": "paradigm-iqa"})
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry['filename']}.", suffix=".part", dir=dest_dir)
+    tmp = Path(tmp_name)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0) or entry.get("size") or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=entry["filename"], leave=False) as bar:
+                for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+# ----------------------------------------------------------------------------------------- resolve
+def find_local(name: str, path: str | os.PathLike[str] | None = None) -> tuple[Path, str] | None:
+    """The first local candidate for ``name`` and where it was found, without verifying it.
+
+    Returns:
+        ``(path, place)`` with place in ``explicit``, ``weights-dir``, ``package``, ``cache``; None.
+
+    Raises:
+        WeightsNotFoundError: an explicit ``path`` that does not exist.
+    """
+    entry = get_entry(name)
+    if path is not None:
+        p = Path(path).expanduser()
+        if p.is_dir():
+            p = p / entry["filename"]
+        if not p.is_file():
+            raise WeightsNotFoundError(not_found_message(name, entry, f"the given path {p} does not exist"))
+        return p, "explicit"
+    wdir = weights_dir()
+    if wdir is not None and (wdir / entry["filename"]).is_file():
+        return wdir / entry["filename"], "weights-dir"
+    bundled = bundled_path(entry)
+    if bundled is not None:
+        return bundled, "package"
+    cached = cache_dir() / entry["filename"]
+    if cached.is_file():
+        return cached, "cache"
+    return None
+
+
+def resolve(name: str, path: str | os.PathLike[str] | None = None) -> Path:
+    """The verified local path of the weights file ``name``, downloading it if needed and allowed.
+
+    Args:
+        name: an entry of the weights table (``paradigm weights list``).
+        path: an explicit file (or a folder containing the entry's file name) that overrides the
+            search; it is verified like any other.
+
+    Returns:
+        Absolute path of a file whose sha256 matches the table.
+
+    Raises:
+        WeightsNotFoundError: absent and not downloadable (offline, no network, unknown hash); the
+            message names the file, its sha256, its URLs and the folders to put it in.
+        WeightsHashError: a file was found but its digest differs; the message names both.
+        WeightsError: ``name`` is not in the table.
+    """
+    entry = get_entry(name)
+    found = find_local(name, path)
+    if found is None:
+        p = _download(name, entry)
+        check_file(name, entry, p)
+        return p.resolve()
+    p, place = found
+    state = check_file(name, entry, p)
+    if state == "unverified":
+        if place == "cache":
+            log.warning("using %s for %r without a known sha256", p, name)
+        else:  # user-supplied: remember its digest so later corruption is caught
+            log.warning("weights %r: %s has no known sha256; accepting the file you supplied", name, p)
+            _write_sidecar(name, entry, sha256_file(p))
+    return p.resolve()
+
+
+def status(name: str, verify: bool = True) -> dict[str, Any]:
+    """Where ``name`` is and whether it verifies, for ``paradigm weights list``.
+
+    Returns:
+        dict with ``name, filename, size, licence, state, where, path, sha256`` where ``state`` is
+        ``verified``, ``prefix-verified``, ``recorded``, ``unverified``, ``present`` (not hashed:
+        ``verify=False``), ``missing`` or ``hash-mismatch``.
+    """
+    entry = get_entry(name)
+    out: dict[str, Any] = {
+        "name": name,
+        "filename": entry["filename"],
+        "size": entry.get("size"),
+        "licence": entry.get("licence"),
+        "sha256": entry.get("sha256"),
+        "state": "missing",
+        "where": "",
+        "path": None,
+    }
+    found = find_local(name)
+    if found is None:
+        return out
+    p, place = found
+    out.update(where=place, path=str(p))
+    if not verify:
+        out["state"] = "present"
+        return out
+    try:
+        out["state"] = check_file(name, entry, p)
+    except WeightsHashError:
+        out["state"] = "hash-mismatch"
+    return out
+
+
+def identify(path: str | os.PathLike[str]) -> list[str]:
+    """Names of table entries whose full sha256 (or digest prefix) matches the file."""
+    digest = sha256_file(path)
+    hits = [n for n, e in all_entries().items() if e.get("sha256") == digest]
+    if hits:
+        return sorted(hits)
+    return sorted(
+        n
+        for n, e in all_entries().items()
+        if not e.get("sha256") and e.get("sha256_prefix") and digest.startswith(e["sha256_prefix"])
+    )
+
+
+def import_file(src: str | os.PathLike[str], name: str | None = None) -> tuple[str, Path]:
+    """Copy a user-supplied file into the cache dir under its table file name, after verifying it.
+
+    Args:
+        src: the file.
+        name: the table entry; when None it is identified by sha256.
+
+    Returns:
+        ``(name, destination path)``.
+
+    Raises:
+        WeightsNotFoundError: ``src`` does not exist.
+        WeightsHashError: the digest contradicts the entry.
+        WeightsError: no entry matches (pass ``--name``) or the name is unknown.
+    """
+    from ..errors import WeightsError
+
+    p = Path(src).expanduser()
+    if not p.is_file():
+        raise WeightsNotFoundError(f"cannot import {p}: no such file")
+    if name is None:
+        hits = identify(p)
+        if not hits:
+            raise WeightsError(
+                f"{p} (sha256 {sha256_file(p)}) matches no entry of the weights table by hash; "
+                "name it explicitly with `paradigm weights import FILE --name NAME`"
+            )
+        name = hits[0]
+    entry = get_entry(name)
+    digest = sha256_file(p)
+    want = entry.get("sha256")
+    prefix = entry.get("sha256_prefix")
+    if (want and digest != want) or (not want and prefix and not digest.startswith(prefix)):
+        raise WeightsHashError(_hash_message(name, entry, p, want or f"{prefix}… (prefix)", digest))
+    dest_dir = cache_dir()
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / entry["filename"]
+    if not (dest.exists() and dest.resolve() == p.resolve()):
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{entry['filename']}.", suffix=".part", dir=dest_dir)
+        os.close(fd)
+        try:
+            shutil.copyfile(p, tmp_name)
+            os.replace(tmp_name, dest)
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
+    if not want:
+        _write_sidecar(name, entry, digest)
+    return name, dest
+
+
+# ----------------------------------------------------------------------------------------- loading
+def load_state_dict(name: str, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Resolve ``name`` and load it safely onto the CPU (never unpickling arbitrary objects).
+
+    ``torch`` files load with ``torch.load(weights_only=True)``, ``safetensors`` with
+    ``safetensors.torch.load_file``, ``npz`` with ``numpy.load(allow_pickle=False)`` (arrays).
+
+    Returns:
+        name -> tensor (or array for npz).
+
+    Raises:
+        WeightsError: a ``text`` entry (use :func:`resolve`) or an unreadable file.
+    """
+    from ..errors import WeightsError
+
+    entry = get_entry(name)
+    p = resolve(name, path)
+    fmt = entry["format"]
+    try:
+        if fmt == "torch":
+            import torch
+
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+            if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+                obj = obj["state_dict"]
+            if not isinstance(obj, dict):
+                raise WeightsError(f"weights {name!r} in {p} are not a state dict ({type(obj).__name__})")
+            return dict(obj)
+        if fmt == "safetensors":
+            from safetensors.torch import load_file
+
+            return dict(load_file(str(p), device="cpu"))
+        if fmt == "npz":
+            import numpy as np
+
+            with np.load(p, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+    except WeightsError:
+        raise
+    except Exception as exc:  # corrupt or foreign file
+        raise WeightsError(f"cannot load weights {name!r} from {p}: {exc}") from exc
+    raise WeightsError(f"weights {name!r} are a {fmt!r} file; use paradigm.weights.resolve() to get its path")
