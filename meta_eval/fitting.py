@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Significant digits kept in fitted parameters (files stay readable and deterministic).
 _DIGITS = 6
+#: Smallest ``(hi - lo) / (1 - lo)`` of a fitted calibration (keeps ``lo < hi`` after rounding).
+_MIN_SPAN = 1e-3
 
 
 def _sig(v: float) -> float:
@@ -94,7 +96,7 @@ def fit_calibration(
     The curve is direction-aware: for ``higher_is_better=False`` the fitted ``scale`` is negative,
     so the calibrated value always increases with quality. ``lo``/``hi`` are constrained to
     ``0 <= lo < hi <= 1``. The fit is least squares (``scipy.optimize.least_squares``, bounded) on
-    the standardised metric, started from a small grid of centres and widths; the best is kept, so
+    the standardised metric, started at the median with three widths; the best is kept, so
     the result is deterministic.
 
     Args:
@@ -160,10 +162,10 @@ def fit_calibration(
 
     h_lo, h_hi = float(np.clip(ha.min(), 0, 1)), float(np.clip(ha.max(), 0, 1))
     v0 = float(np.clip((h_hi - h_lo) / max(1e-9, 1.0 - h_lo), 1e-3, 1.0))
-    lower = np.array([0.0, 1e-6, float(z.min()) - 10.0, 1e-3])
+    lower = np.array([0.0, _MIN_SPAN, float(z.min()) - 10.0, 1e-3])
     upper = np.array([1.0, 1.0, float(z.max()) + 10.0, 100.0])
     best: Any = None
-    for c0 in np.quantile(z, [0.25, 0.5, 0.75]):
+    for c0 in np.quantile(z, [0.5]):
         for a0 in (0.3, 1.0, 3.0):
             p0 = np.clip(np.array([min(h_lo, 0.999), v0, float(c0), a0]), lower + 1e-9, upper - 1e-9)
             res = least_squares(
@@ -183,6 +185,9 @@ def fit_calibration(
         "srcc": _sig(srcc),
         "plcc": _sig(plcc) if math.isfinite(plcc) else None,
     }
+    if float(best.x[1]) <= _MIN_SPAN * 1.01 or srcc <= 0:
+        prov["warning"] = "metric does not increase with human quality in the declared direction; curve is flat"
+        log.warning("calibration: %s", prov["warning"])
     if provenance:
         prov.update(dict(provenance))
     return {
@@ -278,7 +283,7 @@ def fit_weights(
     *,
     aggregation: str = "weighted_arithmetic",
     l2: float = 0.01,
-    max_pairs: int = 200_000,
+    max_pairs: int = 50_000,
     seed: int = 0,
 ) -> tuple[NDArray[np.float64], dict[str, Any]]:
     """Fit simplex weights of calibrated metrics with a pairwise Bradley–Terry-style logistic loss.
@@ -337,6 +342,15 @@ def fit_weights(
     w = e / e.sum()
     return w, {"beta": float(math.exp(res.x[k]) / sd), "loss": float(res.fun), "n_pairs": int(d.shape[0]),
                "converged": bool(res.success)}
+
+
+def clean_weights(w: NDArray[np.float64], floor: float = 1e-4, digits: int = 4) -> NDArray[np.float64]:
+    """Zero weights below ``floor``, renormalise and round to ``digits`` (the largest absorbs rounding)."""
+    w = np.where(w < floor, 0.0, w)
+    w = w / w.sum()
+    r = np.round(w, digits)
+    r[int(np.argmax(r))] += round(1.0 - float(r.sum()), digits)
+    return np.asarray(np.round(r, digits))
 
 
 def grouped_folds(
@@ -426,7 +440,7 @@ def fit_composite(
         for agg in aggregations:
             w, _ = fit_weights(q_tr, y[tr], g[tr], aggregation=agg, l2=l2, seed=seed)
             oof[agg][te] = composite_values(q_te, w, agg)
-            fold_weights[agg].append([_sig(v) for v in w])
+            fold_weights[agg].append([float(v) for v in clean_weights(w)])
     # single metrics: raw (oriented) full-data values
     raw_or = np.stack([stats.orient(x[:, j], directions[m]) for j, m in enumerate(names)])  # (k, n)
     single: dict[str, Any] = {}
@@ -469,7 +483,8 @@ def fit_composite(
     q_all = np.stack([apply_calibration(cals_all[m], x[:, j]) for j, m in enumerate(names)], axis=1)
     for agg in aggregations:
         w, info = fit_weights(q_all, y, g, aggregation=agg, l2=l2, seed=seed)
-        results[agg]["weights"] = {m: _sig(v) for m, v in zip(names, w, strict=True)}
+        w = clean_weights(w)
+        results[agg]["weights"] = {m: float(v) for m, v in zip(names, w, strict=True)}
         results[agg]["fit"] = info
         results[agg]["in_sample_srcc"] = stats.srcc(composite_values(q_all, w, agg), y)
     return {
@@ -503,7 +518,8 @@ def composite_document(
     """Build a composite file (contracts §4, schema ``paradigm.composite/1``) from :func:`fit_composite`.
 
     Weights are flat over metrics; they are grouped by pillar (pillar weight = sum of its metrics'
-    weights, metric weights renormalised within the pillar). Deterministic: no dates.
+    weights, metric weights renormalised within the pillar, 4 decimals). Metrics with weight 0 (and
+    pillars left empty) are omitted, as are their calibrations. Deterministic: no dates.
 
     Args:
         fit: the result of :func:`fit_composite`.
@@ -515,15 +531,19 @@ def composite_document(
     rename = dict(rename or {})
     agg = fit["aggregation"]
     w = fit["aggregations"][agg]["weights"]
-    out_p: dict[str, dict[str, Any]] = {}
+    per: dict[str, dict[str, float]] = {}
     for m, v in w.items():
-        p = pillars[m]
-        out_p.setdefault(p, {"weight": 0.0, "metrics": {}})
-        out_p[p]["metrics"][rename.get(m, m)] = float(v)
-    for p in out_p.values():
-        tot = sum(p["metrics"].values())
-        p["weight"] = _sig(tot)
-        p["metrics"] = {k: _sig(v / tot) if tot > 0 else 0.0 for k, v in p["metrics"].items()}
+        per.setdefault(pillars[m], {})[rename.get(m, m)] = float(v)
+    out_p: dict[str, dict[str, Any]] = {}
+    for pname, mw in per.items():
+        tot = sum(mw.values())
+        if tot <= 0:
+            continue  # a pillar whose metrics all got weight 0 is left out
+        out_p[pname] = {
+            "weight": round(tot, 4),
+            "metrics": {k: round(v / tot, 4) for k, v in mw.items() if v > 0},
+        }
+    used = {k for p in out_p.values() for k in p["metrics"]}
     res = fit["aggregations"][agg]
     results = {
         "oof_srcc": res["oof"]["srcc"], "oof_srcc_ci": res["oof"]["srcc_ci"], "oof_krcc": res["oof"]["krcc"],
@@ -550,6 +570,7 @@ def composite_document(
         "calibrations": {
             rename.get(m, m): {**c, "provenance": {**c["provenance"], **cal_prov}}
             for m, c in fit["calibrations"].items()
+            if rename.get(m, m) in used
         },
     }
 

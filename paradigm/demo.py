@@ -53,8 +53,8 @@ methods:
   generative-k3    a "generative" method with {k} samples per input (<img>_s0.png ... <img>_s{kmax}.png):
                    sharpened bicubic plus different synthetic texture per sample
 
-Score it:
-  paradigm score {root}/results --gt {root}/gt --input {root}/input --out {root}/scores
+Score it (from inside this folder):
+  paradigm score results --gt gt --input input --out scores
 """
 
 
@@ -203,6 +203,6 @@ def make_demo(root: str | os.PathLike[str], size: int = 256, seed: int = 0, forc
     }
     (out / "demo.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     (out / "README.txt").write_text(
-        _README.format(size=size, shift=SHIFT, k=N_SAMPLES, kmax=N_SAMPLES - 1, root=out.as_posix()), encoding="utf-8"
+        _README.format(size=size, shift=SHIFT, k=N_SAMPLES, kmax=N_SAMPLES - 1), encoding="utf-8"
     )
     return info

@@ -285,14 +285,20 @@ def _stack(images: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.cat(ts) if ts else torch.empty(0)
 
 
-def _lpips_metric() -> Any | None:
-    try:
-        from . import create_metric
+#: LPIPS metric (or False once it proved unavailable), created once per process.
+_LPIPS: dict[str, Any] = {}
 
-        return create_metric("lpips")
-    except (ParadigmError, ImportError, OSError, RuntimeError) as exc:
-        logger.info("LPIPS unavailable for sample diversity (%s); using 1 - SSIM", exc)
-        return None
+
+def _lpips_metric() -> Any | None:
+    if "m" not in _LPIPS:
+        try:
+            from . import create_metric
+
+            _LPIPS["m"] = create_metric("lpips")
+        except (ParadigmError, ImportError, OSError, RuntimeError) as exc:
+            logger.info("LPIPS unavailable for sample diversity (%s); using 1 - SSIM", exc)
+            _LPIPS["m"] = False
+    return _LPIPS["m"] or None
 
 
 def _ssim_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -321,8 +327,9 @@ def sample_diversity(images: Sequence[torch.Tensor], *, metric: str = "auto") ->
             are available; else ``1 - SSIM``), ``"lpips"`` or ``"1-ssim"``.
 
     Returns:
-        :class:`Diversity` (a float; 0 when all samples are identical, NaN for fewer than 2) with
-        ``.metric`` naming the distance used and ``.pairs`` the number of pairs.
+        :class:`Diversity` (a float; 0 when all samples are identical) with ``.metric`` naming the
+        distance used and ``.pairs`` the number of pairs. Fewer than 2 samples give NaN with
+        ``.metric`` = the requested one (``"auto"`` when not forced) and ``.pairs = 0``.
 
     Raises:
         InputError: bad images or unknown ``metric``; MetricUnavailableError when ``metric="lpips"``
@@ -333,21 +340,26 @@ def sample_diversity(images: Sequence[torch.Tensor], *, metric: str = "auto") ->
     x = _stack(images)
     k = x.shape[0] if x.numel() else 0
     pairs = list(itertools.combinations(range(k), 2))
-    lp = None
+    i = torch.tensor([p[0] for p in pairs], dtype=torch.long)
+    j = torch.tensor([p[1] for p in pairs], dtype=torch.long)
+    if not pairs:  # fewer than two samples: diversity is undefined
+        return Diversity(float("nan"), metric, 0)
+    d: torch.Tensor | None = None
     if metric in ("auto", "lpips"):
         lp = _lpips_metric()
-        if lp is None and metric == "lpips":
+        if lp is not None:
+            try:
+                with torch.no_grad():
+                    d = torch.as_tensor(lp(x[i], x[j]), dtype=torch.float64).reshape(-1).cpu()
+            except (ParadigmError, ImportError, OSError) as exc:  # weights resolved lazily, on first use
+                logger.info("LPIPS unavailable for sample diversity (%s); using 1 - SSIM", exc)
+                _LPIPS["m"] = False
+                d = None
+        if d is None and metric == "lpips":
             from .errors import MetricUnavailableError
 
             raise MetricUnavailableError("LPIPS is not available here (weights or package missing); use metric='1-ssim'")
-    name = "lpips" if lp is not None else "1-ssim"
-    if not pairs:
-        return Diversity(float("nan"), name, 0)
-    i = torch.tensor([p[0] for p in pairs])
-    j = torch.tensor([p[1] for p in pairs])
-    if lp is not None:
-        with torch.no_grad():
-            d = torch.as_tensor(lp(x[i], x[j]), dtype=torch.float64).reshape(-1).cpu()
-    else:
+    name = "lpips" if d is not None else "1-ssim"
+    if d is None:
         d = _ssim_distance(x[i], x[j])
     return Diversity(float(d.mean()), name, len(pairs))

@@ -105,9 +105,11 @@ def build_files(root: Path) -> dict[str, dict[str, Any]]:
     )
 
     dino = timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=518, **TINY_DINO_KWARGS)
+    # DINOv2 initialises its layer scales at 1e-5, which would make a random CLS token image-blind
+    dino_sd = {k: (torch.ones_like(v) if k.endswith(".gamma") else v) for k, v in dino.state_dict().items()}
     add(
         "dinov2_vits14",
-        _write(dino.state_dict(), root / "tiny_dinov2.safetensors", "safetensors"),
+        _write(dino_sd, root / "tiny_dinov2.safetensors", "safetensors"),
         format="safetensors",
         model={"library": "timm", "name": "vit_small_patch14_dinov2", "kwargs": TINY_DINO_KWARGS},
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -49,6 +48,19 @@ class TcNr(Metric):
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         TcNr.calls += int(x.shape[0])
         return x.mean(dim=(1, 2, 3)).double()
+
+
+@register
+class TcSlow(Metric):
+    """Same name/version/options as the subprocess's slow metric, so cache keys match."""
+
+    name = "tc_slow"
+    calls: ClassVar[int] = 0
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
+        assert ref is not None
+        TcSlow.calls += int(x.shape[0])
+        return (x - ref).abs().flatten(1).mean(1).double()
 
 
 @pytest.fixture(autouse=True)
@@ -231,9 +243,9 @@ def test_killed_run_leaves_a_usable_cache(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode() if proc.stderr else ""
     assert 3 <= done < 20
-    out = subprocess.run([sys.executable, str(script), str(tmp_path), "0"], env=env, capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    TcSlow.calls = 0
+    res = run(tmp_path, metrics="tc_slow", batch_size=1)
+    counts = res.run_info["counts"]
     assert counts["rows"] == 20 and counts["errors"] == 0
-    assert counts["cached"] >= done and counts["computed"] == 20 - counts["cached"]
+    assert counts["cached"] >= done and counts["computed"] == 20 - counts["cached"] == TcSlow.calls
+    assert res.scores["tc_slow"].notna().all()

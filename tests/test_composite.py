@@ -24,7 +24,7 @@ from paradigm.composite import (
 )
 from paradigm.composite.aggregate import score_table
 from paradigm.composite.schema import KNOWN_METRICS, sha256_of
-from paradigm.errors import CompositeSchemaError, MetricUnavailableError
+from paradigm.errors import CompositeSchemaError, InputError, MetricUnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "data" / "composite" / "default-v1.json"
@@ -149,6 +149,15 @@ def test_aggregate_renormalises_over_present_pillars_and_rejects_unknown() -> No
     assert s[0] == pytest.approx(0.8) and math.isnan(s[1])
     with pytest.raises(CompositeSchemaError, match="unknown aggregation"):
         aggregate(df, {"perceptual": 1.0}, "harmonic")
+    with pytest.raises(CompositeSchemaError, match=">= 0"):
+        aggregate(df, {"perceptual": -1.0, "fidelity": 2.0}, "weighted_arithmetic")
+    with pytest.raises(CompositeSchemaError, match="not in the table"):
+        aggregate(df, {"stability": 1.0}, "weighted_arithmetic")
+
+
+def test_bad_input_raises_input_error() -> None:
+    with pytest.raises(InputError, match="DataFrame"):
+        apply_composite({"psnr": [1.0]}, composite=None, profile=None, strict=False)  # type: ignore[arg-type]
 
 
 def test_monotone_worsening_composite() -> None:
@@ -373,3 +382,24 @@ def test_score_table_matches_manual_computation() -> None:
     assert pil["fidelity"][0] == pytest.approx((q_psnr + q_ssim) / 2)
     assert pil["perceptual"][0] == pytest.approx(q_lp)
     assert comp["composite"][0] == pytest.approx(math.sqrt(pil["fidelity"][0] * q_lp), rel=1e-5)
+
+
+def test_profiles_file_is_canonical_and_validated(tmp_path: Path) -> None:
+    from paradigm.composite.profiles import PROFILES_FILE, validate_profiles
+
+    text = PROFILES_FILE.read_text(encoding="utf-8")
+    obj = json.loads(text)
+    assert text == json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    bad = copy.deepcopy(obj)
+    bad["profiles"]["dehazing"]["pillars"]["fidelity"]["metrics"]["psnr"] = -0.5
+    with pytest.raises(CompositeSchemaError, match=r"profiles\.dehazing\.pillars\.fidelity\.metrics\.psnr: weight must be >= 0"):
+        validate_profiles(bad)
+    for name, prof in obj["profiles"].items():
+        for item in prof.get("missing_metrics", []):
+            assert item["why"], name
+
+
+def test_profile_needs_calibrations_of_user_composite(tmp_path: Path) -> None:
+    path = write(tmp_path, small_composite())
+    with pytest.raises(CompositeSchemaError, match="profile 'dehazing' on composite tiny-v1: .*no calibration"):
+        apply_composite(pd.DataFrame({"psnr": [30.0]}), composite=path, profile="dehazing", strict=False)

@@ -132,6 +132,13 @@ def test_added_border_detected(img: np.ndarray) -> None:
     assert float(border_fraction(ref)[0]) == 0.0
 
 
+def test_flat_image_is_identity() -> None:
+    x = torch.full((1, 3, 32, 32), 0.5)
+    g = geometry(x, x)
+    assert float(g["scale"][0]) == 1.0 and float(g["shift_dx"][0]) == 0.0 and float(g["fov_flag"][0]) == 0.0
+    assert torch.equal(align_to(x, x), x)
+
+
 def test_geometry_registered(img: np.ndarray) -> None:
     m = paradigm.create_metric("geometry")
     assert m.pillar == "diagnostic"
@@ -229,7 +236,7 @@ def test_hallucination_sharp_output_on_blurred_gt(img: np.ndarray) -> None:
     assert vals == sorted(vals)  # monotone in the detail the GT lacks
     assert vals[-1] > 0.2
     # the other way round (blurry output, sharp GT) is no hallucination
-    assert float(hallucination(_blurred(sharp, 3.0), sharp)[0]) == 0.0
+    assert float(hallucination(_blurred(sharp, 3.0), sharp)[0]) < 1e-3
 
 
 def test_hallucination_noise_floor(img: np.ndarray) -> None:

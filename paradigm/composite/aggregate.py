@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..errors import CompositeSchemaError, MetricUnavailableError
+from ..errors import CompositeSchemaError, InputError, MetricUnavailableError
 from .calibration import calibrate
 from .schema import AGGREGATIONS, MIN_PENALTY_DEFAULTS, PILLARS, CompositeSpec, load_composite
 
@@ -191,6 +191,8 @@ def apply_composite(
         CompositeSchemaError: bad composite file or unknown profile.
         MetricUnavailableError: ``strict=True`` and some metric did not run (the message names them).
     """
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"apply_composite needs a pandas DataFrame of scores, got {type(df).__name__}")
     spec = resolve_spec(composite, profile)
     out = df.copy()
     cal, pil, comp = score_table(out, spec)

@@ -207,7 +207,10 @@ def render(expl: Explanation) -> str:
         lines.append(
             f"{p:<11} {_fmt(s, 3):>6}  weight {_fmt(expl.pillar_weights.get(p, 0.0), 3)}  share {100 * expl.pillar_shares.get(p, 0.0):.1f}%"
         )
-    lines.append(f"{'composite':<11} {_fmt(expl.composite, 3):>6}")
+    ran = [p for p, v in expl.pillars.items() if not _nan(v)]
+    absent = [p for p, v in expl.pillars.items() if _nan(v)]
+    note = f"  (over {', '.join(ran)} only; nothing ran for {', '.join(absent)})" if absent and ran else ""
+    lines.append(f"{'composite':<11} {_fmt(expl.composite, 3):>6}{note}")
     lines.append(
         "share = part of the composite's shortfall from 1"
         + (" (log-share of -log composite)" if expl.aggregation == "weighted_geometric" else "")
@@ -216,7 +219,7 @@ def render(expl: Explanation) -> str:
     if expl.skipped:
         lines.append("")
         lines.append("skipped (weights renormalised over the rest):")
-        lines += [f"  {m}: {why}" for m, why in expl.skipped.items()]
+        lines += [f"  {m}: {why.strip().splitlines()[0] if why.strip() else 'not computed'}" for m, why in expl.skipped.items()]
     if expl.unsupported:
         lines.append("")
         lines.append("needed by the task but not available in paradigm:")

@@ -110,6 +110,8 @@ def metric_direction(name: str) -> bool | None:
         return bool(metric_info(name)["higher_is_better"])
     except UnknownMetricError:
         pass
+    except ImportError as exc:  # a metric module with a missing dependency: use the table
+        log.debug("metric registry unavailable (%s); using the fallback table for %r", exc, name)
     known = KNOWN_METRICS.get(name)
     return None if known is None else known[1]
 

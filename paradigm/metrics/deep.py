@@ -92,7 +92,7 @@ def _limit_pixels(x: torch.Tensor, max_pixels: int | None) -> torch.Tensor:
     if not max_pixels or h * w <= max_pixels:
         return x
     s = math.sqrt(max_pixels / (h * w))
-    size = (max(1, int(h * s)), max(1, int(w * s)))
+    size = (max(1, math.floor(h * s + 1e-9)), max(1, math.floor(w * s + 1e-9)))
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
@@ -143,6 +143,8 @@ def _features_only(sd: Mapping[str, torch.Tensor], prefix: str = "features.") ->
 
 # ------------------------------------------------------------------------------------------ LPIPS
 LPIPS_BACKBONES = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
+#: smallest image side each backbone accepts (AlexNet's stride-4 stem and pools need 63 px)
+LPIPS_MIN_SIZE = {"alex": 64, "vgg": 16, "squeeze": 32}
 
 
 def _build_lpips(net: str, backbone_path: str | None, heads_path: str | None) -> nn.Module:
@@ -198,7 +200,7 @@ def lpips(
     Returns:
         ``(N,)`` float64 distances, 0 for identical images, typically < 1; lower is better.
     """
-    check_pair(x, y, 16)
+    check_pair(x, y, LPIPS_MIN_SIZE[net] if net in LPIPS_MIN_SIZE else 64)
     if net not in LPIPS_BACKBONES:
         raise InputError(f"lpips net must be one of {sorted(LPIPS_BACKBONES)}, got {net!r}")
     dev = x.device
@@ -224,7 +226,7 @@ class LPIPS(Metric):
     pillar = "perceptual"
     reference = "gt"
     weights: ClassVar[tuple[str, ...]] = ("alexnet", "lpips_alex_v0.1")
-    min_size: ClassVar[int] = 16
+    min_size: ClassVar[int] = 64
     defaults: ClassVar[Mapping[str, Any]] = {
         "net": "alex",
         "max_pixels": DEFAULT_MAX_PIXELS,

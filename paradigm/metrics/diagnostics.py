@@ -119,6 +119,8 @@ def _estimate_one(
     from scipy.optimize import minimize_scalar
     from skimage.registration import phase_cross_correlation
 
+    if float(x.std()) < 1e-6 or float(ref.std()) < 1e-6:  # flat image: nothing to register
+        return 1.0, 0.0, 0.0
     # --- scale: coarse log-spaced search of the phase-correlation peak, then bounded refinement.
     xs, _ = _downsample(x, work_size)
     rs, _ = _downsample(ref, work_size)
@@ -136,7 +138,7 @@ def _estimate_one(
     scale = 1.0
     if max_scale > 1.0:
         lim = math.log(max_scale)
-        grid = np.linspace(-lim, lim, max(3, int(round(2 * lim / 0.015)) + 1))
+        grid = np.linspace(-lim, lim, max(3, int(round(2 * lim / 0.03)) + 1))
         grid = np.union1d(grid, [0.0])
         vals = [score(float(v)) for v in grid]
         best = float(grid[int(np.argmax(vals))])
@@ -170,7 +172,7 @@ def estimate_geometry(
     """Estimate the global scale and translation of each output relative to its reference.
 
     Scale: the phase-correlation peak between the reference and the output warped by ``1/s`` is
-    maximised over ``s`` (log-spaced coarse search with 1.5 % steps in ``[1/max_scale, max_scale]``,
+    maximised over ``s`` (log-spaced coarse search with 3 % steps in ``[1/max_scale, max_scale]``,
     then bounded scalar refinement), on luma downsampled to at most ``work_size`` px.
     Translation: phase correlation (Hann-windowed, ``normalization="phase"``) with sub-pixel
     refinement by 20x upsampled DFT (Guizar-Sicairos et al. 2008) on the un-scaled output, at up
@@ -184,7 +186,8 @@ def estimate_geometry(
 
     Returns:
         ``(scale, dx, dy)``, three ``(N,)`` float64 tensors, with the sign convention of the module
-        docstring (content displaced by ``(+dx, +dy)`` -> ``dx, dy > 0``).
+        docstring (content displaced by ``(+dx, +dy)`` -> ``dx, dy > 0``). Flat (constant) images
+        give the identity ``(1, 0, 0)``.
 
     Raises:
         InputError: bad shapes/ranges, images smaller than 16 px, or ``max_scale < 1``.

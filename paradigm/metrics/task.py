@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import ClassVar, cast
+from typing import cast
 
 import numpy as np
 import torch
@@ -410,7 +410,12 @@ def _gauss_win(n: int, sigma: float) -> np.ndarray:
 
 def _vifp(ref: np.ndarray, dist: np.ndarray) -> float:
     """Pixel-domain multi-scale VIF (``vifp_mscale.m`` of LIVE) on the 8-bit scale."""
-    from scipy.signal import correlate2d
+    from scipy.ndimage import correlate
+
+    def correlate2d(img: np.ndarray, win: np.ndarray, mode: str = "valid") -> np.ndarray:
+        r = win.shape[0] // 2  # odd square window: 'valid' part of a same-size correlation
+        full = correlate(img, win, mode="constant", cval=0.0)
+        return np.asarray(full[r : img.shape[0] - r, r : img.shape[1] - r])
 
     sigma_nsq = 2.0
     num = den = 0.0
@@ -554,15 +559,26 @@ class UCIQE(Metric):
         return uciqe(x)
 
 
+_NR_FUNCS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "fusion_en": fusion_en,
+    "fusion_sd": fusion_sd,
+    "fusion_sf": fusion_sf,
+    "fusion_ag": fusion_ag,
+}
+_PAIR_FUNCS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "fusion_mi": fusion_mi,
+    "fusion_qabf": fusion_qabf,
+    "fusion_vif": fusion_vif,
+}
+
+
 class _FusionNR(Metric):
     kind = "no-reference"
     higher_is_better = True
     pillar = "diagnostic"
     reference = "none"
-    fn: ClassVar[Callable[[torch.Tensor], torch.Tensor]]
-
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
-        return type(self).fn(x)
+        return _NR_FUNCS[self.name](x)
 
 
 @register
@@ -570,7 +586,6 @@ class FusionEN(_FusionNR):
     name = "fusion_en"
     value_range = (0.0, 8.0)
     description = "Fusion: entropy of the fused image (bits, 256 bins; VIFB)"
-    fn = staticmethod(fusion_en)
 
 
 @register
@@ -578,7 +593,6 @@ class FusionSD(_FusionNR):
     name = "fusion_sd"
     value_range = (0.0, 127.5)
     description = "Fusion: standard deviation of the fused image (8-bit scale; VIFB)"
-    fn = staticmethod(fusion_sd)
 
 
 @register
@@ -586,7 +600,6 @@ class FusionSF(_FusionNR):
     name = "fusion_sf"
     value_range = (0.0, float("inf"))
     description = "Fusion: spatial frequency of the fused image (8-bit scale; VIFB)"
-    fn = staticmethod(fusion_sf)
 
 
 @register
@@ -595,7 +608,6 @@ class FusionAG(_FusionNR):
     min_size = 2
     value_range = (0.0, float("inf"))
     description = "Fusion: average gradient of the fused image (8-bit scale; VIFB)"
-    fn = staticmethod(fusion_ag)
 
 
 class _FusionPair(Metric):
@@ -605,13 +617,12 @@ class _FusionPair(Metric):
     higher_is_better = True
     pillar = "diagnostic"
     reference = "input"
-    fn: ClassVar[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]]
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
         if ref is None:
             raise InputError(f"metric {self.name!r} needs the two fusion sources stacked as ref (N, 2 or 6, H, W)")
         a, b = split_pair(ref)
-        return type(self).fn(x, a, b)
+        return _PAIR_FUNCS[self.name](x, a, b)
 
 
 @register
@@ -619,7 +630,6 @@ class FusionMI(_FusionPair):
     name = "fusion_mi"
     value_range = (0.0, float("inf"))
     description = "Fusion: MI(A,F) + MI(B,F) in nats (VIFB); ref = cat([A, B], dim=1)"
-    fn = staticmethod(fusion_mi)
 
 
 @register
@@ -628,7 +638,6 @@ class FusionQabf(_FusionPair):
     aliases = ("qabf",)
     value_range = (0.0, 1.0)
     description = "Fusion: Xydeas-Petrovic edge transfer Q^AB/F (VIFB); ref = cat([A, B], dim=1)"
-    fn = staticmethod(fusion_qabf)
 
 
 @register
@@ -637,7 +646,6 @@ class FusionVIF(_FusionPair):
     min_size = 17
     value_range = (0.0, float("inf"))
     description = "Fusion: VIFp(A,F) + VIFp(B,F), pixel-domain multi-scale VIF; ref = cat([A, B], dim=1)"
-    fn = staticmethod(fusion_vif)
 
 
 @register
