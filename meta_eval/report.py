@@ -191,12 +191,21 @@ def _bootstrap(
         draws = rng.integers(0, len(keys), size=(n_boot, len(keys)))
         return np.asarray(np.nanmean(per[draws], axis=1))
     assert systems is not None
-    idx = stats.resample_indices(n, groups, n_boot, seed, unit if groups is not None else "item")  # type: ignore[arg-type]
-    out = np.empty((n_boot, xm.shape[0]))
-    for b, ii in enumerate(idx):
+    w = stats.bootstrap_weights(n, groups, n_boot, seed, unit if groups is not None else "item")  # type: ignore[arg-type]
+    _, sys_inv = np.unique(systems, return_inverse=True)
+    onehot = np.eye(int(sys_inv.max()) + 1)[sys_inv]  # (n, S)
+    counts = w @ onehot  # (B, S)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hy = (w * y[None, :]) @ onehot / counts
+        out = np.empty((n_boot, xm.shape[0]))
+        full = ~np.isnan(hy).any(axis=1)
+        hr = stats._rank_rows(hy[full])
         for k in range(xm.shape[0]):
-            mx, my = stats.system_means(xm[k, ii], y[ii], systems[ii])
-            out[b, k] = stats.srcc(mx, my)
+            mx = (w * finite_clip(xm[k])[None, :]) @ onehot / counts
+            out[full, k] = stats._corr_rows(stats._rank_rows(mx[full]), hr)
+            for b in np.flatnonzero(~full):  # a system absent from a resample: drop it there
+                ok = ~np.isnan(mx[b]) & ~np.isnan(hy[b])
+                out[b, k] = stats.srcc(mx[b, ok], hy[b, ok])
     return out
 
 

@@ -345,7 +345,7 @@ def _iter_prepared(
 
 def _emb_index(e: Any, i: int) -> Any:
     if isinstance(e, torch.Tensor):
-        return e[i]
+        return e[i].clone()  # do not keep the whole batch alive
     if isinstance(e, (tuple, list)):
         return type(e)(_emb_index(t, i) for t in e)
     if isinstance(e, dict):
@@ -367,7 +367,7 @@ def _emb_stack(es: Sequence[Any]) -> Any:
 class _EmbeddingCache:
     """Reference embeddings per (metric, reference key), least-recently-used, bounded."""
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = 64) -> None:
         self.size = size
         self._d: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self.hits = 0
@@ -629,6 +629,9 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             h = hashes[it.idx]
             geo_store.append(((h[0], h[1], policy), (it.height, it.width, it.resized)))
         hh, ww = int(items[0].out.shape[1]), int(items[0].out.shape[2])
+        pos = {it.idx: j for j, it in enumerate(items)}
+        x_all = torch.stack([it.out for it in items]).to(runner.device)
+        gt_all: torch.Tensor | None = None
         for m in list(active.values()):
             sub = [it for it in items if m.name in it.needed]
             if not sub:
@@ -643,10 +646,14 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
                               f"image of {hh}x{ww} px (after cropping) is smaller than the metric's minimum "
                               f"{m.min_size} px", pairs[it.idx].output_path)
                 continue
-            x = torch.stack([it.out for it in sub]).to(runner.device)
+            whole = len(sub) == len(items)
+            sel = None if whole else torch.tensor([pos[it.idx] for it in sub], device=x_all.device)
+            x = x_all if sel is None else x_all.index_select(0, sel)
             ref: torch.Tensor | None
             if m.reference == "gt":
-                ref = torch.stack([it.gt for it in sub]).to(runner.device)
+                if gt_all is None:
+                    gt_all = torch.stack([it.gt for it in items]).to(runner.device)
+                ref = gt_all if sel is None else gt_all.index_select(0, sel)
                 rkeys = [hashes[it.idx][1] for it in sub]
             elif m.reference == "input":
                 ref = torch.stack([it.inp for it in sub if it.inp is not None]).to(runner.device)

@@ -222,6 +222,14 @@ def _index_tree(root: Path, what: str, loose: bool = False) -> tuple[str, _Index
     return form, idx, stray
 
 
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_dir(path: str | os.PathLike[str], what: str) -> Path:
     p = Path(path)
     if not p.exists():
@@ -258,6 +266,9 @@ def discover(
         in_root = _check_dir(input, "input (LQ)")
         _, in_idx, in_stray = _index_tree(in_root, "input (LQ)", loose=True)
     outputs = iter_images(res_root)
+    # GT/input folders inside RESULTS (e.g. RESULTS/GT) are not methods
+    others = [gt_root.resolve()] + ([Path(input).resolve()] if input is not None else [])
+    outputs = [f for f in outputs if not any(_is_within(f.resolve(), o) for o in others)]
     if not outputs:
         raise InputError(f"RESULTS folder {res_root} contains no images (png, jpg, bmp, tif, webp)")
 

@@ -203,7 +203,8 @@ def test_path_traversal_is_refused(tree, tmp_path):
         assert status == 200
     follow = _study(tree, tmp_path / "follow", follow_symlinks=True)
     assert not follow.skipped and "delta" in follow.scheduler.design.methods
-    assert follow.image_file(would_be) is not None
+    fid = hmac.new(follow.secret.encode(), b"out\0beta/sr/tiny/img0.png", hashlib.sha256).hexdigest()[:24]
+    assert follow.image_file(fid) is not None
 
 
 def test_symlinked_gt_outside_is_not_served(tree, tmp_path):
@@ -280,7 +281,7 @@ def test_concurrent_raters_lose_and_duplicate_nothing(tree, tmp_path):
 def test_same_rater_in_parallel_gets_one_trial_and_one_answer(tree, tmp_path):
     st = _study(tree, tmp_path)
     ids: list[str] = []
-    results: list[bool] = []
+    results: list[bool | None] = []
     lock = threading.Lock()
     import json
 
@@ -422,3 +423,17 @@ def test_default_db_is_inside_results_dot_paradigm(tree, fake_server):
     st = open_study(StudyConfig(results=res, gt=gt))
     assert st.scheduler.design.methods == METHODS
     assert Path(st.store.path) == res / ".paradigm" / "annotate.sqlite"
+
+
+def test_restart_keeps_ids_and_pending_trial(tree, tmp_path):
+    st1 = _study(tree, tmp_path)
+    c1 = _client(st1)
+    t1 = _next(c1, "carol")["trial"]
+    st2 = _study(tree, tmp_path)  # a restarted server on the same database
+    assert st2.secret == st1.secret and st2.gt_ids == st1.gt_ids and st2.outputs == st1.outputs
+    c2 = _client(st2)
+    t2 = _next(c2, "carol")["trial"]
+    assert t2 == t1
+    assert c2.get("/" + t2["images"]["b"]).status_code == 200
+    other = _study(tree, tmp_path / "other")  # another study: other secret, other ids
+    assert set(other.images).isdisjoint(st1.images)

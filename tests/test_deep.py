@@ -1,4 +1,5 @@
 """LPIPS, DISTS, CLIP and DINOv2 metrics through the real loading code with tiny offline checkpoints."""
+# ruff: noqa: F811  (fixtures imported from _tiny_weights are redefined as arguments)
 
 from __future__ import annotations
 
@@ -89,6 +90,25 @@ def test_grey_images_and_bad_input(tiny_env: Any) -> None:
         paradigm.create_metric("dists", precision="fp8")
     with pytest.raises(InputError, match="reference"):
         paradigm.create_metric("clip_sim", **CLIP_OPTS)(x, None)
+
+
+def test_lpips_matches_lpips_package(tiny_env: Any, tiny_files: Any) -> None:
+    """Same backbone and heads: our loader/mapping gives exactly the lpips package's own forward."""
+    import warnings
+
+    import lpips as lpips_pkg
+
+    root, _ = tiny_files
+    feats = torch.load(root / "tiny_alexnet.pth", weights_only=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_model = lpips_pkg.LPIPS(pretrained=True, net="alex", pnet_rand=True, verbose=False)
+    with torch.no_grad():
+        for k, v in ref_model.net.state_dict().items():
+            v.copy_(feats["features." + k.split(".", 1)[1]])
+    x, ref = _pair(2, 64, 72)
+    want = ref_model(x, ref, normalize=True).flatten().double()
+    assert torch.allclose(paradigm.create_metric("lpips")(x, ref), want, atol=1e-6)
 
 
 def test_max_pixels_downscale_rule(tiny_env: Any) -> None:
@@ -221,7 +241,7 @@ def test_lpips_alex_official_values(real_offline: None) -> None:
     images, rows = _calibration()
     _need("alexnet", "lpips_alex_v0.1")
     m = paradigm.create_metric("lpips")
-    for image, want in zip(images, rows["lpips"]):
+    for image, want in zip(images, rows["lpips"], strict=True):
         x, ref = _load_pair(image)
         assert abs(float(m(x, ref)[0]) - want) < 1e-3, image
 
@@ -231,6 +251,6 @@ def test_dists_official_values(real_offline: None) -> None:
     images, rows = _calibration()
     _need("vgg16", "dists_heads")
     m = paradigm.create_metric("dists")
-    for image, want in zip(images, rows["dists"]):
+    for image, want in zip(images, rows["dists"], strict=True):
         x, ref = _load_pair(image)
         assert abs(float(m(x, ref)[0]) - want) < 2e-3, image

@@ -204,3 +204,10 @@ def test_missing_or_empty_folders(tmp_path: Path) -> None:
         discover(tmp_path / "res", tmp_path / "empty")
     with pytest.raises(InputError, match="not a folder"):
         discover(tmp_path / "res", tmp_path / "gt" / "a.png")
+
+
+def test_gt_inside_results_is_not_a_method(tmp_path: Path) -> None:
+    img(tmp_path / "res" / "GT" / "a.png")
+    img(tmp_path / "res" / "m" / "a.png")
+    lay = discover(tmp_path / "res", tmp_path / "res" / "GT")
+    assert lay.methods == ["m"] and len(lay.pairs) == 1 and lay.unpaired == []

@@ -101,8 +101,8 @@ def test_fit_composite_and_document() -> None:
     vals, y, g = _synthetic()
     dirs = {"good": True, "dist": False, "noise": True}
     fit = fitting.fit_composite(vals, y, g, dirs, aggregations=["weighted_arithmetic", "weighted_geometric"],
-                                n_folds=5, n_boot=100, n_perm=100, seed=0)
-    assert fit["folds"] == 5 and fit["best_single"] == "good"
+                                n_folds=3, n_boot=100, n_perm=100, seed=0)
+    assert fit["folds"] == 3 and fit["best_single"] == "good"
     for agg in fitting.AGGREGATIONS:
         r = fit["aggregations"][agg]
         lo, hi = r["oof"]["srcc_ci"]
@@ -119,7 +119,7 @@ def test_fit_composite_and_document() -> None:
     assert doc["calibrations"]["psnr"]["provenance"]["command"] == "cmd"
     # deterministic
     fit2 = fitting.fit_composite(vals, y, g, dirs, aggregations=["weighted_arithmetic", "weighted_geometric"],
-                                 n_folds=5, n_boot=100, n_perm=100, seed=0)
+                                 n_folds=3, n_boot=100, n_perm=100, seed=0)
     doc2 = fitting.composite_document(fit2, pillars={"good": "fidelity", "dist": "perceptual", "noise": "fidelity"},
                                       rename={"good": "psnr"}, data="synthetic", command="cmd")
     assert json.dumps(doc, sort_keys=True) == json.dumps(doc2, sort_keys=True)

@@ -43,6 +43,7 @@ def test_validate_reproduces_published_values(tid: Path, tmp_path: Path) -> None
         assert round(by[m]["krcc"], 4) == tau, m
 
 
+@pytest.mark.slow
 def test_fit_beats_fsimc_out_of_sample(tid: Path, tmp_path: Path) -> None:
     out = tmp_path / "composite.json"
     res = CliRunner().invoke(meta_eval, [

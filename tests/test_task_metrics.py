@@ -351,12 +351,12 @@ def test_fusion_qabf_matches_loops() -> None:
 
 
 def test_fusion_vif_reference() -> None:
-    piq = pytest.importorskip("piq")
     g = torch.Generator().manual_seed(3)
     a = torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64)
     b = torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64)
     f = 0.5 * a + 0.5 * b
-    expected = float(piq.vif_p(f, a, data_range=1.0)) + float(piq.vif_p(f, b, data_range=1.0))
+    # piq 0.8.0: piq.vif_p(f, a, data_range=1.0) + piq.vif_p(f, b, data_range=1.0)
+    expected = 0.09339244977425228 + 0.09034711886319917
     assert float(fusion_vif(f, a, b)[0]) == pytest.approx(expected, rel=1e-6)
 
 
@@ -406,7 +406,7 @@ def test_psnr_mu_reference_value() -> None:
     m = paradigm.create_metric("psnr_mu")
     assert m.pillar == "fidelity" and m.higher_is_better
     assert float(m(x, gt)[0]) == pytest.approx(expected, rel=1e-9)
-    assert math.isinf(float(psnr_mu(gt, gt)[0]))
+    assert float(psnr_mu(gt, gt)[0]) == pytest.approx(100.0)  # capped like fidelity.psnr
     with pytest.raises(InputError):
         psnr_mu(x, gt[..., :4])
     with pytest.raises(InputError):

@@ -1,4 +1,5 @@
 """The weights table, the resolver and ``paradigm weights`` (all offline, temporary folders only)."""
+# ruff: noqa: F811  (fixtures imported from _tiny_weights are redefined as arguments)
 
 from __future__ import annotations
 

@@ -150,6 +150,7 @@ class Study:
     gt_ids: dict[str, str] = field(default_factory=dict)
     catch_ids: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    unpaired: int = 0
     secret: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _file_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -313,7 +314,8 @@ def open_study(config: StudyConfig) -> Study:
             raise InputError(f"--active needs meta_eval's Bradley–Terry fit, which cannot be imported: {exc}") from exc
     return Study(
         config=config, store=store, scheduler=scheduler, files_dir=files_dir, images=study_images,
-        outputs=outputs, gt_ids=gt_ids, catch_ids=catch_ids, skipped=skipped, secret=secret,
+        outputs=outputs, gt_ids=gt_ids, catch_ids=catch_ids, skipped=skipped, unpaired=len(layout.unpaired),
+        secret=secret,
     )
 
 
@@ -333,7 +335,6 @@ def create_app(study: Study) -> Flask:
 
     app = Flask("paradigm.annotate", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    app.config["JSON_SORT_KEYS"] = False
     loopback = is_loopback(study.config.host)
     page = index_html(study.config.title)
 
@@ -388,6 +389,10 @@ def create_app(study: Study) -> Flask:
     @app.get("/")
     def index() -> Any:
         return Response(page, mimetype="text/html")
+
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        return Response(status=204)
 
     @app.get("/app.js")
     def app_js() -> Any:

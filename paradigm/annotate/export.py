@@ -251,7 +251,7 @@ def export_votes(
     _write_csv(out_p, VOTE_COLUMNS, votes)
     _write_csv(raters_p, RATER_COLUMNS, [s.row() for s in stats])
     if flagged:
-        log.warning("%d rater(s) flagged for failing catch trials: %s", len(flagged), ", ".join(sorted(flagged)))
+        log.info("%d rater(s) flagged for failing catch trials: %s", len(flagged), ", ".join(sorted(flagged)))
     return ExportResult(out_p, raters_p, len(votes), sum(v["is_catch"] for v in votes), stats, dropped)
 
 

@@ -75,6 +75,10 @@ def serve(
     """Serve the annotation page for RESULTS (RESULTS/<method>/[<task>/<dataset>/]<image>) against --gt."""
     from ..annotate.app import StudyConfig, is_loopback, make_server, new_token, open_study, study_url
 
+    try:
+        import flask  # noqa: F401
+    except ImportError:
+        raise click.ClickException("the annotation page needs Flask: pip install 'flask>=3'") from None
     if token is not None and token.strip().lower() == "auto":
         token = new_token()
     if token is not None and not token.strip():
@@ -98,6 +102,9 @@ def serve(
         f"{len(d.inputs)} inputs, {len(d.methods)} methods ({len(d.cells())} input x pair cells); "
         f"{study.scheduler.max_trials} trials per rater; answers in {study.store.path}"
     )
+    if study.unpaired:
+        click.echo(f"note: {study.unpaired} pairing issue(s) (outputs without a GT image, GT images without an "
+                   "output...) left out; `paradigm score` lists them in errors.csv", err=True)
     for s in study.skipped[:5]:
         click.echo(f"warning: not served: {s}", err=True)
     if len(study.skipped) > 5:

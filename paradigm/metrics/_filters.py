@@ -41,7 +41,9 @@ def _unfold(y: torch.Tensor, nc: tuple[int, int]) -> torch.Tensor:
 def separable_filter_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """Correlate every channel with the separable window ``k ⊗ k``, keeping only the 'valid' part.
 
-    Equals MATLAB ``filter2(k' * k, img, 'valid')`` for a symmetric ``k``.
+    Equals MATLAB ``filter2(k' * k, img, 'valid')`` for a symmetric ``k``. All ``N * C`` planes
+    are filtered by one depthwise (grouped) convolution per direction in channels-last layout,
+    which is several times faster on CPU than a batch of single-channel convolutions.
 
     Args:
         x: ``(N, C, H, W)``.
@@ -50,11 +52,17 @@ def separable_filter_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(N, C, H - K + 1, W - K + 1)``.
     """
-    xf, nc = _fold(x)
+    n, c, h, w = x.shape
+    planes = n * c
     k = k.to(dtype=x.dtype, device=x.device)
-    y = F.conv2d(xf, k.view(1, 1, 1, -1))
-    y = F.conv2d(y, k.view(1, 1, -1, 1))
-    return _unfold(y, nc)
+    size = k.numel()
+    xf = x.reshape(1, planes, h, w)
+    if x.device.type == "cpu":
+        xf = xf.contiguous(memory_format=torch.channels_last)
+    wh = k.view(1, 1, 1, size).expand(planes, 1, 1, size).contiguous()
+    wv = k.view(1, 1, size, 1).expand(planes, 1, size, 1).contiguous()
+    y = F.conv2d(F.conv2d(xf, wh, groups=planes), wv, groups=planes)
+    return y.reshape(n, c, h - size + 1, w - size + 1)
 
 
 def conv2_same(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:

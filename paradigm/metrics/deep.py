@@ -125,6 +125,13 @@ def _check_options(options: Mapping[str, Any]) -> None:
         raise InputError(f"max_pixels must be an int >= 4096 or None, got {mp!r}")
 
 
+def _where(name: str, path: str | None) -> str:
+    """The verified path of a weights file (hash cached in-process), used in model cache keys."""
+    from ..weights import resolve
+
+    return str(resolve(name, path))
+
+
 def _load(name: str, path: str | None = None) -> dict[str, Any]:
     from ..weights import load_state_dict
 
@@ -205,8 +212,9 @@ def lpips(
         raise InputError(f"lpips net must be one of {sorted(LPIPS_BACKBONES)}, got {net!r}")
     dev = x.device
     dtype = _dtype_for(precision, dev)
-    key = ("lpips", net, backbone_path, heads_path, str(dev), dtype)
-    model = _cached_model(key, lambda: _build_lpips(net, backbone_path, heads_path).to(dev, dtype))
+    bb, hd = _where(LPIPS_BACKBONES[net], backbone_path), _where(f"lpips_{net}_v0.1", heads_path)
+    key = ("lpips", net, bb, hd, str(dev), dtype)
+    model = _cached_model(key, lambda: _build_lpips(net, bb, hd).to(dev, dtype))
     a = _limit_pixels(_rgb(x).float(), max_pixels) * 2 - 1
     b = _limit_pixels(_rgb(y).float(), max_pixels) * 2 - 1
     with torch.inference_mode():
@@ -398,8 +406,9 @@ def dists(
     check_pair(x, y, 16)
     dev = x.device
     dtype = _dtype_for(precision, dev)
-    key = ("dists", backbone_path, heads_path, str(dev), dtype)
-    model = _cached_model(key, lambda: _build_dists(backbone_path, heads_path).to(dev, dtype))
+    bb, hd = _where("vgg16", backbone_path), _where("dists_heads", heads_path)
+    key = ("dists", bb, hd, str(dev), dtype)
+    model = _cached_model(key, lambda: _build_dists(bb, hd).to(dev, dtype))
     a, b = _rgb(x).float(), _rgb(y).float()
     if resize_256 and min(a.shape[-2:]) > 256:
         a, b = _resize_short(a, 256, "bilinear"), _resize_short(b, 256, "bilinear")
@@ -586,12 +595,10 @@ class _ClipBase(EmbeddingMetric):
 
         entry_name = self.entry_name
         dtype = _dtype_for(self.options["precision"], device)
-        key = ("clip", self.options["model"], entry_name, self.options["weights_path"], str(device), dtype)
+        path = _where(entry_name, self.options["weights_path"])
+        key = ("clip", self.options["model"], entry_name, path, str(device), dtype)
         enc = _cached_model(
-            key,
-            lambda: _ClipImageEncoder(
-                _build_clip(self.options["model"], entry_name, self.options["weights_path"])
-            ).to(device, dtype),
+            key, lambda: _ClipImageEncoder(_build_clip(self.options["model"], entry_name, path)).to(device, dtype)
         )
         pre = dict(get_entry(entry_name).get("preprocess") or {})
         return enc, pre, dtype
@@ -602,7 +609,7 @@ class _ClipBase(EmbeddingMetric):
 
         check_image(x)
         enc, pre, dtype = self._model(x.device)
-        size = getattr(enc.net.visual, "image_size", 224)
+        size = getattr(getattr(enc.net, "visual", None), "image_size", 224)
         size = int(size[0] if isinstance(size, (tuple, list)) else size)
         h = _center_crop(_resize_short(_rgb(x).float(), size, "bicubic"), size).clamp(0, 1)
         h = _normalise(h, pre.get("mean", (0.48145466, 0.4578275, 0.40821073)),
@@ -663,7 +670,7 @@ def _build_dino(entry_name: str, path: str | None) -> nn.Module:
     net = timm.create_model(
         arch, pretrained=False, img_size=DINO_SHORT_SIDE, dynamic_img_size=True, num_classes=0, **kwargs
     )
-    sd = checkpoint_filter_fn(sd, net)
+    sd = checkpoint_filter_fn(sd, net)  # type: ignore[arg-type]
     sd = {k: v for k, v in sd.items() if not k.startswith("head.")}
     missing, unexpected = net.load_state_dict(sd, strict=False)
     if missing or unexpected:
@@ -710,10 +717,11 @@ class _DinoBase(EmbeddingMetric):
 
         entry_name = self.entry_name
         dtype = _dtype_for(self.options["precision"], x.device)
-        key = ("dino", entry_name, self.options["weights_path"], str(x.device), dtype)
-        net = _cached_model(key, lambda: _build_dino(entry_name, self.options["weights_path"]).to(x.device, dtype))
+        path = _where(entry_name, self.options["weights_path"])
+        key = ("dino", entry_name, path, str(x.device), dtype)
+        net = _cached_model(key, lambda: _build_dino(entry_name, path).to(x.device, dtype))
         pre = get_entry(entry_name).get("preprocess") or {}
-        patch = int(getattr(net, "patch_embed").patch_size[0])
+        patch = int(net.patch_embed.patch_size[0])  # type: ignore[union-attr,index]
         h = _normalise(_dino_resize(_rgb(x).float(), patch), pre.get("mean", IMAGENET_MEAN), pre.get("std", IMAGENET_STD))
         with torch.inference_mode():
             tokens = net.forward_features(h.to(dtype))  # type: ignore[operator]

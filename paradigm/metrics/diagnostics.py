@@ -85,20 +85,57 @@ def warp_similarity(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def _hann2d(h: int, w: int) -> np.ndarray:
-    return np.outer(np.hanning(h), np.hanning(w))
-
-
 def _prep(a: np.ndarray, win: np.ndarray) -> np.ndarray:
     return (a - a.mean()) * win
 
 
-def _pc_peak(fa: np.ndarray, b: np.ndarray, win: np.ndarray) -> float:
-    """Height of the phase-correlation peak between a precomputed spectrum and image ``b``."""
-    fb = np.fft.fft2(_prep(b, win))
-    r = fb * np.conj(fa)
-    r /= np.abs(r) + 1e-12
-    return float(np.fft.ifft2(r).real.max())
+class _Correlator:
+    """Low-pass weighted phase correlation against one fixed reference image.
+
+    The normalised cross-power spectrum is multiplied by a Gaussian low-pass weight
+    ``exp(-|f|^2 / (2 lowpass^2))`` (``f`` in cycles/pixel) before the inverse FFT: plain phase
+    correlation whitens all frequencies, so the high frequencies that a blurry (or hallucinating)
+    restorer does not share with the reference turn into noise; the weight keeps the peak
+    robust and smooth enough for a 3-point sub-pixel fit.
+    """
+
+    def __init__(self, ref: np.ndarray, lowpass: float) -> None:
+        h, w = ref.shape
+        self.win = np.outer(np.hanning(h), np.hanning(w))
+        self.fr = np.conj(np.fft.fft2(_prep(ref, self.win)))
+        fy = np.fft.fftfreq(h)[:, None]
+        fx = np.fft.fftfreq(w)[None, :]
+        self.weight = np.exp(-(fx**2 + fy**2) / (2 * lowpass**2)) if lowpass > 0 else np.ones((h, w))
+
+    def surface(self, b: np.ndarray) -> np.ndarray:
+        """Correlation surface; its peak sits at the displacement of ``b``'s content."""
+        r = np.fft.fft2(_prep(b, self.win)) * self.fr
+        r = r / (np.abs(r) + 1e-12) * self.weight
+        return np.asarray(np.fft.ifft2(r).real)
+
+    def peak(self, b: np.ndarray) -> float:
+        return float(self.surface(b).max())
+
+    def shift(self, b: np.ndarray) -> tuple[float, float]:
+        """Sub-pixel (dx, dy) displacement of ``b`` relative to the reference."""
+        c = self.surface(b)
+        h, w = c.shape
+        i, j = np.unravel_index(int(np.argmax(c)), c.shape)
+
+        def fit(m: float, z: float, p: float) -> float:
+            if m > 0 and z > 0 and p > 0:  # Gaussian 3-point fit (exact for a Gaussian peak)
+                lm, lz, lp = math.log(m), math.log(z), math.log(p)
+                d = lm - 2 * lz + lp
+                if d < 0:
+                    return float(np.clip(0.5 * (lm - lp) / d, -0.5, 0.5))
+            d = m - 2 * z + p
+            return float(np.clip(0.5 * (m - p) / d, -0.5, 0.5)) if d < 0 else 0.0
+
+        dy = i + fit(c[(i - 1) % h, j], c[i, j], c[(i + 1) % h, j])
+        dx = j + fit(c[i, (j - 1) % w], c[i, j], c[i, (j + 1) % w])
+        dy = dy - h if dy > h / 2 else dy
+        dx = dx - w if dx > w / 2 else dx
+        return float(dx), float(dy)
 
 
 def _downsample(g: torch.Tensor, max_side: int) -> tuple[torch.Tensor, float]:
@@ -112,77 +149,80 @@ def _downsample(g: torch.Tensor, max_side: int) -> tuple[torch.Tensor, float]:
 
 
 def _estimate_one(
-    x: torch.Tensor, ref: torch.Tensor, max_scale: float, work_size: int
+    x: torch.Tensor, ref: torch.Tensor, max_scale: float, work_size: int, lowpass: float, scale_margin: float
 ) -> tuple[float, float, float]:
     """(scale, dx, dy) of one gray image pair ``(1, 1, H, W)`` float64."""
     from scipy.ndimage import affine_transform
     from scipy.optimize import minimize_scalar
-    from skimage.registration import phase_cross_correlation
 
     if float(x.std()) < 1e-6 or float(ref.std()) < 1e-6:  # flat image: nothing to register
         return 1.0, 0.0, 0.0
-    # --- scale: coarse log-spaced search of the phase-correlation peak, then bounded refinement.
+    # --- scale: coarse log-spaced search of the correlation peak, then bounded refinement.
     xs, _ = _downsample(x, work_size)
     rs, _ = _downsample(ref, work_size)
-    win = _hann2d(*rs.shape[-2:])
-    fr = np.fft.fft2(_prep(rs[0, 0].numpy(), win))
-
+    corr = _Correlator(rs[0, 0].numpy(), lowpass)
     xs_np = xs[0, 0].numpy()
     centre = (np.array(xs_np.shape, dtype=np.float64) - 1) / 2
 
     def score(log_s: float) -> float:
         sc = math.exp(log_s)
         warped = affine_transform(xs_np, np.array([sc, sc]), offset=centre - sc * centre, order=1, mode="nearest")
-        return _pc_peak(fr, warped, win)
+        return corr.peak(warped)
 
     scale = 1.0
     if max_scale > 1.0:
         lim = math.log(max_scale)
-        grid = np.linspace(-lim, lim, max(3, int(round(2 * lim / 0.03)) + 1))
-        grid = np.union1d(grid, [0.0])
+        grid = np.union1d(np.linspace(-lim, lim, max(3, int(round(2 * lim / 0.03)) + 1)), [0.0])
         vals = [score(float(v)) for v in grid]
         best = float(grid[int(np.argmax(vals))])
         step = float(np.max(np.diff(grid)))
         res = minimize_scalar(
             lambda v: -score(v), bounds=(best - step, best + step), method="bounded", options={"xatol": 1e-4}
         )
-        log_s = float(res.x) if -float(res.fun) >= max(vals) else best
-        scale = math.exp(log_s)
-        # snap to exactly 1 when the identity is as good (avoids reporting 0.9999 drift)
-        if abs(log_s) < 2e-3 and score(0.0) >= 0.98 * -float(res.fun):
-            scale = 1.0
+        log_s, top = (float(res.x), -float(res.fun)) if -float(res.fun) >= max(vals) else (best, max(vals))
+        # a scale change must be clearly better than the identity: on small or blurry images the
+        # peak height varies by a few per cent with s by chance
+        if top > (1.0 + scale_margin) * score(0.0):
+            scale = math.exp(log_s)
 
-    # --- translation of the un-scaled output, sub-pixel (upsampled DFT), at up to 2x work_size.
+    # --- translation of the un-scaled output, sub-pixel, at up to 2x work_size.
     xt = warp_similarity(x, scale, 0.0, 0.0) if scale != 1.0 else x
     xt2, f = _downsample(xt, 2 * work_size)
     rt2, _ = _downsample(ref, 2 * work_size)
-    win2 = _hann2d(*rt2.shape[-2:])
-    shift, _, _ = phase_cross_correlation(
-        _prep(rt2[0, 0].numpy(), win2), _prep(xt2[0, 0].numpy(), win2), upsample_factor=20, normalization="phase"
-    )
-    # phase_cross_correlation returns the shift that registers the moving image onto the
-    # reference, i.e. minus the displacement of the moving content; x_unscaled = ref(q - t / s).
-    dy, dx = -float(shift[0]) * f * scale, -float(shift[1]) * f * scale
-    return scale, dx, dy
+    dx, dy = _Correlator(rt2[0, 0].numpy(), lowpass).shift(xt2[0, 0].numpy())
+    # x_unscaled(q) = ref(q - t / s): the measured displacement is t / s
+    return scale, dx * f * scale, dy * f * scale
 
 
 def estimate_geometry(
-    x: torch.Tensor, ref: torch.Tensor, *, max_scale: float = 1.25, work_size: int = 256
+    x: torch.Tensor,
+    ref: torch.Tensor,
+    *,
+    max_scale: float = 1.25,
+    work_size: int = 256,
+    lowpass: float = 0.1,
+    scale_margin: float = 0.05,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Estimate the global scale and translation of each output relative to its reference.
 
-    Scale: the phase-correlation peak between the reference and the output warped by ``1/s`` is
+    Both use Hann-windowed phase correlation on luma (MATLAB ``rgb2gray``) whose normalised
+    cross-power spectrum is weighted by a Gaussian low-pass ``exp(-|f|^2 / (2 lowpass^2))``
+    (``f`` in cycles/pixel), which keeps the peak robust for blurry or hallucinating outputs.
+
+    Scale: the correlation peak between the reference and the output warped by ``1/s`` is
     maximised over ``s`` (log-spaced coarse search with 3 % steps in ``[1/max_scale, max_scale]``,
-    then bounded scalar refinement), on luma downsampled to at most ``work_size`` px.
-    Translation: phase correlation (Hann-windowed, ``normalization="phase"``) with sub-pixel
-    refinement by 20x upsampled DFT (Guizar-Sicairos et al. 2008) on the un-scaled output, at up
-    to ``2 * work_size`` px.
+    then bounded scalar refinement) on images downsampled to at most ``work_size`` px; the scale
+    is reported only when its peak beats the identity's by more than ``scale_margin`` (relative),
+    else it is 1. Translation: the correlation peak of the un-scaled output, with a 3-point
+    Gaussian sub-pixel fit, at up to ``2 * work_size`` px.
 
     Args:
         x: outputs ``(N, C, H, W)`` float in [0, 1].
         ref: references, same shape.
         max_scale: largest scale factor searched (and its inverse); 1 disables the scale search.
         work_size: longest side used for the scale search.
+        lowpass: frequency weight width in cycles/pixel (0 disables: plain phase correlation).
+        scale_margin: relative peak gain a scale change needs over the identity.
 
     Returns:
         ``(scale, dx, dy)``, three ``(N,)`` float64 tensors, with the sign convention of the module
@@ -190,14 +230,21 @@ def estimate_geometry(
         give the identity ``(1, 0, 0)``.
 
     Raises:
-        InputError: bad shapes/ranges, images smaller than 16 px, or ``max_scale < 1``.
+        InputError: bad shapes/ranges, images smaller than 16 px, or bad options.
     """
     check_pair(x, ref, min_size=16)
     if max_scale < 1.0:
         raise InputError(f"max_scale must be >= 1, got {max_scale}")
+    if lowpass < 0 or scale_margin < 0 or work_size < 16:
+        raise InputError(
+            f"need lowpass >= 0, scale_margin >= 0 and work_size >= 16; got {lowpass}, {scale_margin}, {work_size}"
+        )
     gx = rgb_to_gray(x.detach().cpu().to(torch.float64))
     gr = rgb_to_gray(ref.detach().cpu().to(torch.float64))
-    out = [_estimate_one(gx[i : i + 1], gr[i : i + 1], max_scale, work_size) for i in range(x.shape[0])]
+    out = [
+        _estimate_one(gx[i : i + 1], gr[i : i + 1], max_scale, work_size, lowpass, scale_margin)
+        for i in range(x.shape[0])
+    ]
     arr = torch.tensor(out, dtype=torch.float64).reshape(-1, 3)
     return arr[:, 0], arr[:, 1], arr[:, 2]
 
@@ -225,7 +272,7 @@ def _border_counts(img: np.ndarray, tol: float) -> tuple[int, int, int, int]:
     )
 
 
-def border_fraction(x: torch.Tensor, ref: torch.Tensor | None = None, *, tol: float = 1.0 / 255) -> torch.Tensor:
+def border_fraction(x: torch.Tensor, ref: torch.Tensor | None = None, *, tol: float = 0.5 / 255) -> torch.Tensor:
     """Fraction of the image area covered by added constant or edge-replicated borders.
 
     For each side, the run of outermost rows (columns) that are constant (max - min <= ``tol``
@@ -236,7 +283,7 @@ def border_fraction(x: torch.Tensor, ref: torch.Tensor | None = None, *, tol: fl
     Args:
         x: outputs ``(N, C, H, W)`` in [0, 1].
         ref: optional references of the same shape.
-        tol: tolerance on [0, 1] values (default one 8-bit level).
+        tol: tolerance on [0, 1] values (default half an 8-bit level: equal 8-bit values).
 
     Returns:
         ``(N,)`` float64 in [0, 1] (0: no added border).
@@ -263,6 +310,8 @@ def geometry(
     *,
     max_scale: float = 1.25,
     work_size: int = 256,
+    lowpass: float = 0.1,
+    scale_margin: float = 0.05,
     shift_tol: float = 1.0,
     scale_tol: float = 0.01,
 ) -> dict[str, torch.Tensor]:
@@ -273,6 +322,8 @@ def geometry(
         ref: ground truth, same shape.
         max_scale: scale search range, see :func:`estimate_geometry`.
         work_size: working resolution of the scale search.
+        lowpass: correlation frequency weight, see :func:`estimate_geometry`.
+        scale_margin: evidence a scale change needs, see :func:`estimate_geometry`.
         shift_tol: ``fov_flag`` threshold on the shift length in pixels.
         scale_tol: ``fov_flag`` threshold on ``|scale - 1|``.
 
@@ -282,7 +333,9 @@ def geometry(
         ``hypot(dx, dy) > shift_tol`` or ``|scale - 1| > scale_tol``, else 0.0), ``border_frac``
         (:func:`border_fraction` with the reference).
     """
-    scale, dx, dy = estimate_geometry(x, ref, max_scale=max_scale, work_size=work_size)
+    scale, dx, dy = estimate_geometry(
+        x, ref, max_scale=max_scale, work_size=work_size, lowpass=lowpass, scale_margin=scale_margin
+    )
     flag = ((torch.hypot(dx, dy) > shift_tol) | ((scale - 1).abs() > scale_tol)).to(torch.float64)
     return {
         "shift_dx": dx,
@@ -293,7 +346,15 @@ def geometry(
     }
 
 
-def align_to(x: torch.Tensor, ref: torch.Tensor, *, max_scale: float = 1.25, work_size: int = 256) -> torch.Tensor:
+def align_to(
+    x: torch.Tensor,
+    ref: torch.Tensor,
+    *,
+    max_scale: float = 1.25,
+    work_size: int = 256,
+    lowpass: float = 0.1,
+    scale_margin: float = 0.05,
+) -> torch.Tensor:
     """Warp outputs onto their references' grid (global translation + scale).
 
     Estimates ``(scale, dx, dy)`` with :func:`estimate_geometry` and resamples the output at
@@ -306,11 +367,15 @@ def align_to(x: torch.Tensor, ref: torch.Tensor, *, max_scale: float = 1.25, wor
         ref: references, same shape.
         max_scale: scale search range.
         work_size: working resolution of the scale search.
+        lowpass: correlation frequency weight, see :func:`estimate_geometry`.
+        scale_margin: evidence a scale change needs, see :func:`estimate_geometry`.
 
     Returns:
         ``(N, C, H, W)`` aligned outputs, same dtype and device as ``x``, values in [0, 1].
     """
-    scale, dx, dy = estimate_geometry(x, ref, max_scale=max_scale, work_size=work_size)
+    scale, dx, dy = estimate_geometry(
+        x, ref, max_scale=max_scale, work_size=work_size, lowpass=lowpass, scale_margin=scale_margin
+    )
     dev = x.device
     out = warp_similarity(x, scale.to(dev), dx.to(dev), dy.to(dev))
     return out.clamp(0.0, 1.0)
@@ -389,14 +454,12 @@ def _gauss_kernel(sigma: float, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with reflected borders (unfold + matmul: fast on CPU and GPU)."""
     k = _gauss_kernel(sigma, x.dtype).to(x.device)
     r = k.numel() // 2
-    c = x.shape[1]
     pad_mode = "reflect" if min(x.shape[-2:]) > r else "replicate"
-    y = F.pad(x, (r, r, 0, 0), mode=pad_mode)
-    y = F.conv2d(y, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    y = F.pad(y, (0, 0, r, r), mode=pad_mode)
-    return F.conv2d(y, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    y = F.pad(x, (r, r, 0, 0), mode=pad_mode).unfold(3, k.numel(), 1) @ k
+    return F.pad(y, (0, 0, r, r), mode=pad_mode).unfold(2, k.numel(), 1) @ k
 
 
 def _local_hf_energy(g: torch.Tensor, pre_sigma: float, window_sigma: float) -> torch.Tensor:
@@ -543,7 +606,14 @@ class Geometry(Metric):
     reference = "gt"
     min_size = 16
     outputs = ("shift_dx", "shift_dy", "scale", "fov_flag", "border_frac")
-    defaults = {"max_scale": 1.25, "work_size": 256, "shift_tol": 1.0, "scale_tol": 0.01}
+    defaults = {
+        "max_scale": 1.25,
+        "work_size": 256,
+        "lowpass": 0.1,
+        "scale_margin": 0.05,
+        "shift_tol": 1.0,
+        "scale_tol": 0.01,
+    }
     description = "Geometric drift: global shift (px), scale, field-of-view flag, added-border fraction"
     #: Direction per output column (None: signed, no better/worse), read by paradigm.samples.
     column_higher_is_better: ClassVar[dict[str, bool | None]] = {

@@ -506,7 +506,8 @@ def psnr_mu(x: torch.Tensor, ref: torch.Tensor, *, mu: float = 5000.0) -> torch.
         mu: compression parameter.
 
     Returns:
-        ``(N,)`` float64 dB (inf for identical images), higher is better.
+        ``(N,)`` float64 dB, higher is better; capped at 100 dB (identical images) like
+        :func:`paradigm.metrics.fidelity.psnr`.
     """
     check_pair(x, ref)
     if mu <= 0:

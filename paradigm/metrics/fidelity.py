@@ -1,0 +1,429 @@
+"""Pixel-fidelity metrics: PSNR, PSNR-Y, SSIM, MS-SSIM, GMSD and CIEDE2000.
+
+Each metric is a pure function over ``(N, C, H, W)`` float tensors in ``[0, 1]`` (C = 3 RGB or C = 1
+grey) returning an ``(N,)`` float64 tensor, plus a thin registered :class:`Metric` class.
+
+SSIM, MS-SSIM and GMSD reproduce the authors' MATLAB releases run the way the IQA-PyTorch
+``ResultsCalibra`` reference values were produced: the image is converted with MATLAB ``rgb2gray``
+on 8-bit data (exact coefficients ``0.298936021293775, 0.587043074451121, 0.114020904255103``,
+rounded half away from zero to integers 0..255) and the metric runs on that 0..255 grey image.
+See ``docs/metrics-fidelity.md`` for the measured agreement.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+
+from ..errors import InputError
+from .base import Metric, Pillar, check_pair
+from .colour import ciede2000_map, rgb_to_lab, rgb_to_y
+from ._filters import conv2_same, gaussian_kernel1d, matlab_average_downsample, separable_filter_valid
+from .registry import register
+
+#: Coefficients MATLAB's rgb2gray actually uses (first row of inv(NTSC)); documented as 0.2989/0.5870/0.1140.
+MATLAB_GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+#: MS-SSIM scale weights (Wang, Simoncelli & Bovik 2003).
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+#: PSNR of identical images (and the cap of all PSNR values), in dB.
+PSNR_MAX_DB = 100.0
+
+
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """float64 stays float64; everything else is computed in float32."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def _round_half_away(x: torch.Tensor) -> torch.Tensor:
+    """MATLAB ``round`` / uint8 conversion for non-negative values (torch.round is half-to-even)."""
+    return torch.floor(x + 0.5)
+
+
+def matlab_gray255(x: torch.Tensor, *, quantize: bool = True, y_channel: bool = False) -> torch.Tensor:
+    """The 0..255 grey image the official MATLAB scripts receive.
+
+    Args:
+        x: ``(N, C, H, W)`` float in [0, 1], C in {1, 3}.
+        quantize: round to integers like MATLAB's ``uint8`` output of ``rgb2gray`` (default, as the
+            official values); False keeps the continuous grey level.
+        y_channel: use BT.601 studio-swing luma (MATLAB ``rgb2ycbcr`` Y / BasicSR, 16..235) instead
+            of ``rgb2gray``; this follows BasicSR's ``test_y_channel`` and is never quantised.
+
+    Returns:
+        ``(N, 1, H, W)`` in the compute dtype (float32, or float64 for float64 input), range 0..255.
+    """
+    xd = x.to(_compute_dtype(x))
+    if y_channel:
+        return rgb_to_y(xd, y_range="matlab") * 255.0
+    if xd.shape[1] == 3:
+        # weights applied to 8-bit values, as rgb2gray on uint8 data; float64 keeps ties exact
+        x64 = x.to(torch.float64) * 255.0
+        g = MATLAB_GRAY[0] * x64[:, 0:1] + MATLAB_GRAY[1] * x64[:, 1:2] + MATLAB_GRAY[2] * x64[:, 2:3]
+    else:
+        g = x.to(torch.float64) * 255.0
+    if quantize:
+        g = _round_half_away(g).clamp_(0, 255)
+    return g.to(xd.dtype)
+
+
+# --------------------------------------------------------------------------------------------- PSNR
+
+
+def psnr(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    y_channel: bool = False,
+    data_range: float = 1.0,
+    max_db: float = PSNR_MAX_DB,
+) -> torch.Tensor:
+    """Peak signal-to-noise ratio ``10 log10(data_range^2 / MSE)`` over all channels and pixels.
+
+    With RGB input this equals ``skimage.metrics.peak_signal_noise_ratio`` on the 8-bit images.
+    Values are capped at ``max_db`` (default 100 dB, i.e. MSE <= 1e-10): identical images give
+    exactly ``max_db`` instead of ``inf``, which keeps means and standard deviations finite.
+
+    Args:
+        x: ``(N, C, H, W)`` output in [0, 1].
+        y: ``(N, C, H, W)`` reference, same shape.
+        y_channel: compute on BT.601 Y (MATLAB ``rgb2ycbcr``, BasicSR ``test_y_channel``) instead of RGB.
+        data_range: peak value (1 for [0, 1] images).
+        max_db: cap in dB.
+
+    Returns:
+        ``(N,)`` float64 PSNR in dB, in ``[~0, max_db]``; higher is better.
+    """
+    check_pair(x, y)
+    if y_channel:
+        x, y = rgb_to_y(x.to(torch.float64)), rgb_to_y(y.to(torch.float64))
+    diff = x.to(torch.float64) - y.to(torch.float64)
+    mse = diff.pow(2).flatten(1).mean(1)
+    floor = data_range**2 * 10.0 ** (-max_db / 10.0)
+    return 10.0 * torch.log10(data_range**2 / mse.clamp_min(floor))
+
+
+# --------------------------------------------------------------------------------------------- SSIM
+
+
+def _ssim_means(
+    a: torch.Tensor, b: torch.Tensor, *, c1: float, c2: float, win: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean SSIM and mean contrast-structure term of single-channel batches (``ssim_index_new.m``).
+
+    Inputs are centred on a per-image constant before filtering (variances and covariances are
+    shift invariant) so that float32 keeps ~1e-6 accuracy.
+    """
+    n = a.shape[0]
+    shift = 0.5 * (a.mean(dim=(1, 2, 3), keepdim=True) + b.mean(dim=(1, 2, 3), keepdim=True))
+    ac, bc = a - shift, b - shift
+    stack = torch.cat((ac, bc, ac * ac, bc * bc, ac * bc), dim=1)  # (N, 5, H, W): one conv call
+    f = separable_filter_valid(stack, win)
+    mu1c, mu2c = f[:, 0], f[:, 1]
+    s11 = f[:, 2] - mu1c * mu1c
+    s22 = f[:, 3] - mu2c * mu2c
+    s12 = f[:, 4] - mu1c * mu2c
+    sh = shift.view(n, 1, 1)
+    mu1, mu2 = mu1c + sh, mu2c + sh
+    cs = (2 * s12 + c2) / (s11 + s22 + c2)
+    lum = (2 * mu1 * mu2 + c1) / (mu1 * mu1 + mu2 * mu2 + c1)
+    return (lum * cs).flatten(1).mean(1), cs.flatten(1).mean(1)
+
+
+def _ssim_constants(k1: float, k2: float) -> tuple[float, float]:
+    return (k1 * 255.0) ** 2, (k2 * 255.0) ** 2
+
+
+def ssim(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    downsample: bool = False,
+    quantize: bool = True,
+    y_channel: bool = False,
+    win_size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> torch.Tensor:
+    """Structural similarity (Wang, Bovik, Sheikh & Simoncelli 2004), official MATLAB semantics.
+
+    Runs on the 0..255 grey image (see :func:`matlab_gray255`) with an 11x11 Gaussian window
+    (sigma 1.5), ``C1 = (0.01 * 255)^2``, ``C2 = (0.03 * 255)^2``, 'valid' filtering and the mean of
+    the SSIM map, as ``ssim_index.m``. With ``downsample=True`` the ``ssim.m`` (2009) pre-step is
+    applied first: ``f = max(1, round(min(H, W) / 256))``, an ``f x f`` box filter with symmetric
+    padding and subsampling by ``f``. The default (no downsampling) reproduces the reference values
+    of the IQA-PyTorch calibration set, which were computed without it.
+
+    Args:
+        x: ``(N, C, H, W)`` output in [0, 1].
+        y: ``(N, C, H, W)`` reference, same shape, each side >= ``win_size`` (x f when downsampling).
+        downsample: apply the ``ssim.m`` automatic downsampling.
+        quantize: round the grey image to integers as MATLAB's uint8 ``rgb2gray``.
+        y_channel: use BT.601 Y (BasicSR convention) instead of ``rgb2gray``.
+        win_size, sigma, k1, k2: window and stabilising constants.
+
+    Returns:
+        ``(N,)`` float64 SSIM, at most 1 (identical images), usually in [0, 1]; higher is better.
+    """
+    check_pair(x, y, win_size)
+    a = matlab_gray255(x, quantize=quantize, y_channel=y_channel)
+    b = matlab_gray255(y, quantize=quantize, y_channel=y_channel)
+    if downsample:
+        f = max(1, int(math.floor(min(a.shape[-2:]) / 256 + 0.5)))
+        a = matlab_average_downsample(a, f)
+        b = matlab_average_downsample(b, f)
+        if min(a.shape[-2:]) < win_size:
+            raise InputError(f"images of {tuple(x.shape[-2:])} px are too small for SSIM after downsampling")
+    c1, c2 = _ssim_constants(k1, k2)
+    win = gaussian_kernel1d(win_size, sigma, dtype=a.dtype, device=a.device)
+    return _ssim_means(a, b, c1=c1, c2=c2, win=win)[0].to(torch.float64)
+
+
+def ms_ssim_min_size(levels: int = 5, win_size: int = 11) -> int:
+    """Smallest image side for which every scale of MS-SSIM still holds a ``win_size`` window."""
+    # each level halves with ceil (symmetric 2x2 box + subsampling 1:2:end)
+    return (win_size - 1) * 2 ** (levels - 1) + 1
+
+
+def ms_ssim(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    quantize: bool = True,
+    y_channel: bool = False,
+    weights: tuple[float, ...] = MS_SSIM_WEIGHTS,
+    win_size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> torch.Tensor:
+    """Multi-scale SSIM (Wang, Simoncelli & Bovik 2003), as the official ``msssim.m``.
+
+    At each of ``len(weights)`` scales the mean contrast-structure term ``cs`` is computed on the
+    0..255 grey image, then the image is filtered with a 2x2 box (``imfilter``, 'symmetric') and
+    subsampled ``(1:2:end)``; the result is ``prod(cs_1..cs_{L-1} ^ w) * ssim_L ^ w_L``.
+    No clipping of negative ``cs`` is done (as MATLAB); with ``quantize`` only the grey input is
+    rounded, the downsampled scales stay continuous (``msssim.m`` works in double).
+
+    Args:
+        x: ``(N, C, H, W)`` output in [0, 1].
+        y: ``(N, C, H, W)`` reference; each side >= :func:`ms_ssim_min_size` (161 px for 5 scales).
+        quantize, y_channel: as :func:`ssim`.
+        weights: per-scale exponents.
+        win_size, sigma, k1, k2: window and constants.
+
+    Returns:
+        ``(N,)`` float64 MS-SSIM, at most 1; higher is better. (NaN is possible only if a coarse-scale
+        ``cs`` is negative, which needs anti-correlated images.)
+
+    Raises:
+        InputError: images too small for the number of scales.
+    """
+    need = ms_ssim_min_size(len(weights), win_size)
+    check_pair(x, y)
+    if min(x.shape[-2:]) < need:
+        raise InputError(
+            f"images of {tuple(x.shape[-2:])} px are too small for MS-SSIM with {len(weights)} scales "
+            f"(min side {need} px); use 'ssim' for small images"
+        )
+    a = matlab_gray255(x, quantize=quantize, y_channel=y_channel)
+    b = matlab_gray255(y, quantize=quantize, y_channel=y_channel)
+    c1, c2 = _ssim_constants(k1, k2)
+    win = gaussian_kernel1d(win_size, sigma, dtype=a.dtype, device=a.device)
+    w = torch.tensor(weights, dtype=torch.float64, device=a.device)
+    out = torch.ones(a.shape[0], dtype=torch.float64, device=a.device)
+    levels = len(weights)
+    for level in range(levels):
+        s, cs = _ssim_means(a, b, c1=c1, c2=c2, win=win)
+        if level < levels - 1:
+            out = out * cs.to(torch.float64).pow(w[level])
+            ab = matlab_average_downsample(torch.cat((a, b), dim=1), 2)
+            a, b = ab[:, 0:1], ab[:, 1:2]
+        else:
+            out = out * s.to(torch.float64).pow(w[level])
+    return out
+
+
+# --------------------------------------------------------------------------------------------- GMSD
+
+
+def gmsd(x: torch.Tensor, y: torch.Tensor, *, quantize: bool = True, t: float = 170.0) -> torch.Tensor:
+    """Gradient magnitude similarity deviation (Xue, Zhang, Mou & Bovik 2014), official ``GMSD.m``.
+
+    On the 0..255 grey image: ``conv2(ones(2)/4, 'same')`` and subsampling by 2, Prewitt/3
+    gradients (``conv2 'same'``, zero padding), ``GMS = (2 g1 g2 + T) / (g1^2 + g2^2 + T)`` with
+    ``T = 170``, and the score is the standard deviation (N - 1 normalisation, as MATLAB ``std2``)
+    of the GMS map.
+
+    Args:
+        x: ``(N, C, H, W)`` output in [0, 1], sides >= 4.
+        y: ``(N, C, H, W)`` reference, same shape.
+        quantize: round the grey image as MATLAB's uint8 ``rgb2gray``.
+        t: stabilising constant on the 0..255 scale.
+
+    Returns:
+        ``(N,)`` float64 GMSD in [0, ~0.5]; 0 for identical images; lower is better.
+    """
+    check_pair(x, y, 4)
+    a = matlab_gray255(x, quantize=quantize)
+    b = matlab_gray255(y, quantize=quantize)
+    ab = matlab_average_downsample(torch.cat((a, b), dim=1), 2, padding="zeros")
+    dx = torch.tensor([[1.0, 0.0, -1.0]] * 3, dtype=ab.dtype, device=ab.device) / 3.0
+    gx = conv2_same(ab, dx)
+    gy = conv2_same(ab, dx.t().contiguous())
+    sq = gx * gx + gy * gy  # squared gradient magnitudes, (N, 2, h, w)
+    s1, s2 = sq[:, 0], sq[:, 1]
+    # 2 g1 g2 = 2 sqrt(s1 s2): exactly 2 s1 when s1 == s2, so identical images give exactly 0
+    gms = (2 * torch.sqrt(s1 * s2) + t) / (s1 + s2 + t)
+    return gms.flatten(1).to(torch.float64).std(dim=1, unbiased=True)
+
+
+# ---------------------------------------------------------------------------------------- CIEDE2000
+
+
+def ciede2000(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean CIEDE2000 colour difference over pixels (sRGB D65 -> CIELAB, kL = kC = kH = 1).
+
+    Agrees with ``skimage.color.deltaE_ciede2000(rgb2lab(x), rgb2lab(y)).mean()``. Grey images are
+    treated as neutral RGB.
+
+    Args:
+        x: ``(N, C, H, W)`` output in [0, 1].
+        y: ``(N, C, H, W)`` reference, same shape.
+
+    Returns:
+        ``(N,)`` float64 mean ΔE00 >= 0 (0 for identical images, ~100 for black vs white); lower is better.
+    """
+    check_pair(x, y)
+    return ciede2000_map(rgb_to_lab(x), rgb_to_lab(y)).flatten(1).mean(1)
+
+
+# -------------------------------------------------------------------------------- registered classes
+
+
+class _FidelityMetric(Metric):
+    """Shared forward: validate, call ``fn`` with the options, return float64."""
+
+    pillar: ClassVar[Pillar] = "fidelity"
+
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, ref: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if ref is None:
+            raise InputError(f"metric {self.name!r} is full-reference: pass the reference image as ref")
+        return self._fn(x, ref, **self.options).to(torch.float64)
+
+
+@register
+class PSNR(_FidelityMetric):
+    """Peak signal-to-noise ratio on RGB (or Y with ``y_channel=True``), capped at 100 dB."""
+
+    name = "psnr"
+    version = "1"
+    higher_is_better = True
+    value_range = (0.0, PSNR_MAX_DB)
+    supports_y_channel = True
+    defaults = {"y_channel": False}
+    description = "PSNR in dB over RGB (data range 1), capped at 100 dB; y_channel=True uses BT.601 Y"
+
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        return psnr(x, ref, **options)
+
+
+@register
+class PSNRY(_FidelityMetric):
+    """PSNR on the BT.601 Y channel (MATLAB rgb2ycbcr / BasicSR), the usual super-resolution PSNR."""
+
+    name = "psnr_y"
+    version = "1"
+    higher_is_better = True
+    value_range = (0.0, PSNR_MAX_DB)
+    description = "PSNR in dB on the BT.601 Y channel (MATLAB rgb2ycbcr, 16-235), capped at 100 dB"
+
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        return psnr(x, ref, y_channel=True)
+
+
+@register
+class SSIM(_FidelityMetric):
+    """SSIM as the official MATLAB release on the rgb2gray image (y_channel=True: BasicSR Y)."""
+
+    name = "ssim"
+    version = "1"
+    higher_is_better = True
+    value_range = (0.0, 1.0)
+    supports_y_channel = True
+    min_size = 11
+    defaults = {"y_channel": False, "downsample": False, "quantize": True}
+    description = "SSIM (Wang et al. 2004, official MATLAB) on the 8-bit rgb2gray image, 11x11 Gaussian window"
+
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        return ssim(x, ref, **options)
+
+
+@register
+class MSSSIM(_FidelityMetric):
+    """MS-SSIM as the official msssim.m (5 scales) on the rgb2gray image."""
+
+    name = "ms_ssim"
+    aliases = ("msssim",)
+    version = "1"
+    higher_is_better = True
+    value_range = (0.0, 1.0)
+    supports_y_channel = True
+    min_size = ms_ssim_min_size()
+    defaults = {"y_channel": False, "quantize": True}
+    description = "Multi-scale SSIM (Wang et al. 2003, official msssim.m), 5 scales, min side 161 px"
+
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        return ms_ssim(x, ref, **options)
+
+
+@register
+class GMSD(_FidelityMetric):
+    """GMSD as the official GMSD.m on the rgb2gray image (lower is better)."""
+
+    name = "gmsd"
+    version = "1"
+    higher_is_better = False
+    value_range = (0.0, 1.0)
+    min_size = 4
+    defaults = {"quantize": True}
+    description = "Gradient magnitude similarity deviation (Xue et al. 2014, official MATLAB); lower is better"
+
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        return gmsd(x, ref, **options)
+
+
+@register
+class CIEDE2000(_FidelityMetric):
+    """Mean CIEDE2000 colour difference (lower is better)."""
+
+    name = "ciede2000"
+    aliases = ("delta_e2000", "de2000")
+    version = "1"
+    higher_is_better = False
+    value_range = (0.0, float("inf"))
+    description = "Mean CIEDE2000 colour difference over pixels (sRGB D65 -> Lab, as skimage); lower is better"
+
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        return ciede2000(x, ref)
+
+
+__all__ = [
+    "MATLAB_GRAY",
+    "MS_SSIM_WEIGHTS",
+    "PSNR_MAX_DB",
+    "ciede2000",
+    "gmsd",
+    "matlab_gray255",
+    "ms_ssim",
+    "ms_ssim_min_size",
+    "psnr",
+    "ssim",
+]

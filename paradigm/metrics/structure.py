@@ -1,0 +1,236 @@
+"""Structure (stability-pillar) metrics: edge consistency between an output and a reference.
+
+``edge_f1`` detects Canny-style edges on the luma of both images with the *same* absolute
+thresholds, derived from the reference's gradient statistics, and scores how well the two edge
+sets agree within a spatial tolerance (the boundary F-measure of BSDS-style benchmarks, with a
+dilation band instead of a bipartite matching). See ``docs/metrics-fidelity.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, cast
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+from .base import Metric, Pillar, Reference, check_pair
+from .colour import rgb_to_gray
+from ._filters import gaussian_kernel1d
+from .registry import register
+
+#: Fraction of reference pixels that are *not* edges when choosing the high threshold (as MATLAB's
+#: ``edge(I, 'canny')`` PercentOfPixelsNotEdges).
+HIGH_QUANTILE = 0.7
+#: Low threshold as a fraction of the high threshold (MATLAB's ThresholdRatio).
+LOW_RATIO = 0.4
+#: Smallest high threshold (gradient magnitude on [0,1] luma, per pixel): keeps flat references from
+#: turning sensor noise into edges.
+MIN_HIGH = 0.02
+
+
+def _smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur, replicate padding, same size. ``x``: (N, 1, H, W)."""
+    if sigma <= 0:
+        return x
+    radius = max(1, int(math.ceil(3 * sigma)))
+    k = gaussian_kernel1d(2 * radius + 1, sigma, dtype=x.dtype, device=x.device)
+    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    x = F.conv2d(x, k.view(1, 1, 1, -1))
+    return F.conv2d(x, k.view(1, 1, -1, 1))
+
+
+def _sobel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sobel gradients divided by 8 (a unit step gives magnitude 0.5). ``x``: (N, 1, H, W)."""
+    xp = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device) / 8.0
+    k = torch.stack((kx, kx.t())).unsqueeze(1)  # (2, 1, 3, 3)
+    g = F.conv2d(xp, k)
+    return g[:, 0:1], g[:, 1:2]
+
+
+def _non_max_suppression(mag: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
+    """Boolean map of pixels that are local maxima of ``mag`` along the gradient direction.
+
+    The direction is quantised to 0/45/90/135 degrees; a pixel survives when its magnitude is
+    ``>=`` both neighbours across the edge and ``>`` the one on the negative side (a tie-break that
+    keeps one pixel of a two-pixel plateau). Image borders are suppressed.
+    """
+    n, _, h, w = mag.shape
+    mp = F.pad(mag, (1, 1, 1, 1))
+    # neighbour (dy, dx) for each of the four direction bins
+    offsets = ((0, 1), (1, 1), (1, 0), (1, -1))
+    angle = torch.atan2(gy, gx)  # image rows grow downwards: +gy points down
+    # bin = round(angle / 45deg) mod 4
+    bins = torch.remainder(torch.round(angle / (math.pi / 4)), 4).long()
+    keep = torch.zeros_like(mag, dtype=torch.bool)
+    for b, (dy, dx) in enumerate(offsets):
+        fwd = mp[:, :, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+        bwd = mp[:, :, 1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w]
+        keep |= (bins == b) & (mag >= fwd) & (mag > bwd)
+    keep[..., 0, :] = False
+    keep[..., -1, :] = False
+    keep[..., :, 0] = False
+    keep[..., :, -1] = False
+    return keep
+
+
+def _hysteresis(strong: torch.Tensor, weak: torch.Tensor) -> torch.Tensor:
+    """Grow ``strong`` into 8-connected ``weak`` pixels until nothing changes (batched)."""
+    cur = strong & weak
+    weak_f = weak.to(torch.float32)
+    cur_f = cur.to(torch.float32)
+    while True:
+        prev = cur_f
+        for _ in range(8):  # test convergence every 8 growth steps
+            cur_f = F.max_pool2d(cur_f, 3, stride=1, padding=1) * weak_f
+        if torch.equal(cur_f, prev):
+            return cur_f > 0
+
+
+def edge_thresholds(ref_mag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """High and low hysteresis thresholds ``(N, 1, 1, 1)`` from the reference's gradient magnitudes.
+
+    ``high = max(quantile(mag, 0.7), 0.02)`` and ``low = 0.4 * high`` (MATLAB ``edge('canny')`` rule,
+    without its max-normalisation, plus an absolute floor).
+    """
+    flat = ref_mag.flatten(1).to(torch.float32)
+    k = max(1, int(math.ceil(HIGH_QUANTILE * flat.shape[1])))
+    high = flat.kthvalue(k, dim=1).values.clamp_min(MIN_HIGH).view(-1, 1, 1, 1)
+    return high.to(ref_mag.dtype), (LOW_RATIO * high).to(ref_mag.dtype)
+
+
+def canny_edges(
+    x: torch.Tensor, *, sigma: float = 1.0, thresholds: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """Canny-style edge map of a batch.
+
+    Args:
+        x: ``(N, C, H, W)`` float in [0, 1]; RGB is converted with MATLAB ``rgb2gray`` weights.
+        sigma: Gaussian pre-smoothing (pixels).
+        thresholds: ``(high, low)`` each broadcastable to ``(N, 1, 1, 1)`` on the Sobel/8 magnitude
+            scale; default: :func:`edge_thresholds` of ``x`` itself.
+
+    Returns:
+        ``(N, 1, H, W)`` boolean edge map.
+    """
+    g = _smooth(rgb_to_gray(x).to(torch.float32), sigma)
+    gx, gy = _sobel(g)
+    mag = torch.sqrt(gx * gx + gy * gy)
+    high, low = thresholds if thresholds is not None else edge_thresholds(mag)
+    nms = _non_max_suppression(mag, gx, gy)
+    return _hysteresis(nms & (mag >= high), nms & (mag >= low))
+
+
+def _disk(radius: int, device: torch.device) -> torch.Tensor:
+    r = torch.arange(-radius, radius + 1, device=device, dtype=torch.float32)
+    return ((r.view(-1, 1) ** 2 + r.view(1, -1) ** 2) <= radius * radius + 1e-6).to(torch.float32)
+
+
+def _dilate(e: torch.Tensor, radius: int) -> torch.Tensor:
+    if radius <= 0:
+        return e
+    d = _disk(radius, e.device)
+    out = F.conv2d(e.to(torch.float32), d.view(1, 1, *d.shape), padding=radius)
+    return out > 0.5
+
+
+def edge_f1(
+    x: torch.Tensor,
+    ref: torch.Tensor,
+    *,
+    tolerance: int = 2,
+    sigma: float = 1.0,
+    return_pr: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Edge F1 between an output and a reference, with a spatial tolerance.
+
+    Both images go through the same Canny-style detector (grey, Gaussian sigma, Sobel, non-maximum
+    suppression, hysteresis) with the *same* absolute thresholds, computed from the reference:
+    ``high = max(70th percentile of the reference gradient magnitude, 0.02)``, ``low = 0.4 high``.
+    Precision is the fraction of output edge pixels within ``tolerance`` px (Euclidean disk) of a
+    reference edge pixel; recall the fraction of reference edge pixels within ``tolerance`` of an
+    output edge pixel; F1 = 2PR / (P + R). Two empty edge maps score 1; one empty map scores 0.
+
+    Args:
+        x: ``(N, C, H, W)`` output in [0, 1].
+        ref: ``(N, C, H, W)`` reference (ground truth, or the resized degraded input).
+        tolerance: matching radius in pixels (>= 0).
+        sigma: Gaussian pre-smoothing in pixels (>= 0).
+        return_pr: also return precision and recall.
+
+    Returns:
+        ``(N,)`` float64 F1 in [0, 1] (1 for identical images; higher is better), or
+        ``(f1, precision, recall)`` with ``return_pr``.
+    """
+    check_pair(x, ref, 3)
+    if tolerance < 0 or int(tolerance) != tolerance:
+        raise InputError(f"tolerance must be a non-negative integer number of pixels, got {tolerance!r}")
+    if sigma < 0:
+        raise InputError(f"sigma must be >= 0, got {sigma!r}")
+    tolerance = int(tolerance)
+    both = torch.cat((x, ref), dim=0)
+    g = _smooth(rgb_to_gray(both).to(torch.float32), sigma)
+    gx, gy = _sobel(g)
+    mag = torch.sqrt(gx * gx + gy * gy)
+    n = x.shape[0]
+    high, low = edge_thresholds(mag[n:])
+    high, low = high.repeat(2, 1, 1, 1), low.repeat(2, 1, 1, 1)
+    nms = _non_max_suppression(mag, gx, gy)
+    edges = _hysteresis(nms & (mag >= high), nms & (mag >= low))
+    dil = _dilate(edges, tolerance)
+    e_out, e_ref = edges[:n], edges[n:]
+    d_out, d_ref = dil[:n], dil[n:]
+    n_out = e_out.flatten(1).sum(1).to(torch.float64)
+    n_ref = e_ref.flatten(1).sum(1).to(torch.float64)
+    hit_out = (e_out & d_ref).flatten(1).sum(1).to(torch.float64)
+    hit_ref = (e_ref & d_out).flatten(1).sum(1).to(torch.float64)
+    precision = torch.where(n_out > 0, hit_out / n_out.clamp_min(1), (n_ref == 0).to(torch.float64))
+    recall = torch.where(n_ref > 0, hit_ref / n_ref.clamp_min(1), (n_out == 0).to(torch.float64))
+    denom = precision + recall
+    f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp_min(1e-12), torch.zeros_like(denom))
+    if return_pr:
+        return f1, precision, recall
+    return f1
+
+
+class _EdgeF1Base(Metric):
+    pillar: ClassVar[Pillar] = "stability"
+    higher_is_better = True
+    value_range = (0.0, 1.0)
+    min_size = 3
+    defaults = {"tolerance": 2, "sigma": 1.0}
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, ref: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if ref is None:
+            what = "the degraded input (--input)" if self.reference == "input" else "the ground truth"
+            raise InputError(f"metric {self.name!r} compares against {what}: pass it as ref")
+        opts: dict[str, Any] = dict(self.options)
+        out = cast(torch.Tensor, edge_f1(x, ref, tolerance=opts["tolerance"], sigma=opts["sigma"]))
+        return out.to(torch.float64)
+
+
+@register
+class EdgeF1(_EdgeF1Base):
+    """Edge F1 against the ground truth."""
+
+    name = "edge_f1"
+    version = "1"
+    reference: ClassVar[Reference] = "gt"
+    description = "Canny edge F1 vs the ground truth within 2 px (same thresholds from the GT); higher is better"
+
+
+@register
+class EdgeF1Input(_EdgeF1Base):
+    """Edge F1 against the degraded input resized to the output size (no ground truth needed)."""
+
+    name = "edge_f1_input"
+    version = "1"
+    reference: ClassVar[Reference] = "input"
+    description = "Canny edge F1 vs the (resized) degraded input within 2 px; stability without ground truth"
+
+
+__all__ = ["canny_edges", "edge_f1", "edge_thresholds"]
