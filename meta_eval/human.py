@@ -462,12 +462,15 @@ def load_csv(
     )
 
 
-def load_votes(path: str | Path) -> pd.DataFrame:
+def load_votes(path: str | Path, scaling: str = "bt") -> pd.DataFrame:
     """Pairwise votes (contracts §5): ``reference, item_a, item_b, winner, rater, time_ms[, is_catch]``.
 
     ``winner`` is ``a``, ``b`` or ``tie`` (case-insensitive). Rows with ``is_catch == 1`` are kept in
-    the table (flagged) but excluded from scaling by :func:`scaling_votes`.
+    the table (flagged) but excluded from scaling by :func:`scaling_votes`. ``scaling`` (``bt`` or
+    ``thurstone``; ``votes:FILE?scaling=thurstone``) is the scaling ``validate``/``fit`` use.
     """
+    if scaling not in ("bt", "thurstone"):
+        raise InputError(f"votes: scaling must be 'bt' or 'thurstone', got {scaling!r}")
     t = _read_csv(path, dtype={"reference": str, "item_a": str, "item_b": str, "rater": str})
     _need(t, ["reference", "item_a", "item_b", "winner"], str(path))
     t["winner"] = t["winner"].astype(str).str.strip().str.lower()
@@ -485,7 +488,7 @@ def load_votes(path: str | Path) -> pd.DataFrame:
     t["is_catch"] = (
         pd.to_numeric(t["is_catch"], errors="coerce").fillna(0).astype(int) if "is_catch" in t else 0
     )
-    t.attrs.update(kind="pairwise", higher_is_better=True, name=Path(path).stem, source=str(path))
+    t.attrs.update(kind="pairwise", higher_is_better=True, name=Path(path).stem, source=str(path), scaling=scaling)
     return t
 
 
@@ -526,6 +529,8 @@ def bradley_terry(
     max_iter: int = 10000,
     tol: float = 1e-10,
     items: list[str] | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Bradley–Terry scaling of pairwise votes: ``P(i beats j) = 1 / (1 + exp(-(s_i - s_j)))``.
 
@@ -541,9 +546,12 @@ def bradley_terry(
         prior: pseudo-votes per compared pair (0 disables).
         max_iter, tol: iteration control.
         items: item order (default: sorted union of ``item_a``/``item_b``).
+        bootstrap: when > 0, ``se`` and the CI come from this many refits on votes resampled with
+            replacement (percentile 95% CI, seeded) instead of the Fisher information.
+        seed: RNG seed of the bootstrap.
 
     Returns:
-        DataFrame ``item, score, se, ci_low, ci_high, wins, n`` (95% normal CI).
+        DataFrame ``item, score, se, ci_low, ci_high, wins, n`` (95% normal CI, or bootstrap percentile).
     """
     from scipy.special import expit
 
@@ -559,7 +567,7 @@ def bradley_terry(
     if prior > 0:
         w = w + prior / 2 * compared
         nij = w + w.T
-    _check_connected(compared)
+    comp = _components(compared)
     wins = w.sum(axis=1)
     theta = np.zeros(n)
     if method == "mm":
@@ -584,18 +592,29 @@ def bradley_terry(
             theta -= theta.mean()
             if np.max(np.abs(step)) < tol:
                 break
-    theta -= theta.mean()
+    for c in np.unique(comp):  # centre each connected part (levels across parts are not identified)
+        theta[comp == c] -= theta[comp == c].mean()
     pr = expit(theta[:, None] - theta[None, :])
     cov = np.linalg.pinv(_fisher(nij, pr))
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    lo_ci, hi_ci = theta - 1.959964 * se, theta + 1.959964 * se
+    if bootstrap > 0:
+        rng = np.random.default_rng(seed)
+        boots = np.stack([
+            bradley_terry(votes.iloc[rng.integers(0, len(votes), len(votes))], method=method, prior=prior,
+                          max_iter=max_iter, tol=tol, items=items)["score"].to_numpy()
+            for _ in range(bootstrap)
+        ])
+        se = boots.std(axis=0, ddof=1) if bootstrap > 1 else np.full(n, np.nan)
+        lo_ci, hi_ci = np.quantile(boots, [0.025, 0.975], axis=0)
     raw = _win_matrix(votes, items)
     return pd.DataFrame(
         {
             "item": items,
             "score": theta,
             "se": se,
-            "ci_low": theta - 1.959964 * se,
-            "ci_high": theta + 1.959964 * se,
+            "ci_low": lo_ci,
+            "ci_high": hi_ci,
             "wins": raw.sum(axis=1),
             "n": (raw + raw.T).sum(axis=1),
         }
@@ -610,14 +629,18 @@ def _fisher(nij: NDArray[np.float64], pr: NDArray[np.float64]) -> NDArray[np.flo
     return np.asarray(info)
 
 
-def _check_connected(compared: NDArray[np.bool_]) -> None:
+def _components(compared: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """Connected part of each item in the comparison graph (logs when there are several)."""
     from scipy.sparse.csgraph import connected_components
 
-    k, _ = connected_components(compared, directed=False)
+    k, labels = connected_components(compared, directed=False)
     if k > 1:
-        log.warning(
-            "the comparison graph has %d disconnected parts; scores are only comparable within a part", k
+        log.info(
+            "the comparison graph has %d disconnected parts (e.g. one per reference); scores are centred "
+            "within each part and comparable only inside it",
+            k,
         )
+    return np.asarray(labels, dtype=np.intp)
 
 
 def thurstone(
@@ -658,12 +681,14 @@ def thurstone(
     return pd.DataFrame({"item": items, "score": s, "se": se, "ci_low": lo, "ci_high": hi})
 
 
-def votes_to_opinion(votes: pd.DataFrame, method: str = "bt") -> pd.DataFrame:
+def votes_to_opinion(votes: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
     """Scale votes to an opinion table (``score`` = BT log-strength or Thurstone score, ``std`` = SE).
 
-    ``system`` is the first path component of the item, ``reference`` the vote's reference (the most
-    frequent one per item).
+    ``method`` is ``bt`` or ``thurstone`` (default: the ``scaling`` the votes were loaded with, else
+    ``bt``). ``system`` is the first path component of the item, ``reference`` the vote's reference
+    (the most frequent one per item).
     """
+    method = method or votes.attrs.get("scaling", "bt")
     v = scaling_votes(votes)
     if v.empty:
         raise InputError("no usable votes (all are catch trials or self-pairs)")

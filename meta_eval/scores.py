@@ -172,7 +172,7 @@ def load_scores(spec: str) -> pd.DataFrame:
             kind, path, opts = "paradigm", spec, {}
         elif p.is_dir():
             kind, path, opts = "tid2013-metrics", spec, {}
-        elif p.suffix in (".parquet", ".csv") and p.stem == "scores":
+        elif p.suffix in (".parquet", ".csv") and (p.stem == "scores" or _looks_like_paradigm(p)):
             kind, path, opts = "paradigm", spec, {}
         else:
             kind, path, opts = "table", spec, {}
@@ -191,6 +191,15 @@ def load_scores(spec: str) -> pd.DataFrame:
         raise InputError(f"unknown scores kind {kind!r}; use paradigm:, tid2013-metrics: or table:")
     df.attrs["spec"] = spec
     return df
+
+
+def _looks_like_paradigm(p: Path) -> bool:
+    """A table with the id columns of ``paradigm score`` output (contracts §2)."""
+    try:
+        cols = set(pd.read_parquet(p).columns if p.suffix == ".parquet" else pd.read_csv(p, nrows=0).columns)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return False
+    return {"method", "image", "output_path"} <= cols
 
 
 def _only(opts: Mapping[str, Any], allowed: set[str], kind: str) -> dict[str, Any]:

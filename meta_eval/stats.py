@@ -226,10 +226,15 @@ def _pair_diffs(
         bounds = np.flatnonzero(np.diff(inv[order])) + 1
         gidx = np.split(order, bounds)
     dm, dh = [], []
+    rng = np.random.default_rng(seed)
     for idx in gidx:
         if idx.size < 2:
             continue
-        i, j = np.triu_indices(idx.size, k=1)
+        if idx.size * (idx.size - 1) // 2 > max_pairs:  # too many to enumerate: sample pairs (seeded)
+            i = rng.integers(0, idx.size, max_pairs)
+            j = (i + rng.integers(1, idx.size, max_pairs)) % idx.size
+        else:
+            i, j = np.triu_indices(idx.size, k=1)
         with np.errstate(invalid="ignore"):
             dm.append(m[idx[i]] - m[idx[j]])
         dh.append(h[idx[i]] - h[idx[j]])
@@ -237,7 +242,7 @@ def _pair_diffs(
         return np.zeros(0), np.zeros(0)
     dmc, dhc = np.concatenate(dm), np.concatenate(dh)
     if dmc.size > max_pairs:
-        keep = np.random.default_rng(seed).choice(dmc.size, max_pairs, replace=False)
+        keep = rng.choice(dmc.size, max_pairs, replace=False)
         dmc, dhc = dmc[keep], dhc[keep]
     with np.errstate(invalid="ignore"):
         dmc = np.where(np.isnan(dmc), 0.0, dmc)  # inf - inf: both infinite -> tie
@@ -272,7 +277,8 @@ def pairwise_accuracy(
         groups: optional group labels ``(n,)``: only pairs inside a group count (e.g. same reference).
         tie_calibration: search ε; otherwise ``epsilon`` (default 0: only exact ties).
         epsilon: fixed ε when ``tie_calibration`` is False.
-        max_pairs: subsample (seeded) beyond this many pairs.
+        max_pairs: subsample (seeded) beyond this many pairs (groups too large to enumerate are
+            sampled directly).
         seed: for the subsample.
 
     Returns:

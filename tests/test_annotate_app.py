@@ -437,3 +437,17 @@ def test_restart_keeps_ids_and_pending_trial(tree, tmp_path):
     assert c2.get("/" + t2["images"]["b"]).status_code == 200
     other = _study(tree, tmp_path / "other")  # another study: other secret, other ids
     assert set(other.images).isdisjoint(st1.images)
+
+
+def test_file_swapped_for_outside_symlink_after_start_is_refused(tree, tmp_path):
+    res, _ = tree
+    st = _study(tree, tmp_path)
+    oid = st.outputs["sr/tiny/img2"]["gamma"][""]
+    assert st.image_file(oid) is not None
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(SECRET_TEXT)
+    victim = res / "gamma" / "sr" / "tiny" / "img2.png"
+    victim.unlink()
+    victim.symlink_to(secret)
+    assert st.image_file(oid) is None
+    assert _client(st).get(f"/img/{oid}").status_code == 404

@@ -211,6 +211,7 @@ def _validate_command():
     return cmds.get("validate")
 
 
+@pytest.mark.slow  # imports meta_eval's full stack (metric registry): ~10 s on a 2-core CPU
 def test_meta_eval_validate_accepts_the_export(tmp_path):
     if _validate_command() is None:
         pytest.skip("meta_eval has no `validate` command yet (paradigm meta-eval validate --human votes:FILE)")

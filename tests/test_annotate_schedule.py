@@ -210,3 +210,13 @@ def test_inputs_with_missing_methods_only_pair_available_ones(tmp_path):
     simulate(store, Scheduler(d, repeat_rate=0, catch_rate=0), {"r": 1.0}, {"a": 0, "b": 0, "c": 0})
     assert all("c" not in pair(r) for r in store.records() if r.reference == "y")
     assert len(store.records()) == 4
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_repeat_count_is_exact_even_when_a_slot_comes_first(tmp_path, seed):
+    sch = Scheduler(design(6), repeat_rate=0.2, catch_rate=0.1, max_trials=10, seed=seed)
+    store = Store(tmp_path / "r.sqlite")
+    simulate(store, sch, {"r1": 1.0, "r2": 1.0, "r3": 1.0}, {m: 0.0 for m in METHODS})
+    for rater in ("r1", "r2", "r3"):
+        kinds = Counter(r.kind for r in store.records() if r.rater == rater)
+        assert kinds == {"regular": 7, "repeat": 2, "catch": 1}

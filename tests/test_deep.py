@@ -214,6 +214,7 @@ def _load_pair(image: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _need(*names: str) -> None:
+    """Skip (naming the file and where to put it) unless every weights file resolves offline."""
     from paradigm.errors import WeightsError
     from paradigm.weights import resolve
 
@@ -223,14 +224,19 @@ def _need(*names: str) -> None:
         except WeightsError as exc:
             e = get_entry(n)
             pytest.skip(
-                f"real weights {n!r} ({e['filename']}) not available offline; put it in $PARADIGM_WEIGHTS_DIR "
-                f"or run `paradigm weights import FILE --name {n}` ({str(exc).splitlines()[0]})"
+                f"real weights {n!r} ({e['filename']}, from {e['urls'][0]}) not available offline; put it in "
+                f"$PARADIGM_WEIGHTS_DIR ({str(exc).splitlines()[0]})"
             )
 
 
 @pytest.fixture
-def real_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+def real_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Real files come from the user's $PARADIGM_WEIGHTS_DIR (or $PARADIGM_CACHE_DIR); never the home cache."""
     monkeypatch.setenv("PARADIGM_OFFLINE", "1")
+    import os
+
+    if not os.environ.get("PARADIGM_CACHE_DIR"):
+        monkeypatch.setenv("PARADIGM_CACHE_DIR", str(tmp_path / "cache"))
     from paradigm.metrics import deep
 
     deep.clear_model_cache()
@@ -249,8 +255,9 @@ def test_lpips_alex_official_values(real_offline: None) -> None:
 @pytest.mark.realweights
 def test_dists_official_values(real_offline: None) -> None:
     images, rows = _calibration()
-    _need("vgg16", "dists_heads")
-    m = paradigm.create_metric("dists")
+    heads = SHARED / "weights" / "dists" / "weights.pt"
+    _need("vgg16")
+    m = paradigm.create_metric("dists", heads_path=str(heads) if heads.exists() else None)
     for image, want in zip(images, rows["dists"], strict=True):
         x, ref = _load_pair(image)
         assert abs(float(m(x, ref)[0]) - want) < 2e-3, image

@@ -230,7 +230,7 @@ def test_hallucination_identity_zero(img: np.ndarray) -> None:
 
 
 def test_hallucination_sharp_output_on_blurred_gt(img: np.ndarray) -> None:
-    sharp = _crop(img, 256)
+    sharp = _crop(img, 160)
     vals = [float(hallucination(sharp, _blurred(sharp, s))[0]) for s in (0.5, 1.5, 2.0, 3.0)]
     assert vals[0] < 0.01
     assert vals == sorted(vals)  # monotone in the detail the GT lacks
@@ -240,7 +240,7 @@ def test_hallucination_sharp_output_on_blurred_gt(img: np.ndarray) -> None:
 
 
 def test_hallucination_noise_floor(img: np.ndarray) -> None:
-    gt = _blurred(_crop(img, 256), 2.0)
+    gt = _blurred(_crop(img, 160), 2.0)
     g = torch.Generator().manual_seed(1)
     mild = (gt + 0.01 * torch.randn(gt.shape, generator=g, dtype=gt.dtype)).clamp(0, 1)
     strong = (gt + 0.15 * torch.randn(gt.shape, generator=g, dtype=gt.dtype)).clamp(0, 1)

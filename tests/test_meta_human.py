@@ -132,6 +132,16 @@ def test_bradley_terry_recovers_strengths(method: str) -> None:
     assert inside.sum() >= 4
 
 
+def test_bradley_terry_bootstrap_ci() -> None:
+    v = _simulated_votes(np.array([1.0, 0.0, -1.0]), 60, seed=4)
+    fisher = human.bradley_terry(v)
+    boot = human.bradley_terry(v, bootstrap=40, seed=0)
+    np.testing.assert_allclose(boot["score"], fisher["score"])
+    assert (boot["ci_low"] <= boot["score"]).all() and (boot["score"] <= boot["ci_high"]).all()
+    np.testing.assert_allclose(boot["se"], fisher["se"], rtol=0.5)
+    assert boot.equals(human.bradley_terry(v, bootstrap=40, seed=0))
+
+
 def test_mm_and_newton_agree() -> None:
     v = _simulated_votes(np.array([1.0, 0.0, -1.0]), 50, seed=1)
     a = human.bradley_terry(v, method="mm")["score"].to_numpy()
@@ -168,3 +178,13 @@ def test_bad_votes(tmp_path: Path) -> None:
     f.write_text("reference,item_a,item_b,winner,rater,time_ms\nr,a,b,left,x,1\n")
     with pytest.raises(InputError, match="winner must be"):
         human.load_human(f"votes:{f}")
+
+
+def test_votes_thurstone_scaling_option() -> None:
+    v = human.load_human(f"votes:{FIX / 'votes.csv'}?scaling=thurstone")
+    op = human.votes_to_opinion(v)
+    assert op.attrs["scaling"] == "thurstone-case-v"
+    by_sys = op.groupby("system")["score"].mean()
+    assert by_sys["good"] > by_sys["mid"] > by_sys["bad"]
+    with pytest.raises(InputError, match="scaling"):
+        human.load_human(f"votes:{FIX / 'votes.csv'}?scaling=elo")

@@ -91,6 +91,31 @@ def test_weights_come_from_resolver(tmp_path: Path, offline_env: Path, monkeypat
         paradigm.create_metric("musiq")(torch.rand(1, 3, 64, 64))
 
 
+def test_clipiqa_prompts_loaded_from_resolver(offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+    fake = _fake_pyiqa(calls)
+    learner = types.SimpleNamespace(ctx=torch.nn.Parameter(torch.zeros(2, 16, 8)))
+
+    def create_metric(name: str, as_loss: bool = False, device: Any = None, **kwargs: Any) -> torch.nn.Module:
+        calls.append({"name": name, **kwargs})
+        model = _FakeModel()
+        model.net = types.SimpleNamespace(prompt_learner=learner)  # type: ignore[assignment]
+        return model
+
+    fake.create_metric = create_metric  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pyiqa", fake)
+    monkeypatch.setattr(pyiqa_models, "pyiqa_available", lambda: True)
+    monkeypatch.setattr(pyiqa_models, "_MODELS", {})
+    prompts = torch.randn(2, 16, 8)
+    torch.save(prompts, offline_env / "prompts.pth")
+    data = (offline_env / "prompts.pth").read_bytes()
+    entry = {**get_entry("pyiqa_clipiqa_plus"), "filename": "prompts.pth", "sha256": hashlib.sha256(data).hexdigest()}
+    with override_table({"pyiqa_clipiqa_plus": entry}):
+        assert paradigm.create_metric("clipiqa")(torch.rand(2, 3, 64, 64)).shape == (2,)
+    assert calls == [{"name": "clipiqa+", "pretrained": False}]
+    assert torch.equal(learner.ctx.data, prompts)
+
+
 def test_real_pyiqa_if_installed(offline_env: Path) -> None:
     if not pyiqa_models.pyiqa_available():
         pytest.skip(f"pyiqa is not installed (optional extra: {pyiqa_models.INSTALL_HINT})")

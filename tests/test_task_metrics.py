@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 import paradigm
-from paradigm.errors import InputError
+from paradigm.errors import InputError, MetricUnavailableError
 from paradigm.metrics.task import (
     fusion_ag,
     fusion_en,
@@ -375,8 +375,10 @@ def test_fusion_pair_classes_and_bad_input() -> None:
         assert float(m(f, ref)[0]) == pytest.approx(float(fn(f, a, b)[0]))
         with pytest.raises(InputError):
             m(f)
+        with pytest.raises(MetricUnavailableError):
+            m(f, a)  # one ordinary input image: the engine skips the metric
         with pytest.raises(InputError):
-            m(f, a)  # one source only
+            m(f, torch.cat([a, b, a, b], dim=1))  # not a pair
     with pytest.raises(InputError):
         fusion_mi(f, a[..., :-1], b)
     with pytest.raises(InputError):

@@ -244,6 +244,31 @@ def test_load_npz_and_text_from_shared(offline_env: Path) -> None:
         load_state_dict("brisque_allrange", SHARED / "weights" / "brisque")
 
 
+def test_subfolders_and_alt_names(tmp_path: Path, offline_env: Path) -> None:
+    data = b"heads"
+    sha = hashlib.sha256(data).hexdigest()
+    (offline_env / "other").mkdir()
+    (offline_env / "other" / "weights.pt").write_bytes(b"someone else's weights.pt")
+    (offline_env / "mine").mkdir()
+    (offline_env / "mine" / "weights.pt").write_bytes(data)
+    with override_table({"h": _entry("h_unique.pt", sha, alt_filenames=["weights.pt"])}):
+        assert resolve("h") == (offline_env / "mine" / "weights.pt").resolve()
+        assert resolve("h", offline_env / "mine") == (offline_env / "mine" / "weights.pt").resolve()
+        assert status("h")["where"] == "weights-dir"
+    with override_table({"h": _entry("h_unique.pt", "00" * 32, alt_filenames=["weights.pt"])}):
+        with pytest.raises(WeightsNotFoundError):  # generic names that do not verify are skipped
+            resolve("h")
+
+
+def test_shared_tree_as_weights_dir(monkeypatch: pytest.MonkeyPatch, offline_env: Path) -> None:
+    if not (SHARED / "weights").is_dir():
+        pytest.skip(f"shared data absent: {SHARED / 'weights'}")
+    monkeypatch.setenv("PARADIGM_WEIGHTS_DIR", str(SHARED / "weights"))
+    for name in ("niqe_pris_params", "brisque_allmodel", "brisque_allrange", "dists_heads"):
+        assert status(name)["state"] == "verified", name
+    assert resolve("dists_heads") == (SHARED / "weights" / "dists" / "weights.pt").resolve()
+
+
 def test_hash_cached_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     p, sha = _file(tmp_path, "h.bin", b"abc" * 100)
     clear_hash_cache()

@@ -151,6 +151,7 @@ class Study:
     catch_ids: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     unpaired: int = 0
+    roots: list[Path] = field(default_factory=list)
     secret: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _file_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -207,6 +208,9 @@ class Study:
             return None
         img = self.images.get(image_id)
         if img is None:
+            return None
+        if not self.config.follow_symlinks and not _inside(img.path, self.roots):
+            log.warning("refusing %s: its real path is now outside the RESULTS and GT folders", img.path)
             return None
         if img.kind == "file":
             mime = BROWSER_TYPES.get(img.path.suffix.lower())
@@ -315,7 +319,7 @@ def open_study(config: StudyConfig) -> Study:
     return Study(
         config=config, store=store, scheduler=scheduler, files_dir=files_dir, images=study_images,
         outputs=outputs, gt_ids=gt_ids, catch_ids=catch_ids, skipped=skipped, unpaired=len(layout.unpaired),
-        secret=secret,
+        roots=roots, secret=secret,
     )
 
 

@@ -17,7 +17,8 @@ Trial kinds:
   the right answer, so a rater who misses catch trials is flagged in the export.
 
 Catch and repeat trials take exact shares of each block of :data:`BLOCK` trials of a rater's
-session (positions drawn at random per block), so the rates hold in every part of a session.
+session (positions drawn at random per block), so the rates hold in every part of a session (a
+repeat slot that comes before the rater has answered anything is made up at the next regular slot).
 Sides (which method is A) and the sample shown for multi-sample methods are drawn at random from a
 generator seeded by ``(seed, rater, position)``: the schedule is reproducible.
 """
@@ -298,6 +299,11 @@ class Scheduler:
         kind = self.slot_kind(rater, seq)
         if kind == "catch":
             return self._catch(mine, rng)
+        if kind == "regular" and self.repeat_rate > 0:
+            # a repeat slot that came before any answered trial is made up at the next regular slot
+            planned = sum(1 for k in range(seq) if self.slot_kind(rater, k) == "repeat")
+            if sum(1 for r in mine if r.kind == "repeat") < planned:
+                kind = "repeat"
         if kind == "repeat":
             spec = self._repeat(mine, seq, rng)
             if spec is not None:
@@ -354,7 +360,3 @@ class Scheduler:
             m1, m2 = m2, m1
         return TrialSpec("regular", g.reference, m1, m2, rng.choice(g.samples[m1]), rng.choice(g.samples[m2]))
 
-
-def method_votes(records: Iterable[Record]) -> list[tuple[str, str, str]]:
-    """``(method_a, method_b, winner)`` of the answered non-catch trials (for method-level scaling)."""
-    return [(r.method_a, r.method_b, r.winner) for r in records if r.kind != "catch" and r.winner in WINNERS]

@@ -74,14 +74,16 @@ PRIORS: dict[str, tuple[float, float, str]] = {
     ),
     # stability
     "edge_f1": (
-        0.5, 0.1,
-        "F1 of edge maps vs the ground truth lies in [0, 1]; an uninformed prior centred at 0.5 "
-        "(q ~ 0.88 at 0.7, ~ 0.12 at 0.3)",
+        0.7, 0.08,
+        f"F1 of Canny edge maps vs the ground truth (2 px tolerance); {_DEMO}, median over the 7 images: "
+        "1.00 for a 1 px shift, 0.96 / 0.92 / 0.74 for Gaussian noise 0.02 / 0.05 / 0.10, 0.91 / 0.67 / 0.32 "
+        "for x2 / x4 / x8 bicubic down-up, 0.85 / 0.58 / 0.26 for blur sigma 1 / 2 / 4, 0.84 / 0.72 / 0.63 for "
+        "3 / 6 / 12 px shifts; centred at the x4-bicubic / 6 px-shift level (q ~ 0.9 at 0.87, ~ 0.2 at 0.59)",
     ),
     "edge_f1_input": (
-        0.4, 0.1,
-        "F1 of edge maps vs the degraded input: the input's own edges are degraded, so agreement is lower "
-        "than vs a ground truth; centred 0.1 below edge_f1",
+        0.6, 0.08,
+        "as edge_f1, against the degraded input: a good restorer adds edges the input lacks, so agreement "
+        "with the input is lower than with a ground truth; centred 0.1 below edge_f1",
     ),
     "clip_sim": (
         0.8, 0.05,

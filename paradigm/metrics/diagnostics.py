@@ -41,6 +41,7 @@ __all__ = [
     "hallucination_map",
     "hallucination",
     "save_heatmap",
+    "colorize",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -75,8 +76,8 @@ def warp_similarity(
 
     s, tx, ty = _vec(scale), _vec(dx), _vec(dy)
     # align_corners=True: normalised coordinate u = 2 p / (W - 1) - 1, so the centre is u = 0.
-    u = torch.linspace(-1.0, 1.0, w, dtype=dt, device=x.device) if w > 1 else torch.zeros(1, dtype=dt)
-    v = torch.linspace(-1.0, 1.0, h, dtype=dt, device=x.device) if h > 1 else torch.zeros(1, dtype=dt)
+    u = torch.linspace(-1.0, 1.0, w, dtype=dt, device=x.device) if w > 1 else x.new_zeros(1, dtype=dt)
+    v = torch.linspace(-1.0, 1.0, h, dtype=dt, device=x.device) if h > 1 else x.new_zeros(1, dtype=dt)
     gu = s.view(n, 1, 1) * u.view(1, 1, w) + (2 * tx / max(w - 1, 1)).view(n, 1, 1)
     gv = s.view(n, 1, 1) * v.view(1, h, 1) + (2 * ty / max(h - 1, 1)).view(n, 1, 1)
     grid = torch.empty((n, h, w, 2), dtype=dt, device=x.device)

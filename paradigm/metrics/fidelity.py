@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 import torch
 
 from ..errors import InputError
+from ._filters import conv2_same, gaussian_kernel1d, matlab_average_downsample, separable_filter_valid
 from .base import Metric, Pillar, check_pair
 from .colour import ciede2000_map, rgb_to_lab, rgb_to_y
-from ._filters import conv2_same, gaussian_kernel1d, matlab_average_downsample, separable_filter_valid
 from .registry import register
 
 #: Coefficients MATLAB's rgb2gray actually uses (first row of inv(NTSC)); documented as 0.2989/0.5870/0.1140.

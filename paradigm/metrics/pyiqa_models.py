@@ -82,10 +82,18 @@ def _build(pyiqa_name: str, weights_name: str, weights_path: str | None, device:
     try:
         with _hub_offline_if_requested():
             try:
-                model = pyiqa.create_metric(
-                    pyiqa_name, as_loss=False, device=device, pretrained_model_path=str(path)
-                )
-            except TypeError:  # architectures without that argument (e.g. older CLIP-IQA)
+                if pyiqa_name == "clipiqa+":
+                    # CLIPIQA takes no checkpoint path: build it without its prompts, then load the
+                    # learned prompt context (a plain tensor) from the verified file ourselves
+                    model = pyiqa.create_metric(pyiqa_name, as_loss=False, device=device, pretrained=False)
+                    ctx = torch.load(path, map_location="cpu", weights_only=True)
+                    learner = model.net.prompt_learner
+                    learner.ctx.data = ctx.to(learner.ctx.device, learner.ctx.dtype)
+                else:
+                    model = pyiqa.create_metric(
+                        pyiqa_name, as_loss=False, device=device, pretrained_model_path=str(path)
+                    )
+            except TypeError:  # an architecture without that argument in this pyiqa version
                 raise MetricUnavailableError(
                     f"this pyiqa version cannot load {pyiqa_name!r} from a given file; upgrade pyiqa "
                     f"({INSTALL_HINT}) or use another metric"

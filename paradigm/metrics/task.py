@@ -25,7 +25,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, MetricUnavailableError
 from .base import Metric, check_image, check_pair
 from .colour import rgb_to_lab
 from .registry import register
@@ -622,6 +622,12 @@ class _FusionPair(Metric):
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
         if ref is None:
             raise InputError(f"metric {self.name!r} needs the two fusion sources stacked as ref (N, 2 or 6, H, W)")
+        if isinstance(ref, torch.Tensor) and ref.ndim == 4 and ref.shape[1] in (1, 3):
+            # one ordinary input image (what `paradigm score --input` passes today): skip the metric
+            raise MetricUnavailableError(
+                f"metric {self.name!r} needs two fusion sources, stacked as torch.cat([A, B], dim=1); "
+                "got a single input image (the engine has no two-input mode yet)"
+            )
         a, b = split_pair(ref)
         return _PAIR_FUNCS[self.name](x, a, b)
 

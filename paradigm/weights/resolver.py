@@ -276,8 +276,39 @@ def _fetch(url: str, dest_dir: Path, entry: dict[str, Any]) -> Path:
 
 
 # ----------------------------------------------------------------------------------------- resolve
+def _verified_alternate(entry: dict[str, Any], folder: Path) -> Path | None:
+    """A file in ``folder`` (or one sub-folder down) that is the entry by its full sha256.
+
+    Candidates are the entry's ``filename`` and its ``alt_filenames`` (e.g. DISTS ships its heads as
+    ``weights.pt``). Only entries with a full sha256 qualify, and a candidate whose digest differs is
+    skipped, not an error: other files may legitimately share a generic name.
+    """
+    want = entry.get("sha256")
+    if not want:
+        return None
+    names = [entry["filename"], *entry.get("alt_filenames", [])]
+    candidates: list[Path] = []
+    for fn in names:
+        candidates.append(folder / fn)
+        try:
+            candidates.extend(sorted(folder.glob(f"*/{fn}")))
+        except OSError:  # unreadable folder
+            continue
+    for cand in candidates:
+        try:
+            if cand.is_file() and sha256_file(cand) == want:
+                return cand
+        except OSError:
+            continue
+    return None
+
+
 def find_local(name: str, path: str | os.PathLike[str] | None = None) -> tuple[Path, str] | None:
     """The first local candidate for ``name`` and where it was found, without verifying it.
+
+    An explicit folder or ``$PARADIGM_WEIGHTS_DIR`` is searched for the table's file name; failing
+    that, for a file one folder down or under an alternative name that matches the full sha256 (so
+    ``PARADIGM_WEIGHTS_DIR`` may point at a tree such as ``shared/weights/{niqe,brisque,dists}``).
 
     Returns:
         ``(path, place)`` with place in ``explicit``, ``weights-dir``, ``package``, ``cache``; None.
@@ -289,13 +320,19 @@ def find_local(name: str, path: str | os.PathLike[str] | None = None) -> tuple[P
     if path is not None:
         p = Path(path).expanduser()
         if p.is_dir():
-            p = p / entry["filename"]
+            alt = None if (p / entry["filename"]).is_file() else _verified_alternate(entry, p)
+            p = alt if alt is not None else p / entry["filename"]
         if not p.is_file():
             raise WeightsNotFoundError(not_found_message(name, entry, f"the given path {p} does not exist"))
         return p, "explicit"
     wdir = weights_dir()
-    if wdir is not None and (wdir / entry["filename"]).is_file():
-        return wdir / entry["filename"], "weights-dir"
+    if wdir is not None:
+        if (wdir / entry["filename"]).is_file():
+            return wdir / entry["filename"], "weights-dir"
+        if wdir.is_dir():
+            alt = _verified_alternate(entry, wdir)
+            if alt is not None:
+                return alt, "weights-dir"
     bundled = bundled_path(entry)
     if bundled is not None:
         return bundled, "package"

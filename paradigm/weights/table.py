@@ -4,6 +4,8 @@ The table is data (``data/weights/table.json``, shipped as ``paradigm._data``). 
 with the keys
 
 * ``filename`` (str): the file's name in ``$PARADIGM_WEIGHTS_DIR`` and in the cache dir (unique);
+* ``alt_filenames`` (list of str, optional): other names the file is known by upstream (accepted in
+  ``$PARADIGM_WEIGHTS_DIR`` or an explicit folder only when the full sha256 matches);
 * ``urls`` (list of str): where to download it from, tried in order;
 * ``sha256`` (str or null): full hex digest; null when it could not be established offline;
 * ``sha256_prefix`` (str, optional): a digest prefix (torchvision embeds 8-10 hex digits in its
@@ -83,6 +85,7 @@ def validate_entry(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
         out["sha256_prefix"] = str(prefix).lower()
     if out["format"] not in FORMATS:
         raise InputError(f"weights entry {name!r}: format must be one of {FORMATS}, got {out['format']!r}")
+    out["alt_filenames"] = [str(a) for a in out.get("alt_filenames", [])]
     out.setdefault("size", None)
     out.setdefault("licence", "unknown")
     out.setdefault("source", "")

@@ -1,0 +1,395 @@
+"""Throughput and memory benchmark: paradigm against the tools users would otherwise run.
+
+Generates a results folder of N pairs (PNG, scikit-image sample content with varied degradations),
+then measures, in one run and on the same files, each stage in its own child process (so peak
+memory is per stage):
+
+1. ``paradigm-fid``: paradigm's fidelity/structure set (psnr, ssim, ms_ssim, gmsd, ciede2000, edge_f1), cold cache;
+2. ``paradigm-fid4``: paradigm on the four metrics shared with the peers (psnr, ssim, ms_ssim, gmsd), cold cache;
+3. ``pyiqa``: the same four metrics computed by pyiqa one metric at a time through its file-path API;
+4. ``piq`` / ``torchmetrics``: the same four on tensors decoded in advance (decoding not timed);
+5. ``decode``: decoding alone (paradigm's decoder, one thread) — the floor for any tool;
+6. ``paradigm-models``: LPIPS, DISTS, CLIP, DINOv2 with randomly initialised weights of the real architectures;
+7. ``paradigm-cached``: a second run on the unchanged folder; ``paradigm-add-method``: a run after adding one method.
+
+It prints pairs/s, wall time and peak RSS per stage and the ratios paradigm/peer, and writes them to JSON.
+Timings exclude interpreter start-up and imports (each child times only the work), which is stated in the JSON.
+
+Example:
+    python benchmarks/bench_score.py --pairs 200 --size 512x384 --peer-python /path/to/venv-with-pyiqa/bin/python
+    python benchmarks/bench_score.py --memory-check 200,2000 --size 512x384 --stages paradigm-fid
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+FID_SET = "psnr,ssim,ms_ssim,gmsd,ciede2000,edge_f1"
+SHARED4 = "psnr,ssim,ms_ssim,gmsd"
+MODEL_SET = "lpips,dists,clip_sim,dino_sim"
+ALL_STAGES = (
+    "decode",
+    "paradigm-fid",
+    "paradigm-fid4",
+    "paradigm-cached",
+    "paradigm-add-method",
+    "pyiqa",
+    "piq",
+    "torchmetrics",
+    "paradigm-models",
+)
+
+# ----------------------------------------------------------------------------------------------
+# data
+
+
+def _samples() -> list[Any]:
+    import numpy as np
+    from skimage import data
+
+    imgs = []
+    for name in ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina", "camera", "page"):
+        a = getattr(data, name)()
+        if a.ndim == 2:
+            a = np.stack([a] * 3, -1)
+        imgs.append(a[..., :3])
+    return imgs
+
+
+def _degrade(img: Any, kind: int, rng: Any) -> Any:
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    im = Image.fromarray(img)
+    if kind == 0:  # blur
+        im = im.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.8, 2.0))))
+    elif kind == 1:  # noise
+        a = img.astype(np.float32) + rng.normal(0, rng.uniform(5, 15), img.shape)
+        im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+    elif kind == 2:  # down-up (super-resolution-like)
+        w, h = im.size
+        im = im.resize((w // 4, h // 4), Image.BICUBIC).resize((w, h), Image.BICUBIC)
+    else:  # colour cast + sharpening
+        a = img.astype(np.float32) * np.array([0.95, 1.0, 1.08]) + 6
+        im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).filter(ImageFilter.UnsharpMask(2, 120))
+    return np.asarray(im)
+
+
+def make_folder(root: Path, n: int, size: tuple[int, int], methods: tuple[str, ...] = ("m0",), seed: int = 0) -> None:
+    """Write ``root/gt/img_XXXXX.png`` and ``root/results/<method>/img_XXXXX.png`` for n pairs."""
+    import numpy as np
+    from PIL import Image
+
+    w, h = size
+    rng = np.random.default_rng(seed)
+    srcs = _samples()
+    (root / "gt").mkdir(parents=True, exist_ok=True)
+    for m in methods:
+        (root / "results" / m).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        src = srcs[i % len(srcs)]
+        scale = max(w / src.shape[1], h / src.shape[0]) * rng.uniform(1.0, 1.4)
+        im = Image.fromarray(src).resize((int(src.shape[1] * scale) + 1, int(src.shape[0] * scale) + 1), Image.BICUBIC)
+        x0 = int(rng.integers(0, im.size[0] - w + 1))
+        y0 = int(rng.integers(0, im.size[1] - h + 1))
+        gt = np.asarray(im.crop((x0, y0, x0 + w, y0 + h)))
+        Image.fromarray(gt).save(root / "gt" / f"img_{i:05d}.png")
+        for j, m in enumerate(methods):
+            Image.fromarray(_degrade(gt, (i + j) % 4, rng)).save(root / "results" / m / f"img_{i:05d}.png")
+
+
+def add_method(root: Path, name: str, seed: int = 1) -> int:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    out = root / "results" / name
+    out.mkdir(parents=True, exist_ok=True)
+    gts = sorted((root / "gt").glob("*.png"))
+    for i, g in enumerate(gts):
+        Image.fromarray(_degrade(np.asarray(Image.open(g).convert("RGB")), (i + 2) % 4, rng)).save(out / g.name)
+    return len(gts)
+
+
+def _pairs(root: Path, method: str = "m0") -> list[tuple[Path, Path]]:
+    return [(p, root / "gt" / p.name) for p in sorted((root / "results" / method).glob("*.png"))]
+
+
+# ----------------------------------------------------------------------------------------------
+# child stages (each prints one JSON line: {"seconds": ..., "pairs": ...})
+
+
+def _child_paradigm(root: Path, metrics: str, cache: Path | None, device: str, extra: dict[str, Any]) -> dict[str, Any]:
+    from paradigm.engine import ScoreConfig, run_score
+
+    cfg = ScoreConfig(
+        results=root / "results", gt=root / "gt", metrics=metrics, cache=str(cache) if cache else None,
+        device=device, progress=False, **extra,
+    )
+    t0 = time.perf_counter()
+    res = run_score(cfg)
+    dt = time.perf_counter() - t0
+    counts = res.counts
+    return {"seconds": dt, "counts": counts, "errors": int(res.failed)}
+
+
+def _child_decode(root: Path) -> dict[str, Any]:
+    from paradigm.io import read_image
+
+    pairs = _pairs(root)
+    t0 = time.perf_counter()
+    for o, g in pairs:
+        read_image(o)
+        read_image(g)
+    return {"seconds": time.perf_counter() - t0, "pairs": len(pairs)}
+
+
+def _child_pyiqa(root: Path, device: str) -> dict[str, Any]:
+    import pyiqa
+    import torch
+
+    pairs = _pairs(root)
+    dev = torch.device("cpu" if device == "auto" else device)
+    per: dict[str, float] = {}
+    for name in SHARED4.split(","):
+        m = pyiqa.create_metric(name, device=dev)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for o, g in pairs:
+                m(str(o), str(g))
+        per[name] = time.perf_counter() - t0
+    return {"seconds": sum(per.values()), "pairs": len(pairs), "per_metric_seconds": per, "version": pyiqa.__version__}
+
+
+def _decode_all(root: Path) -> list[tuple[Any, Any]]:
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    def t(p: Path) -> Any:
+        return torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+
+    return [(t(o), t(g)) for o, g in _pairs(root)]
+
+
+def _child_piq(root: Path) -> dict[str, Any]:
+    import piq
+    import torch
+
+    data = _decode_all(root)
+    fns = {
+        "psnr": lambda x, y: piq.psnr(x, y, data_range=1.0),
+        "ssim": lambda x, y: piq.ssim(x, y, data_range=1.0),
+        "ms_ssim": lambda x, y: piq.multi_scale_ssim(x, y, data_range=1.0),
+        "gmsd": lambda x, y: piq.gmsd(x, y, data_range=1.0),
+    }
+    per = {}
+    with torch.inference_mode():
+        for name, f in fns.items():
+            t0 = time.perf_counter()
+            for x, y in data:
+                f(x, y)
+            per[name] = time.perf_counter() - t0
+    return {"seconds": sum(per.values()), "pairs": len(data), "per_metric_seconds": per, "version": piq.__version__}
+
+
+def _child_torchmetrics(root: Path) -> dict[str, Any]:
+    import torch
+    import torchmetrics
+    from torchmetrics.functional.image import (
+        multiscale_structural_similarity_index_measure as msssim,
+    )
+    from torchmetrics.functional.image import peak_signal_noise_ratio as psnr
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+    data = _decode_all(root)
+    fns = {
+        "psnr": lambda x, y: psnr(x, y, data_range=1.0),
+        "ssim": lambda x, y: ssim(x, y, data_range=1.0),
+        "ms_ssim": lambda x, y: msssim(x, y, data_range=1.0),
+    }
+    per = {}
+    with torch.inference_mode():
+        for name, f in fns.items():
+            t0 = time.perf_counter()
+            for x, y in data:
+                f(x, y)
+            per[name] = time.perf_counter() - t0
+    return {
+        "seconds": sum(per.values()), "pairs": len(data), "per_metric_seconds": per,
+        "version": torchmetrics.__version__, "note": "torchmetrics has no GMSD: three metrics only",
+    }
+
+
+def _child_models(root: Path, device: str, weights_dir: Path) -> dict[str, Any]:
+    from benchmarks_random_weights import install_random_weights  # type: ignore[import-not-found]
+
+    with install_random_weights(weights_dir):
+        return _child_paradigm(root, MODEL_SET, None, device, {})
+
+
+def run_child(args: argparse.Namespace) -> None:
+    root = Path(args.data)
+    stage = args.child
+    if stage in ("paradigm-fid", "paradigm-cached", "paradigm-add-method"):
+        out = _child_paradigm(root, FID_SET, Path(args.cache), args.device, {})
+    elif stage == "paradigm-fid4":
+        out = _child_paradigm(root, SHARED4, Path(args.cache), args.device, {})
+    elif stage == "decode":
+        out = _child_decode(root)
+    elif stage == "pyiqa":
+        out = _child_pyiqa(root, args.device)
+    elif stage == "piq":
+        out = _child_piq(root)
+    elif stage == "torchmetrics":
+        out = _child_torchmetrics(root)
+    elif stage == "paradigm-models":
+        sys.path.insert(0, str(Path(__file__).parent))
+        out = _child_models(root, args.device, Path(args.cache).parent / "random-weights")
+    else:
+        raise SystemExit(f"unknown stage {stage}")
+    sys.stdout.write("BENCH_RESULT " + json.dumps(out) + "\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# parent
+
+
+def _spawn(python: str, stage: str, data: Path, cache: Path, device: str) -> dict[str, Any]:
+    cmd = [python, str(Path(__file__).resolve()), "--child", stage, "--data", str(data), "--cache", str(cache), "--device", device]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _, status, rusage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    line = next((ln for ln in out.splitlines() if ln.startswith("BENCH_RESULT ")), None)
+    if code != 0 or line is None:
+        tail = (err or out).strip().splitlines()[-3:]
+        return {"error": f"exit {code}: " + " | ".join(tail)}
+    res: dict[str, Any] = json.loads(line[len("BENCH_RESULT "):])
+    res["process_wall_seconds"] = wall
+    res["peak_rss_mb"] = rusage.ru_maxrss / 1024.0
+    return res
+
+
+def _has(python: str, module: str) -> bool:
+    return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", type=int, default=200)
+    ap.add_argument("--size", default="512x384", help="WxH of the generated images")
+    ap.add_argument("--stages", default=",".join(ALL_STAGES))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--peer-python", default=sys.executable, help="python with pyiqa/piq/torchmetrics installed")
+    ap.add_argument("--workdir", default=None, help="keep generated data here (default: a temp dir, removed)")
+    ap.add_argument("--out", default="benchmarks/results/bench.json")
+    ap.add_argument("--memory-check", default=None, help="e.g. 200,2000: peak memory of paradigm-fid at both sizes")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--data", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--cache", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        run_child(args)
+        return
+
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    tmp = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="paradigm-bench-"))
+    report: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version(),
+        },
+        "size": [w, h], "device": args.device,
+        "timing": "each stage in its own process; seconds exclude interpreter start-up, imports and model loading",
+        "stages": {},
+    }
+    try:
+        if args.memory_check:
+            sizes = [int(v) for v in args.memory_check.split(",")]
+            for n in sizes:
+                d = tmp / f"mem{n}"
+                make_folder(d, n, (w, h))
+                r = _spawn(sys.executable, "paradigm-fid", d, d / "cache.sqlite", args.device)
+                report["stages"][f"paradigm-fid@{n}"] = r
+                print(f"paradigm-fid @ {n} pairs: peak {r.get('peak_rss_mb', float('nan')):.0f} MB, {r.get('seconds', float('nan')):.1f} s", flush=True)
+            peaks = [report["stages"][f"paradigm-fid@{n}"].get("peak_rss_mb") for n in sizes]
+            if all(peaks):
+                report["memory_growth"] = peaks[-1] / peaks[0] - 1
+                print(f"peak memory growth {sizes[0]} -> {sizes[-1]} pairs: {100 * report['memory_growth']:+.1f}%")
+        else:
+            data = tmp / "data"
+            t0 = time.perf_counter()
+            make_folder(data, args.pairs, (w, h))
+            report["generate_seconds"] = time.perf_counter() - t0
+            report["pairs"] = args.pairs
+            cache = tmp / "cache.sqlite"
+            for stage in args.stages.split(","):
+                python = sys.executable
+                if stage in ("pyiqa", "piq", "torchmetrics"):
+                    python = args.peer_python
+                    if not _has(python, stage):
+                        print(f"{stage:20s} skipped: not importable by {python} (pass --peer-python)", flush=True)
+                        report["stages"][stage] = {"skipped": f"{stage} not installed for {python}"}
+                        continue
+                if stage in ("paradigm-fid", "paradigm-fid4"):
+                    c = tmp / f"{stage}.sqlite"
+                    if c.exists():
+                        c.unlink()
+                elif stage in ("paradigm-cached", "paradigm-add-method"):
+                    c = tmp / "paradigm-fid.sqlite"
+                    if stage == "paradigm-add-method":
+                        add_method(data, "m1")
+                else:
+                    c = cache
+                r = _spawn(python, stage, data, c, args.device)
+                n = args.pairs
+                if "seconds" in r:
+                    r.setdefault("pairs", n)
+                    r["pairs_per_s"] = r["pairs"] / r["seconds"] if r["seconds"] > 0 else float("inf")
+                report["stages"][stage] = r
+                if "error" in r:
+                    print(f"{stage:20s} FAILED: {r['error']}", flush=True)
+                else:
+                    print(f"{stage:20s} {r['pairs_per_s']:9.2f} pairs/s  {r['seconds']:8.2f} s  peak {r['peak_rss_mb']:7.0f} MB", flush=True)
+            st = report["stages"]
+
+            def rate(s: str) -> float | None:
+                v = st.get(s, {}).get("pairs_per_s")
+                return float(v) if v else None
+
+            ratios = {}
+            for a, b in (("paradigm-fid4", "pyiqa"), ("paradigm-fid", "pyiqa"), ("paradigm-fid4", "piq"),
+                         ("paradigm-fid", "piq"), ("paradigm-fid4", "torchmetrics"), ("paradigm-fid", "decode"),
+                         ("paradigm-cached", "paradigm-fid")):
+                ra, rb = rate(a), rate(b)
+                if ra and rb:
+                    ratios[f"{a}/{b}"] = ra / rb
+            report["ratios"] = ratios
+            for k, v in ratios.items():
+                print(f"ratio {k:32s} {v:8.2f}x")
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {out}")
+    finally:
+        if not args.workdir:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
