@@ -9,7 +9,7 @@ setup(
     packages=find_packages(include=["paradigm", "paradigm.*", "meta_eval", "meta_eval.*"]) + ["paradigm._data"],
     package_dir={"paradigm._data": "data"},
     package_data={
-        "paradigm._data": ["*.json", "**/*.json", "**/*.csv", "**/*.md", "**/*.txt"],
+        "paradigm._data": ["*.py", "*.json", "**/*.json", "**/*.csv", "**/*.md", "**/*.txt"],
         "paradigm": ["py.typed", "web/*", "web/**/*"],
     },
     include_package_data=True,

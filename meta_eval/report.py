@@ -44,6 +44,22 @@ def _f(v: Any) -> Any:
     return v
 
 
+def _drop_empty(joined: pd.DataFrame, names: list[str], res: dict[str, Any]) -> list[str]:
+    """Metrics with fewer than 3 finite values on the matched items cannot be evaluated: skip them, say so."""
+    skipped = {}
+    for m in names:
+        finite = int(np.isfinite(pd.to_numeric(joined[m], errors="coerce").to_numpy(np.float64)).sum())
+        if finite < 3:
+            skipped[m] = f"only {finite} finite value(s) on the matched items"
+    if skipped:
+        log.warning("skipping metric(s) without enough values: %s", "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+        res["skipped_metrics"] = skipped
+    kept = [m for m in names if m not in skipped]
+    if not kept:
+        raise InputError("no metric column has at least 3 finite values on the matched items: " + ", ".join(skipped))
+    return kept
+
+
 def validate(
     human: pd.DataFrame,
     table: pd.DataFrame,
@@ -93,6 +109,7 @@ def validate(
     if kind == "2afc":
         joined, rep = join(human, table, names)
         res["match"] = rep
+        names = _drop_empty(joined, names, res)
         res.update(_validate_2afc(joined, names, dirs, n_boot, seed))
         return _f(res)  # type: ignore[no-any-return]
     votes = None
@@ -103,6 +120,7 @@ def validate(
         res["human"]["n_items"] = int(len(human))
     joined, rep = join(human, table, names)
     res["match"] = rep
+    names = _drop_empty(joined, names, res)
     y = oriented_score(joined)
     groups = joined["reference"].to_numpy() if "reference" in joined else None
     systems = joined["system"].to_numpy() if "system" in joined else None

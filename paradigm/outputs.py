@@ -175,7 +175,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], n_left: 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(c.ljust(w) if i < n_left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False)))
     sep = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), sep, *(line(r) for r in rows)])
+    return "\n".join(ln.rstrip() for ln in [line(headers), sep, *(line(r) for r in rows)])
 
 
 def summary_table(summary: pd.DataFrame, columns: Sequence[str] | None = None, max_columns: int = 8) -> str:

@@ -121,12 +121,12 @@ PRIORS: dict[str, tuple[float, float, str]] = {
     "niqe": (
         6.0, -1.0,
         f"NIQE ~3-4 for pristine natural images, > 8 for strongly distorted ones; {_CAL} (NIQE): "
-        "3.2, 3.2, 3.7, 8.6, 15.8",
+        "3.2, 3.2, 3.7, 8.6, 15.8; paradigm's NIQE on the five pristine TID2013 references there: 2.8-5.1",
     ),
     "brisque": (
         40.0, -10.0,
         f"BRISQUE ~0-20 for pristine images, 60-100 for strongly distorted ones; {_CAL} (MATLAB): "
-        "-2.4, 15.8, 23.3, 61.0, 70.7",
+        "-2.4, 15.8, 23.3, 61.0, 70.7; paradigm's BRISQUE on the five pristine TID2013 references there: -0.5-16.9",
     ),
     "musiq": (
         50.0, 8.0,

@@ -1,0 +1,1 @@
+"""Shipped data (versioned weights table, composite files), installed as ``paradigm._data``."""
