@@ -21,13 +21,12 @@ from PIL import Image
 import paradigm.engine as engine
 from paradigm.cache import NullCache, ScoreCache, open_cache, sha256_file
 from paradigm.engine import ScoreConfig, run_score
+from paradigm.metrics import registry
 from paradigm.metrics.base import Metric
-from paradigm.metrics.registry import register
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@register
 class TcCount(Metric):
     name = "tc_count"
     calls: ClassVar[int] = 0
@@ -38,7 +37,6 @@ class TcCount(Metric):
         return (x - ref).abs().flatten(1).mean(1).double()
 
 
-@register
 class TcNr(Metric):
     name = "tc_nr"
     kind = "no-reference"
@@ -50,7 +48,6 @@ class TcNr(Metric):
         return x.mean(dim=(1, 2, 3)).double()
 
 
-@register
 class TcSlow(Metric):
     """Same name/version/options as the subprocess's slow metric, so cache keys match."""
 
@@ -61,6 +58,17 @@ class TcSlow(Metric):
         assert ref is not None
         TcSlow.calls += int(x.shape[0])
         return (x - ref).abs().flatten(1).mean(1).double()
+
+
+#: Registered only while each test runs (see ``_register_test_metrics``), so other test modules never see them.
+TEST_METRICS: tuple[type[Metric], ...] = (TcCount, TcNr, TcSlow, TcSlow,)
+
+
+@pytest.fixture(autouse=True)
+def _register_test_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry._load_all()
+    for cls in TEST_METRICS:
+        monkeypatch.setitem(registry._REGISTRY, cls.name, cls)
 
 
 @pytest.fixture(autouse=True)
@@ -195,10 +203,9 @@ _SLOW_SCRIPT = """
 import sys, time, json, torch
 from pathlib import Path
 from paradigm.metrics.base import Metric
-from paradigm.metrics.registry import register
+from paradigm.metrics import registry
 import paradigm.engine as engine
 
-@register
 class TcSlow(Metric):
     name = "tc_slow"
     def forward(self, x, ref=None):

@@ -19,14 +19,13 @@ from PIL import Image
 import paradigm.engine as engine
 from paradigm.cli import cli
 from paradigm.errors import MetricUnavailableError
+from paradigm.metrics import registry
 from paradigm.metrics.base import Metric
-from paradigm.metrics.registry import register
 from paradigm.outputs import ERROR_COLUMNS, ID_COLUMNS, SUMMARY_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@register
 class TcliMse(Metric):
     name = "tcli_mse"
     higher_is_better = False
@@ -37,13 +36,23 @@ class TcliMse(Metric):
         return ((x - ref) ** 2).flatten(1).mean(1).double()
 
 
-@register
 class TcliGone(Metric):
     name = "tcli_gone"
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         raise MetricUnavailableError("tcli_gone: weights file gone.pth not found")
+
+
+#: Registered only while each test runs (see ``_register_test_metrics``), so other test modules never see them.
+TEST_METRICS: tuple[type[Metric], ...] = (TcliMse, TcliGone,)
+
+
+@pytest.fixture(autouse=True)
+def _register_test_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry._load_all()
+    for cls in TEST_METRICS:
+        monkeypatch.setitem(registry._REGISTRY, cls.name, cls)
 
 
 @pytest.fixture(autouse=True)

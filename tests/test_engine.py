@@ -18,8 +18,8 @@ import paradigm.engine as engine
 from paradigm import __version__
 from paradigm.engine import ScoreConfig, run_score, select_metrics
 from paradigm.errors import InputError, MetricUnavailableError, UnknownMetricError
+from paradigm.metrics import registry
 from paradigm.metrics.base import EmbeddingMetric, Metric
-from paradigm.metrics.registry import register
 from paradigm.outputs import ERROR_COLUMNS, ID_COLUMNS, bootstrap_mean_ci, summarise, summary_table
 from paradigm.signature import build_signature, signature_line
 
@@ -28,7 +28,6 @@ _REAL_OPTIONAL_ATTR = engine._optional_attr
 # ---------------------------------------------------------------- test metrics
 
 
-@register
 class TeMse(Metric):
     name = "te_mse"
     higher_is_better = False
@@ -40,7 +39,6 @@ class TeMse(Metric):
         return ((x - ref) ** 2).flatten(1).mean(1).double()
 
 
-@register
 class TeNr(Metric):
     name = "te_nr"
     kind = "no-reference"
@@ -52,7 +50,6 @@ class TeNr(Metric):
         return x.mean(dim=(1, 2, 3)).double()
 
 
-@register
 class TeEmb(EmbeddingMetric):
     name = "te_emb"
     value_range = (-1.0, 1.0)
@@ -66,7 +63,6 @@ class TeEmb(EmbeddingMetric):
         return torch.nn.functional.cosine_similarity(ex[0], eref[0], dim=1).double()
 
 
-@register
 class TeSize(Metric):
     name = "te_size"
     outputs = ("te_h", "te_w")
@@ -78,7 +74,6 @@ class TeSize(Metric):
                 "te_w": torch.full((n,), float(x.shape[3]), dtype=torch.float64)}
 
 
-@register
 class TeBig(Metric):
     name = "te_big"
     min_size = 32
@@ -87,7 +82,6 @@ class TeBig(Metric):
         return torch.zeros(x.shape[0], dtype=torch.float64)
 
 
-@register
 class TeNan(Metric):
     """NaN for very dark images, raises for very bright ones."""
 
@@ -100,7 +94,6 @@ class TeNan(Metric):
         return torch.where(m < 0.1, torch.full_like(m, math.nan), m)
 
 
-@register
 class TeUnavailable(Metric):
     name = "te_unavailable"
 
@@ -109,7 +102,6 @@ class TeUnavailable(Metric):
         raise MetricUnavailableError("te_unavailable needs weights file foo.pth (put it in $PARADIGM_WEIGHTS_DIR)")
 
 
-@register
 class TeLateUnavailable(Metric):
     name = "te_late"
 
@@ -117,7 +109,6 @@ class TeLateUnavailable(Metric):
         raise MetricUnavailableError("te_late: weights missing")
 
 
-@register
 class TeInput(Metric):
     name = "te_input"
     reference = "input"
@@ -128,7 +119,6 @@ class TeInput(Metric):
         return (x - ref).abs().flatten(1).mean(1).double()
 
 
-@register
 class TeY(Metric):
     name = "te_y"
     supports_y_channel = True
@@ -162,6 +152,17 @@ def make_tree(root: Path, methods: dict[str, float], n: int = 3, size: int = 16,
             noise = np.random.default_rng(100 + 10 * i + j).normal(0, sigma, gt.shape) if sigma else 0
             save(root / "res" / m / f"im{i}.png", gt + noise)
     return root
+
+
+#: Registered only while each test runs (see ``_register_test_metrics``), so other test modules never see them.
+TEST_METRICS: tuple[type[Metric], ...] = (TeMse, TeNr, TeEmb, TeSize, TeBig, TeNan, TeUnavailable, TeLateUnavailable, TeInput, TeY,)
+
+
+@pytest.fixture(autouse=True)
+def _register_test_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry._load_all()
+    for cls in TEST_METRICS:
+        monkeypatch.setitem(registry._REGISTRY, cls.name, cls)
 
 
 @pytest.fixture(autouse=True)
