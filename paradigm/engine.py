@@ -468,6 +468,27 @@ class _Runner:
 # hooks
 
 
+def _probe(m: Metric, device: torch.device) -> str | None:
+    """Run ``m`` once on a small random pair; the reason when it raises :class:`MetricUnavailableError`.
+
+    Used for metrics that declare ``weights``: lazily loaded weights are thus found missing before
+    any image is decoded. Other exceptions are
+    ignored here (real images will show them as error rows).
+    """
+    side = max(int(m.min_size), 64)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, side, side, generator=g).to(device)
+    ref = None if m.reference == "none" else torch.rand(1, 3, side, side, generator=g).to(device)
+    try:
+        with torch.inference_mode():
+            m(x, ref)
+    except MetricUnavailableError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - only availability matters here
+        log.debug("probe of %s raised %s: %s", m.name, type(exc).__name__, exc)
+    return None
+
+
 def _optional_attr(module: str, attr: str) -> Callable[..., Any] | None:
     try:
         mod = importlib.import_module(module)
@@ -596,6 +617,26 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         if needed or g is None:
             work_by_gt[p.gt_path].append((i, p, needed))
 
+    # ---- probe metrics that have work: a metric whose weights are missing says so before any decoding
+    with_work = {n for w in work_by_gt.values() for _, _, needed in w for n in needed}
+    for m in list(metrics):
+        if m.weights and m.name in with_work and m.name not in skipped:
+            why = _probe(m, device)
+            if why is not None:
+                skipped[m.name] = why
+    if any(m.name in skipped for m in metrics):
+        for gpath in list(work_by_gt):
+            kept_work = []
+            for i, p, needed in work_by_gt[gpath]:
+                needed = [n for n in needed if n not in skipped]
+                if needed or rows[i]["height"] < 0:
+                    kept_work.append((i, p, needed))
+            if kept_work:
+                work_by_gt[gpath] = kept_work
+            else:
+                del work_by_gt[gpath]
+    metrics_run = [m for m in metrics if m.name not in skipped]
+
     # ---- compute
     groups = list(work_by_gt.items())
     n_work = sum(len(w) for _, w in groups)
@@ -605,7 +646,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     bar = tqdm(total=n_work, desc="scoring", unit="pair", file=sys.stderr, disable=not show or n_work == 0)
     emb = _EmbeddingCache()
     runner = _Runner(metrics, device, emb)
-    active = {m.name: m for m in metrics}
+    active = {m.name: m for m in metrics_run}
     failed_pairs: set[int] = set()
     n_computed = 0
     n_decoded_pairs = 0

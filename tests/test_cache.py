@@ -61,7 +61,7 @@ class TcSlow(Metric):
 
 
 #: Registered only while each test runs (see ``_register_test_metrics``), so other test modules never see them.
-TEST_METRICS: tuple[type[Metric], ...] = (TcCount, TcNr, TcSlow, TcSlow,)
+TEST_METRICS: tuple[type[Metric], ...] = (TcCount, TcNr, TcSlow)
 
 
 @pytest.fixture(autouse=True)
@@ -203,9 +203,10 @@ _SLOW_SCRIPT = """
 import sys, time, json, torch
 from pathlib import Path
 from paradigm.metrics.base import Metric
-from paradigm.metrics import registry
+from paradigm.metrics.registry import register
 import paradigm.engine as engine
 
+@register
 class TcSlow(Metric):
     name = "tc_slow"
     def forward(self, x, ref=None):

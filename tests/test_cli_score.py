@@ -45,7 +45,7 @@ class TcliGone(Metric):
 
 
 #: Registered only while each test runs (see ``_register_test_metrics``), so other test modules never see them.
-TEST_METRICS: tuple[type[Metric], ...] = (TcliMse, TcliGone,)
+TEST_METRICS: tuple[type[Metric], ...] = (TcliMse, TcliGone)
 
 
 @pytest.fixture(autouse=True)

@@ -103,10 +103,24 @@ class TeUnavailable(Metric):
 
 
 class TeLateUnavailable(Metric):
+    """Weights checked lazily (found missing by the engine's probe, before decoding)."""
+
     name = "te_late"
+    weights = ("te_late_file",)
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         raise MetricUnavailableError("te_late: weights missing")
+
+
+class TeMidRun(Metric):
+    """No weights declared; unavailable only on real (16 px) images: skipped mid-run."""
+
+    name = "te_midrun"
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
+        if x.shape[-1] == 16:
+            raise MetricUnavailableError("te_midrun: optional package missing")
+        return torch.zeros(x.shape[0], dtype=torch.float64)
 
 
 class TeInput(Metric):
@@ -155,7 +169,7 @@ def make_tree(root: Path, methods: dict[str, float], n: int = 3, size: int = 16,
 
 
 #: Registered only while each test runs (see ``_register_test_metrics``), so other test modules never see them.
-TEST_METRICS: tuple[type[Metric], ...] = (TeMse, TeNr, TeEmb, TeSize, TeBig, TeNan, TeUnavailable, TeLateUnavailable, TeInput, TeY,)
+TEST_METRICS: tuple[type[Metric], ...] = (TeMse, TeNr, TeEmb, TeSize, TeBig, TeNan, TeUnavailable, TeLateUnavailable, TeMidRun, TeInput, TeY)
 
 
 @pytest.fixture(autouse=True)
@@ -274,14 +288,20 @@ def test_bad_inputs_become_error_rows(tmp_path: Path) -> None:
 
 def test_unavailable_metrics_are_skipped(tmp_path: Path) -> None:
     make_tree(tmp_path, {"m": 5.0}, n=2)
-    res = run_score(cfg(tmp_path, "te_mse,te_unavailable,te_late"))
+    res = run_score(cfg(tmp_path, "te_mse,te_unavailable,te_late,te_midrun"))
     sk = res.run_info["skipped_metrics"]
-    assert set(sk) == {"te_unavailable", "te_late"}
+    assert set(sk) == {"te_unavailable", "te_late", "te_midrun"}
     assert "PARADIGM_WEIGHTS_DIR" in sk["te_unavailable"]
-    assert set(res.explicit_skipped) == {"te_unavailable", "te_late"}
-    assert "te_late" not in res.scores.columns and "te_mse" in res.scores.columns
+    assert set(res.explicit_skipped) == {"te_unavailable", "te_late", "te_midrun"}
+    assert "te_late" not in res.scores.columns and "te_midrun" not in res.scores.columns
+    assert "te_mse" in res.scores.columns
     assert res.run_info["metrics"] == ["te_mse"]
     assert res.failed == 0
+    # fully cached except the unavailable metric: nothing is decoded
+    c = tmp_path / "c.sqlite"
+    run_score(cfg(tmp_path, "te_mse", cache=c))
+    again = run_score(cfg(tmp_path, "te_mse,te_late", cache=c))
+    assert again.run_info["counts"]["decoded_pairs"] == 0 and "te_late" in again.run_info["skipped_metrics"]
 
 
 def test_select_metrics() -> None:

@@ -29,15 +29,6 @@ def gaussian_kernel1d(
     return (g / g.sum()).to(dtype=dtype, device=device)
 
 
-def _fold(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-    n, c = x.shape[:2]
-    return x.reshape(n * c, 1, *x.shape[2:]), (n, c)
-
-
-def _unfold(y: torch.Tensor, nc: tuple[int, int]) -> torch.Tensor:
-    return y.reshape(nc[0], nc[1], *y.shape[2:])
-
-
 def separable_filter_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """Correlate every channel with the separable window ``k ⊗ k``, keeping only the 'valid' part.
 
@@ -94,9 +85,13 @@ def conv2_same(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     # conv2 'same' keeps full-convolution rows starting at floor(k/2) (0-based)
     top, left = (kh - 1) - kh // 2, (kw - 1) - kw // 2
     bottom, right = kh - 1 - top, kw - 1 - left
-    xf, nc = _fold(x)
-    xf = F.pad(xf, (left, right, top, bottom))
-    return _unfold(F.conv2d(xf, kflip.view(1, 1, kh, kw)), nc)
+    n, c, h, w = x.shape
+    planes = n * c
+    xf = F.pad(x.reshape(1, planes, h, w), (left, right, top, bottom))
+    if x.device.type == "cpu" and x.dtype != torch.float64:
+        xf = xf.contiguous(memory_format=torch.channels_last)
+    weight = kflip.view(1, 1, kh, kw).expand(planes, 1, kh, kw).contiguous()
+    return F.conv2d(xf, weight, groups=planes).reshape(n, c, h, w)
 
 
 def symmetric_index(n: int, before: int, after: int, device: torch.device | str | None = None) -> torch.Tensor:

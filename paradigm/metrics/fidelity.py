@@ -58,14 +58,14 @@ def matlab_gray255(x: torch.Tensor, *, quantize: bool = True, y_channel: bool = 
     if y_channel:
         return rgb_to_y(xd, y_range="matlab") * 255.0
     if xd.shape[1] == 3:
-        # weights applied to 8-bit values, as rgb2gray on uint8 data; float64 keeps ties exact
-        x64 = x.to(torch.float64) * 255.0
-        g = MATLAB_GRAY[0] * x64[:, 0:1] + MATLAB_GRAY[1] * x64[:, 1:2] + MATLAB_GRAY[2] * x64[:, 2:3]
+        # weights applied to 8-bit values, as rgb2gray on uint8 data
+        g = (MATLAB_GRAY[0] * 255.0) * xd[:, 0:1] + (MATLAB_GRAY[1] * 255.0) * xd[:, 1:2]
+        g = g + (MATLAB_GRAY[2] * 255.0) * xd[:, 2:3]
     else:
-        g = x.to(torch.float64) * 255.0
+        g = xd * 255.0
     if quantize:
         g = _round_half_away(g).clamp_(0, 255)
-    return g.to(xd.dtype)
+    return g
 
 
 # --------------------------------------------------------------------------------------------- PSNR
@@ -98,8 +98,9 @@ def psnr(
     check_pair(x, y)
     if y_channel:
         x, y = rgb_to_y(x.to(torch.float64)), rgb_to_y(y.to(torch.float64))
-    diff = x.to(torch.float64) - y.to(torch.float64)
-    mse = diff.pow(2).flatten(1).mean(1)
+    dt = _compute_dtype(x)
+    diff = x.to(dt) - y.to(dt)
+    mse = (diff * diff).flatten(1).sum(1, dtype=torch.float64) / diff[0].numel()
     floor = data_range**2 * 10.0 ** (-max_db / 10.0)
     return 10.0 * torch.log10(data_range**2 / mse.clamp_min(floor))
 

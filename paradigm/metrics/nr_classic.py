@@ -58,6 +58,9 @@ NIQE_BLOCK = 96
 #: Smallest side BRISQUE accepts (a 7x7 window must fit the half-scale image).
 BRISQUE_MIN_SIZE = 16
 
+#: |MSCN| below this is float noise of an exact zero (noise is < 1e-13 for 8-bit grey levels).
+MSCN_ZERO = 1e-11
+
 _GAM_GRID_SIZE = 9801  # 0.2:0.001:10
 _CHUNK_ROWS = 256
 
@@ -244,12 +247,12 @@ def gaussian_filter7(img: torch.Tensor, padding: str) -> torch.Tensor:
         p = F.pad(img, (3, 3, 3, 3), mode="replicate")
     else:
         p = F.pad(img, (3, 3, 3, 3))
-    rows = taps[0] * p[..., :, 0:w]
+    rows = p[..., :, 0:w] * taps[0]
     for k in range(1, 7):
-        rows = rows + taps[k] * p[..., :, k : k + w]
-    out = taps[0] * rows[..., 0:h, :]
+        rows.add_(p[..., :, k : k + w], alpha=taps[k])
+    out = rows[..., 0:h, :] * taps[0]
     for k in range(1, 7):
-        out = out + taps[k] * rows[..., k : k + h, :]
+        out.add_(rows[..., k : k + h, :], alpha=taps[k])
     return out
 
 
@@ -266,7 +269,10 @@ def mscn(img: torch.Tensor, padding: str) -> torch.Tensor:
     """
     mu = gaussian_filter7(img, padding)
     sigma = torch.sqrt(torch.abs(gaussian_filter7(img * img, padding) - mu * mu))
-    return (img - mu) / (sigma + 1.0)
+    out = (img - mu) / (sigma + 1.0)
+    # Where the local mean equals the pixel in exact arithmetic (flat or symmetric neighbourhoods)
+    # float rounding leaves +-1e-14 noise whose *sign* would enter the AGGD side counts; make it 0.
+    return torch.where(out.abs() < MSCN_ZERO, torch.zeros_like(out), out)
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
