@@ -48,6 +48,8 @@ def _drop_empty(joined: pd.DataFrame, names: list[str], res: dict[str, Any]) -> 
     """Metrics with fewer than 3 finite values on the matched items cannot be evaluated: skip them, say so."""
     skipped = {}
     for m in names:
+        if m not in joined.columns:  # 2AFC tables hold per-side columns
+            continue
         finite = int(np.isfinite(pd.to_numeric(joined[m], errors="coerce").to_numpy(np.float64)).sum())
         if finite < 3:
             skipped[m] = f"only {finite} finite value(s) on the matched items"

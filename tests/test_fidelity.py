@@ -277,6 +277,7 @@ def test_registry_declarations() -> None:
     assert set(ALL) <= set(paradigm.list_metrics(pillar="fidelity"))
 
 
+@pytest.mark.slow
 def test_create_ms_ssim_in_fresh_interpreter() -> None:
     code = "import paradigm; print(paradigm.create_metric('ms-ssim'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

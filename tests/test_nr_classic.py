@@ -53,7 +53,7 @@ def astronaut() -> torch.Tensor:
     from skimage import data
 
     img = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].double() / 255.0
-    return nc.imresize_half(img).clamp(0, 1)[..., :, :].float()
+    return nc.imresize_half(img).clamp(0, 1).float()
 
 
 def _niqe(x: torch.Tensor) -> torch.Tensor:
@@ -113,7 +113,7 @@ def test_monotone_for_strong_distortions(astronaut: torch.Tensor, metric: str, d
     _need(NIQE_PARAMS, BRISQUE_MODEL, BRISQUE_RANGE)
     fn = _niqe if metric == "niqe" else _brisque
     if distortion == "noise":
-        levels = [nc_ for nc_ in (0.0, 0.1, 0.3)]
+        levels = [0.0, 0.1, 0.3]
         batch = torch.cat([_noise(astronaut, s) if s else astronaut for s in levels])
     else:
         levels = [0.0, 2.0, 5.0]
@@ -182,9 +182,8 @@ def test_bad_model_file(tmp_path: Path) -> None:
 
 
 def test_imresize_half_matches_matlab() -> None:
-    # MATLAB: imresize(1:8, 0.5) (bicubic, antialiasing) -> 1.5625 3.5 5.5 7.4375
-    # hmm: check against the closed form of the antialiased cubic on a ramp (linear is preserved
-    # in the interior, mirrored at the borders)
+    # The antialiased cubic reproduces a ramp in the interior: output x samples input u = 2x - 0.5;
+    # constants stay constant everywhere (mirrored borders, normalised weights), odd sizes round up.
     ramp = torch.arange(1, 17, dtype=torch.float64).reshape(1, 1, 1, 16).expand(1, 1, 4, 16)
     out = nc.imresize_half(ramp)
     assert out.shape == (1, 1, 2, 8)

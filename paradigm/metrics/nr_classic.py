@@ -148,8 +148,8 @@ def _load_brisque_model(path: str) -> tuple[np.ndarray, np.ndarray, float, float
                 coefs.append(float(parts[0]))
                 row: dict[int, float] = {}
                 for item in parts[1:]:
-                    idx, val = item.split(":")
-                    row[int(idx)] = float(val)
+                    key, text = item.split(":")
+                    row[int(key)] = float(text)
                 rows.append(row)
         if header.get("svm_type") != "epsilon_svr" or header.get("kernel_type") != "rbf":
             raise ValueError(
@@ -163,7 +163,9 @@ def _load_brisque_model(path: str) -> tuple[np.ndarray, np.ndarray, float, float
             raise ValueError(f"header says {n_sv} support vectors, file holds {len(rows)}")
     except (OSError, UnicodeDecodeError, ValueError, KeyError) as exc:
         raise WeightsError(f"BRISQUE model {path} is not a libsvm RBF SVR model file: {exc}") from exc
-    dim = max(max(r) for r in rows if r)
+    dim = max((max(r) for r in rows if r), default=0)
+    if dim == 0:
+        raise WeightsError(f"BRISQUE model {path} has no support-vector features")
     sv = np.zeros((len(rows), dim), dtype=np.float64)
     for i, r in enumerate(rows):  # sparse format: absent features are 0
         for idx, val in r.items():
@@ -418,7 +420,7 @@ def _nanmean_nancov(feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.where(complete.bool(), feat, zero)
     mean_c = x.sum(1, keepdim=True) / count
     d = (x - mean_c) * complete
-    cov = d.transpose(1, 2) @ d / (count - 1)
+    cov = d.transpose(1, 2) @ d / (count - 1).clamp(min=1)  # MATLAB: a single row normalises by 1
     return mu, cov
 
 
@@ -460,9 +462,12 @@ def niqe(x: torch.Tensor, params_path: PathLike | None = None) -> torch.Tensor:
     mu_d, cov_d = _nanmean_nancov(feat)
     mu_p = torch.from_numpy(np.array(mu_p_np)).to(dev)
     cov_p = torch.from_numpy(np.array(cov_p_np)).to(dev)
-    inv = torch.linalg.pinv((cov_p[None] + cov_d) / 2)
+    cov = (cov_p[None] + cov_d) / 2
+    ok = torch.isfinite(cov).flatten(1).all(1) & torch.isfinite(mu_d).all(1)  # False: no usable block
+    inv = torch.linalg.pinv(torch.where(ok[:, None, None], cov, torch.zeros_like(cov)))
     diff = (mu_p[None] - mu_d)[:, None, :]  # (N, 1, 36)
     q = (diff @ inv @ diff.transpose(1, 2)).reshape(-1)
+    q = torch.where(ok, q, torch.full_like(q, float("nan")))
     return torch.sqrt(q).to(x.device)
 
 
