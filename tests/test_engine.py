@@ -434,3 +434,16 @@ def test_signature_line_format() -> None:
     )
     assert set(sig) >= {"paradigm", "metrics", "composite", "resize", "crop_border", "y_channel", "align", "colour",
                         "embedding_policy", "precision", "device", "seed"}
+
+
+def test_many_sizes_bounded_buckets(tmp_path: Path) -> None:
+    """Pairs of many different sizes: every pair scored at its own size (oldest buckets flushed)."""
+    for i in range(9):
+        side = 12 + 2 * i
+        save(tmp_path / "gt" / f"im{i}.png", rand_img(i, side, side + 1))
+        for m in ("a", "b"):
+            save(tmp_path / "res" / m / f"im{i}.png", rand_img(50 + i, side, side + 1))
+    res = run_score(cfg(tmp_path, "te_size,te_mse", batch_size=2, workers=2))
+    s = res.scores
+    assert len(s) == 18 and res.failed == 0
+    assert (s.te_h == s.height).all() and (s.te_w == s.width).all() and (s.width == s.height + 1).all()
