@@ -149,51 +149,61 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def select_metrics(spec: str | Sequence[str], has_input: bool) -> tuple[list[str], bool, dict[str, str]]:
+def _group_names(group: str, has_input: bool) -> list[str]:
+    """Names of ``default`` or ``all`` that can run with/without ``--input`` (registered only)."""
+    registered = list_metrics()
+    if group == "all":
+        names = registered
+    else:
+        names = [n for n in DEFAULT_METRICS if n in set(registered)]
+        for n in DEFAULT_METRICS:
+            if n not in registered:
+                log.debug("default metric %s is not registered (module not installed)", n)
+    out = []
+    for n in names:
+        cls = get_metric_class(n)
+        if cls.reference == "input" and not has_input:
+            log.debug("metric %s needs --input; left out", n)
+            continue
+        out.append(cls.name)
+    return out
+
+
+def select_metrics(spec: str | Sequence[str], has_input: bool) -> tuple[list[str], set[str], dict[str, str]]:
     """Resolve ``--metrics`` to registry names.
 
+    ``spec`` is a comma-separated string (or a list) of metric names and the keywords ``default``
+    and ``all``, e.g. ``"default,niqe"``.
+
     Returns:
-        ``(names, explicit, skipped)``: names to try in order, whether the user named them
-        explicitly, and metrics left out up front with the reason (e.g. needs ``--input``).
+        ``(names, explicit, skipped)``: names to try in order, the subset the user named
+        explicitly (skipping those is reported loudly), and metrics left out up front with the
+        reason (an explicitly named input-referenced metric without ``--input``).
 
     Raises:
         UnknownMetricError: an explicitly named metric is not registered.
+        InputError: an empty list.
     """
     skipped: dict[str, str] = {}
-    if isinstance(spec, str):
-        s = spec.strip()
-        if s.lower() in ("default", "all"):
-            if s.lower() == "all":
-                names = list_metrics()
-            else:
-                registered = set(list_metrics())
-                names = [n for n in DEFAULT_METRICS if n in registered]
-                for n in DEFAULT_METRICS:
-                    if n not in registered:
-                        log.debug("default metric %s is not registered (module not installed)", n)
-            out = []
-            for n in names:
-                cls = get_metric_class(n)
-                if cls.reference == "input" and not has_input:
-                    log.debug("metric %s needs --input; left out", n)
-                    continue
-                out.append(cls.name)
-            return out, False, skipped
-        items = [x for x in (t.strip() for t in s.split(",")) if x]
-    else:
-        items = [str(x).strip() for x in spec if str(x).strip()]
+    items = [x for x in (t.strip() for t in spec.split(",")) if x] if isinstance(spec, str) else [
+        str(x).strip() for x in spec if str(x).strip()
+    ]
     if not items:
         raise InputError("--metrics is empty; give names (comma-separated), 'default' or 'all'")
-    names = []
-    for n in items:
-        cls = get_metric_class(n)  # raises UnknownMetricError with suggestions
-        if cls.name in names:
+    names: list[str] = []
+    explicit: set[str] = set()
+    for item in items:
+        if item.lower() in ("default", "all"):
+            names += [n for n in _group_names(item.lower(), has_input) if n not in names]
             continue
+        cls = get_metric_class(item)  # raises UnknownMetricError with suggestions
+        explicit.add(cls.name)
         if cls.reference == "input" and not has_input:
             skipped[cls.name] = "needs the degraded input: pass --input LQ"
             continue
-        names.append(cls.name)
-    return names, True, skipped
+        if cls.name not in names:
+            names.append(cls.name)
+    return names, explicit, skipped
 
 
 def instantiate_metrics(
@@ -845,7 +855,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         "cache": None if cache.path is None else str(cache.path),
         "composite": composite_info,
     }
-    explicit_skipped = {k: v for k, v in skipped.items() if explicit} if explicit else {}
+    explicit_skipped = {k: v for k, v in skipped.items() if k in explicit}
     if n_resized:
         say(f"{n_resized} output(s) resized to their GT size (--resize to-gt, antialiased bicubic)")
     return ScoreResult(

@@ -306,13 +306,15 @@ def test_unavailable_metrics_are_skipped(tmp_path: Path) -> None:
 
 def test_select_metrics() -> None:
     names, explicit, skipped = select_metrics("te_mse, TE-NR", has_input=False)
-    assert names == ["te_mse", "te_nr"] and explicit and not skipped
+    assert names == ["te_mse", "te_nr"] and explicit == {"te_mse", "te_nr"} and not skipped
+    names, explicit, _ = select_metrics("all,te_mse", has_input=False)
+    assert names.count("te_mse") == 1 and "te_nr" in names and explicit == {"te_mse"}
     names, _, skipped = select_metrics("te_mse,te_input", has_input=False)
     assert names == ["te_mse"] and "--input" in skipped["te_input"]
     with pytest.raises(UnknownMetricError, match="te_mse"):
         select_metrics("te_mze", has_input=False)
     allnames, explicit, _ = select_metrics("all", has_input=False)
-    assert "te_mse" in allnames and "te_input" not in allnames and not explicit
+    assert "te_mse" in allnames and "te_input" not in allnames and explicit == set()
     assert "te_input" in select_metrics("all", has_input=True)[0]
     with pytest.raises(InputError):
         select_metrics(" , ", has_input=False)
