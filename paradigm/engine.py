@@ -57,6 +57,7 @@ DEFAULT_METRICS: tuple[str, ...] = (
 )
 
 RESIZE_POLICIES = ("to-gt", "none")
+ALIGN_POLICIES = {"none": "none", "similarity": "similarity-v1"}
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
@@ -77,6 +78,8 @@ class ScoreConfig:
         seed: seeds torch and the bootstrap.
         composite, profile, strict: passed to ``paradigm.composite.apply_composite``.
         precision: passed to metrics that declare a ``precision`` option.
+        align: ``"none"`` or ``"similarity"``: register each output to its GT (global translation and
+            scale, :func:`paradigm.metrics.diagnostics.align_to`) after resizing, before any metric.
         progress: show a progress bar (None: only when stderr is a terminal).
     """
 
@@ -97,6 +100,7 @@ class ScoreConfig:
     strict: bool = False
     precision: str = "fp32"
     progress: bool | None = None
+    align: str = "none"
     n_boot: int = 1000
 
 
@@ -272,6 +276,7 @@ def _prepare_group(
     resize: str,
     crop: int,
     input_metrics: set[str],
+    align: str = "none",
 ) -> list[_Item | _Fail]:
     """Decode one GT image and every output paired with it; resize/crop them."""
     out: list[_Item | _Fail] = []
@@ -302,6 +307,10 @@ def _prepare_group(
                 )
                 continue
             o = _resize(o, h, w)
+        if align != "none":
+            from .metrics.diagnostics import align_to
+
+            o = align_to(o[None], gt[None])[0].clamp_(0.0, 1.0)
         inp_t: torch.Tensor | None = None
         if pair.input_path is not None and any(n in input_metrics for n in needed):
             got = inputs.get(pair.input_path)
@@ -561,7 +570,10 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     names, explicit, skipped = select_metrics(cfg.metrics, has_input)
     metrics, unavailable = instantiate_metrics(names, y_channel=cfg.y_channel, precision=cfg.precision, device=device)
     skipped.update(unavailable)
-    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE)
+    if cfg.align not in ALIGN_POLICIES:
+        raise InputError(f"--align must be one of {', '.join(ALIGN_POLICIES)}, got {cfg.align!r}")
+    align_tag = ALIGN_POLICIES[cfg.align]
+    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag)
     input_metrics = {m.name for m in metrics if m.reference == "input"}
 
     # ---- cache lookups
@@ -738,7 +750,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     buffered = 0
 
     def prep(g: Path, work: list[tuple[int, Pair, list[str]]]) -> list[_Item | _Fail]:
-        return _prepare_group(g, work, cfg.resize, cfg.crop_border, input_metrics)
+        return _prepare_group(g, work, cfg.resize, cfg.crop_border, input_metrics, cfg.align)
 
     try:
         for prepared in _iter_prepared(groups, workers, prep):
@@ -823,6 +835,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     sig = build_signature(
         [m.signature() for m in ran], composite=comp_id, resize=cfg.resize, crop_border=cfg.crop_border,
         y_channel=cfg.y_channel, colour=COLOUR_RULE, precision=cfg.precision, device=str(device), seed=cfg.seed,
+        align=align_tag,
     )
     stage_counts: dict[str, int] = defaultdict(int)
     for e in errors:

@@ -34,6 +34,8 @@ def _err(msg: str) -> None:
 @click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
               help="Pixels removed from every side before scoring.")
 @click.option("--y-channel", is_flag=True, help="Score on BT.601 luma where metrics support it.")
+@click.option("--align", type=click.Choice(["none", "similarity"]), default="none", show_default=True,
+              help="Register outputs to the GT (global shift + scale) before scoring; recorded in the signature.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:K.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Pairs per metric call [default: 8].")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
@@ -51,7 +53,7 @@ def _err(msg: str) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def score(
     results: Path, gt: Path, input_: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
-    y_channel: bool, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
+    y_channel: bool, align: str, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
     allow_errors: bool, seed: int, composite: str | None, profile: str | None, strict: bool, precision: str,
     quiet: bool,
 ) -> None:
@@ -71,7 +73,7 @@ def score(
         y_channel=y_channel, device=device, batch_size=batch_size, workers=workers,
         cache=None if no_cache else (cache if cache is not None else "default"), seed=seed,
         composite=composite, profile=profile, strict=strict, precision=precision,
-        progress=False if quiet else None,
+        progress=False if quiet else None, align=align,
     )
     try:
         res = run_score(cfg, echo=lambda s: _err(f"warning: {s}"))
