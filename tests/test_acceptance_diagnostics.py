@@ -7,7 +7,6 @@ The demo's ``sharp-cast`` method is shifted by a known (dx, dy) and given a brig
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
