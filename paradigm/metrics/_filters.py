@@ -7,9 +7,18 @@ on any device and dtype. Gaussian windows are applied separably (two 1-D convolu
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
+
+from .base import RANGE_SLACK, check_pair
+
+T = TypeVar("T")
 
 
 def gaussian_kernel1d(
@@ -137,3 +146,108 @@ def matlab_average_downsample(x: torch.Tensor, f: int, *, padding: str = "symmet
     else:
         raise ValueError(f"padding must be 'symmetric' or 'zeros', got {padding!r}")
     return F.avg_pool2d(xp, kernel_size=f, stride=f)
+
+
+# ---------------------------------------------------------------------------------------------
+# per-batch memo: work shared by several metrics on the same tensors
+
+
+class _TensorMemo:
+    """A small LRU memo of values derived from tensors, keyed by the tensors' identity.
+
+    Several metrics of one run receive the *same* output and reference tensors (the engine stacks a
+    batch once and hands it to every metric). Their common preprocessing — input validation, the
+    8-bit MATLAB grey image, the first SSIM scale — is computed once and reused through this memo.
+
+    A key is ``(tag, tensors...)``; a hit requires every tensor to be the very same object (checked
+    through a weak reference), with the same storage pointer, shape, strides and in-place version
+    counter, so an in-place change of an input (or of a view of it) invalidates its entries.
+    Inference-mode tensors carry no version counter and are never memoised. Entries vanish when a
+    key tensor is garbage collected, and at most ``capacity`` entries are kept, so the memo never
+    holds more than a few batches of derived data.
+    """
+
+    def __init__(self, capacity: int = 24) -> None:
+        self.capacity = capacity
+        self._d: OrderedDict[tuple[Any, ...], tuple[tuple[weakref.ref[torch.Tensor], ...], Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def _ident(t: torch.Tensor) -> tuple[Any, ...] | None:
+        if t.is_inference():
+            return None
+        return (id(t), t.data_ptr(), tuple(t.shape), t.stride(), t.dtype, t.device, t._version)
+
+    def get_or_compute(self, tag: Hashable, tensors: tuple[torch.Tensor, ...], fn: Callable[[], T]) -> T:
+        """``fn()``, or its earlier result for the same ``tag`` and the same (unchanged) ``tensors``."""
+        idents = []
+        for t in tensors:
+            ident = self._ident(t)
+            if ident is None:
+                return fn()
+            idents.append(ident)
+        key = (tag, *idents)
+        with self._lock:
+            got = self._d.get(key)
+            if got is not None and all(r() is t for r, t in zip(got[0], tensors, strict=True)):
+                self._d.move_to_end(key)
+                self.hits += 1
+                return cast(T, got[1])
+        value = fn()
+        self.misses += 1
+
+        def drop(_: object, key: tuple[Any, ...] = key) -> None:
+            with self._lock:
+                self._d.pop(key, None)
+
+        refs = tuple(weakref.ref(t, drop) for t in tensors)
+        with self._lock:
+            self._d[key] = (refs, value)
+            while len(self._d) > self.capacity:
+                self._d.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._d.clear()
+
+
+#: The process-wide memo used by the fidelity and structure metrics.
+MEMO = _TensorMemo()
+
+
+def _values_ok(x: torch.Tensor) -> bool:
+    """One pass: finite-or-not and range, via min/max (NaN propagates through both)."""
+    if x.numel() == 0:
+        return True
+    lo, hi = torch.aminmax(x)
+    return bool((lo >= -RANGE_SLACK) & (hi <= 1 + RANGE_SLACK))
+
+
+def fast_check_pair(x: torch.Tensor, ref: torch.Tensor, min_size: int = 1) -> None:
+    """:func:`paradigm.metrics.base.check_pair`, with the value scan of each tensor done once per batch.
+
+    Shapes and dtypes are checked on every call; the range/NaN scan (a full pass over the data) is
+    memoised per tensor, so six metrics on one batch scan it once. Any failure is re-checked by
+    ``check_pair`` itself, so the error messages are exactly the contract's.
+
+    Raises:
+        InputError: as ``check_pair``.
+    """
+    if (
+        isinstance(x, torch.Tensor)
+        and isinstance(ref, torch.Tensor)
+        and x.ndim == 4
+        and x.shape == ref.shape
+        and x.shape[1] in (1, 3)
+        and x.is_floating_point()
+        and ref.is_floating_point()
+        and min(x.shape[-2:]) >= min_size
+        and MEMO.get_or_compute("valid", (x,), lambda: _values_ok(x))
+        and MEMO.get_or_compute("valid", (ref,), lambda: _values_ok(ref))
+    ):
+        return
+    check_pair(x, ref, min_size)
