@@ -84,7 +84,7 @@ class ScoreConfig:
     """
 
     results: Path
-    gt: Path
+    gt: Path | None
     input: Path | None = None
     metrics: str | Sequence[str] = "default"
     resize: str = "to-gt"
@@ -153,8 +153,8 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def _group_names(group: str, has_input: bool) -> list[str]:
-    """Names of ``default`` or ``all`` that can run with/without ``--input`` (registered only)."""
+def _group_names(group: str, has_input: bool, has_gt: bool = True) -> list[str]:
+    """Names of ``default`` or ``all`` that can run with/without ``--input``/``--gt`` (registered only)."""
     registered = list_metrics()
     if group == "all":
         names = registered
@@ -169,11 +169,16 @@ def _group_names(group: str, has_input: bool) -> list[str]:
         if cls.reference == "input" and not has_input:
             log.debug("metric %s needs --input; left out", n)
             continue
+        if cls.reference == "gt" and not has_gt:
+            log.debug("metric %s needs --gt; left out", n)
+            continue
         out.append(cls.name)
     return out
 
 
-def select_metrics(spec: str | Sequence[str], has_input: bool) -> tuple[list[str], set[str], dict[str, str]]:
+def select_metrics(
+    spec: str | Sequence[str], has_input: bool, has_gt: bool = True
+) -> tuple[list[str], set[str], dict[str, str]]:
     """Resolve ``--metrics`` to registry names.
 
     ``spec`` is a comma-separated string (or a list) of metric names and the keywords ``default``
@@ -198,12 +203,15 @@ def select_metrics(spec: str | Sequence[str], has_input: bool) -> tuple[list[str
     explicit: set[str] = set()
     for item in items:
         if item.lower() in ("default", "all"):
-            names += [n for n in _group_names(item.lower(), has_input) if n not in names]
+            names += [n for n in _group_names(item.lower(), has_input, has_gt) if n not in names]
             continue
         cls = get_metric_class(item)  # raises UnknownMetricError with suggestions
         explicit.add(cls.name)
         if cls.reference == "input" and not has_input:
             skipped[cls.name] = "needs the degraded input: pass --input LQ"
+            continue
+        if cls.reference == "gt" and not has_gt:
+            skipped[cls.name] = "needs ground truth: pass --gt GT (this run scores against --input only)"
             continue
         if cls.name not in names:
             names.append(cls.name)
@@ -565,9 +573,33 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
 
-    layout = discover(cfg.results, cfg.gt, cfg.input)
+    # Without ground truth the input folder is the pairing anchor (and the size reference).
+    anchor = cfg.gt if cfg.gt is not None else cfg.input
+    if anchor is None:
+        raise InputError(
+            "give --gt GT, or --input LQ alone for tasks without ground truth (outputs are then paired "
+            "with, and compared against, the input)"
+        )
+    has_gt = cfg.gt is not None
+    layout = discover(cfg.results, anchor, cfg.input)
     has_input = cfg.input is not None
-    names, explicit, skipped = select_metrics(cfg.metrics, has_input)
+    names, explicit, skipped = select_metrics(cfg.metrics, has_input, has_gt)
+    if cfg.profile and isinstance(cfg.metrics, str) and cfg.metrics.strip().lower() == "default":
+        # a task profile replaces the default set by the metrics its composite uses
+        from .composite import load_profile
+
+        wanted = [m for pil in load_profile(cfg.profile).get("pillars", {}).values() for m in pil.get("metrics", {})]
+        known = set(list_metrics())
+        names = []
+        for n in dict.fromkeys(wanted):
+            if n not in known:
+                skipped[n] = "not implemented in this paradigm version (named by the profile)"
+                continue
+            ref = get_metric_class(n).reference
+            if (ref == "input" and not has_input) or (ref == "gt" and not has_gt):
+                skipped[n] = "needs --input LQ" if ref == "input" else "needs --gt GT"
+                continue
+            names.append(get_metric_class(n).name)
     metrics, unavailable = instantiate_metrics(names, y_channel=cfg.y_channel, precision=cfg.precision, device=device)
     skipped.update(unavailable)
     if cfg.align not in ALIGN_POLICIES:
@@ -829,6 +861,8 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     comp_id = None
     if composite_info:
         comp_id = composite_info.get("composite")
+        if comp_id and composite_info.get("profile"):
+            comp_id = f"{comp_id}/{composite_info['profile']}"
         if comp_id and composite_info.get("sha256"):
             comp_id = f"{comp_id}+{composite_info['sha256']}"
     ran = [m for m in metrics if m.name not in skipped]

@@ -25,7 +25,8 @@ def _err(msg: str) -> None:
 
 @click.command("score")
 @click.argument("results", type=click.Path(path_type=Path))
-@click.option("--gt", "gt", required=True, type=click.Path(path_type=Path), help="Ground-truth folder.")
+@click.option("--gt", "gt", default=None, type=click.Path(path_type=Path),
+              help="Ground-truth folder. Omit it (and give --input) for tasks without ground truth.")
 @click.option("--input", "input_", type=click.Path(path_type=Path), default=None, help="Degraded-input (LQ) folder.")
 @click.option("--metrics", default="default", show_default=True, help="Comma-separated names, 'default' or 'all'.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Write scores/summary/errors/run.json here.")
@@ -52,12 +53,15 @@ def _err(msg: str) -> None:
               help="Model metrics' precision (where they declare the option).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def score(
-    results: Path, gt: Path, input_: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
+    results: Path, gt: Path | None, input_: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
     y_channel: bool, align: str, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
     allow_errors: bool, seed: int, composite: str | None, profile: str | None, strict: bool, precision: str,
     quiet: bool,
 ) -> None:
     """Score RESULTS (RESULTS/<method>/[<task>/<dataset>/]<image>) against --gt GT.
+
+    For tasks without ground truth (underwater, real-world enhancement, fusion), omit --gt and give
+    --input LQ: outputs pair with the inputs, and only no-reference and input-referenced metrics run.
 
     Prints a per-method summary and the reproducibility signature; with --out writes scores.parquet,
     scores.csv, summary.csv, errors.csv and run.json.
