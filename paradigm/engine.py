@@ -78,6 +78,8 @@ class ScoreConfig:
         seed: seeds torch and the bootstrap.
         composite, profile, strict: passed to ``paradigm.composite.apply_composite``.
         precision: passed to metrics that declare a ``precision`` option.
+        input2: second source folder for two-input fusion metrics (``fusion_mi``, ``fusion_qabf``,
+            ``fusion_vif``), paired like ``input``; those metrics get ``torch.cat([A, B], dim=1)``.
         align: ``"none"`` or ``"similarity"``: register each output to its GT (global translation and
             scale, :func:`paradigm.metrics.diagnostics.align_to`) after resizing, before any metric.
         progress: show a progress bar (None: only when stderr is a terminal).
@@ -101,6 +103,7 @@ class ScoreConfig:
     precision: str = "fp32"
     progress: bool | None = None
     align: str = "none"
+    input2: Path | None = None
     n_boot: int = 1000
 
 
@@ -258,6 +261,7 @@ class _Item:
     height: int
     width: int
     resized: bool
+    inp2: torch.Tensor | None = None
 
 
 @dataclass
@@ -285,6 +289,7 @@ def _prepare_group(
     crop: int,
     input_metrics: set[str],
     align: str = "none",
+    input2: dict[int, Path] | None = None,
 ) -> list[_Item | _Fail]:
     """Decode one GT image and every output paired with it; resize/crop them."""
     out: list[_Item | _Fail] = []
@@ -336,7 +341,24 @@ def _prepare_group(
                 needed = [n for n in needed if n not in input_metrics]
             else:
                 inp_t = got
-        out.append(_Item(i, _crop(o, crop), gtc, inp_t, needed, h, w, resized))
+        inp2_t: torch.Tensor | None = None
+        p2 = (input2 or {}).get(i)
+        if inp_t is not None and p2 is not None:
+            got2 = inputs.get(p2)
+            if got2 is None:
+                try:
+                    t2 = read_image(p2)
+                    if tuple(t2.shape[1:]) != (h, w):
+                        t2 = _resize(t2, h, w)
+                    got2 = _crop(t2, crop)
+                except DecodeError as exc:
+                    got2 = _Fail(i, "decode", f"input2: {exc}", p2)
+                inputs[p2] = got2
+            if isinstance(got2, _Fail):
+                out.append(_Fail(i, got2.stage, got2.reason, got2.path))
+            else:
+                inp2_t = got2
+        out.append(_Item(i, _crop(o, crop), gtc, inp_t, needed, h, w, resized, inp2_t))
     return out
 
 
@@ -600,6 +622,12 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
                 skipped[n] = "needs --input LQ" if ref == "input" else "needs --gt GT"
                 continue
             names.append(get_metric_class(n).name)
+    if cfg.input2 is None:
+        for n in list(names):
+            if getattr(get_metric_class(n), "two_inputs", False):
+                names.remove(n)
+                if n in explicit:
+                    skipped[n] = "needs two fusion sources: pass --input A --input2 B"
     metrics, unavailable = instantiate_metrics(names, y_channel=cfg.y_channel, precision=cfg.precision, device=device)
     skipped.update(unavailable)
     if cfg.align not in ALIGN_POLICIES:
@@ -607,6 +635,16 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     align_tag = ALIGN_POLICIES[cfg.align]
     policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag)
     input_metrics = {m.name for m in metrics if m.reference == "input"}
+    input2_paths: dict[int, Path] = {}
+    if cfg.input2 is not None:
+        by_key = {
+            (q.method, q.task, q.dataset, q.image, q.sample): q.input_path
+            for q in discover(cfg.results, anchor, cfg.input2).pairs
+        }
+        for j, q in enumerate(layout.pairs):
+            p2 = by_key.get((q.method, q.task, q.dataset, q.image, q.sample))
+            if p2 is not None:
+                input2_paths[j] = p2
 
     # ---- cache lookups
     if cfg.cache is None:
@@ -621,6 +659,15 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
              "path": str(u.path), "stage": "pairing", "reason": u.reason}
         )
 
+    if cfg.input2 is not None:
+        for j, q in enumerate(layout.pairs):
+            if j not in input2_paths:
+                errors.append(
+                    {"method": q.method, "task": q.task, "dataset": q.dataset, "image": q.image,
+                     "path": str(q.output_path), "stage": "pairing",
+                     "reason": "no --input2 image matches this output (two-input fusion metrics not computed)"}
+                )
+
     pairs = layout.pairs
     sigs = {m.name: cache_mod.metric_sig(m.signature()) for m in metrics}
     rows: list[dict[str, Any]] = []
@@ -630,6 +677,8 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             o_sha = cache.file_sha(p.output_path)
             g_sha = cache.file_sha(p.gt_path)
             i_sha = cache.file_sha(p.input_path) if p.input_path is not None else ""
+            if i in input2_paths:  # the second fusion source is part of the input's identity
+                i_sha = f"{i_sha}+{cache.file_sha(input2_paths[i])}"
         except OSError as exc:
             o_sha = g_sha = i_sha = f"unreadable:{i}"
             log.debug("cannot hash %s: %s", p.output_path, exc)
@@ -731,8 +780,9 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             sub = [it for it in items if m.name in it.needed]
             if not sub:
                 continue
+            two = bool(getattr(m, "two_inputs", False))
             if m.reference == "input":
-                sub = [it for it in sub if it.inp is not None]
+                sub = [it for it in sub if it.inp is not None and (not two or it.inp2 is not None)]
                 if not sub:
                     continue
             if min(hh, ww) < m.min_size:
@@ -750,6 +800,11 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
                     gt_all = torch.stack([it.gt for it in items]).to(runner.device)
                 ref = gt_all if sel is None else gt_all.index_select(0, sel)
                 rkeys = [hashes[it.idx][1] for it in sub]
+            elif m.reference == "input" and two:
+                ref = torch.stack(
+                    [torch.cat([it.inp, it.inp2], dim=0) for it in sub if it.inp is not None and it.inp2 is not None]
+                ).to(runner.device)
+                rkeys = [f"{hashes[it.idx][2]}:{hashes[it.idx][1]}" for it in sub]
             elif m.reference == "input":
                 ref = torch.stack([it.inp for it in sub if it.inp is not None]).to(runner.device)
                 rkeys = [f"{hashes[it.idx][2]}:{hashes[it.idx][1]}" for it in sub]
@@ -782,14 +837,14 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     buffered = 0
 
     def prep(g: Path, work: list[tuple[int, Pair, list[str]]]) -> list[_Item | _Fail]:
-        return _prepare_group(g, work, cfg.resize, cfg.crop_border, input_metrics, cfg.align)
+        return _prepare_group(g, work, cfg.resize, cfg.crop_border, input_metrics, cfg.align, input2_paths)
 
     try:
         for prepared in _iter_prepared(groups, workers, prep):
             for it in prepared:
                 if isinstance(it, _Fail):
                     add_error(it.idx, it.stage, it.reason, it.path)
-                    if it.stage != "decode" or not it.reason.startswith("input:"):
+                    if it.stage != "decode" or not it.reason.startswith(("input:", "input2:")):
                         failed_pairs.add(it.idx)
                         bar.update(1)
                     continue

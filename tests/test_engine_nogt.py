@@ -64,3 +64,29 @@ def test_cli_without_gt(tmp_path: Path) -> None:
                                  "--no-cache", "-q", "--metrics", "edge_f1_input"])
     assert r.exit_code == 0, r.output
     assert "edge_f1_input" in r.output
+
+
+def test_two_input_fusion_metrics(tmp_path: Path) -> None:
+    """``--input A --input2 B``: fusion metrics get both sources; without B they are skipped."""
+    from paradigm.metrics.task import fusion_qabf
+
+    rng = np.random.default_rng(1)
+    for d in ("A", "B", "results/fuse"):
+        (tmp_path / d).mkdir(parents=True, exist_ok=True)
+    a = (rng.random((48, 48, 3)) * 255).astype(np.uint8)
+    b = (rng.random((48, 48, 3)) * 255).astype(np.uint8)
+    f = ((a.astype(int) + b.astype(int)) // 2).astype(np.uint8)
+    Image.fromarray(a).save(tmp_path / "A" / "x.png")
+    Image.fromarray(b).save(tmp_path / "B" / "x.png")
+    Image.fromarray(f).save(tmp_path / "results" / "fuse" / "x.png")
+    res = run_score(ScoreConfig(results=tmp_path / "results", gt=None, input=tmp_path / "A", input2=tmp_path / "B",
+                                metrics="fusion_qabf,fusion_mi,fusion_en", cache=None, progress=False))
+    row = res.scores.iloc[0]
+    import torch
+
+    t = [torch.from_numpy(v).permute(2, 0, 1)[None].float() / 255 for v in (f, a, b)]
+    assert abs(row["fusion_qabf"] - float(fusion_qabf(t[0], t[1], t[2])[0])) < 1e-6
+    assert row["fusion_mi"] > 0
+    res1 = run_score(ScoreConfig(results=tmp_path / "results", gt=None, input=tmp_path / "A",
+                                 metrics="fusion_qabf,fusion_en", cache=None, progress=False))
+    assert "--input2" in res1.run_info["skipped_metrics"]["fusion_qabf"]

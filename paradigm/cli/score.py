@@ -28,6 +28,8 @@ def _err(msg: str) -> None:
 @click.option("--gt", "gt", default=None, type=click.Path(path_type=Path),
               help="Ground-truth folder. Omit it (and give --input) for tasks without ground truth.")
 @click.option("--input", "input_", type=click.Path(path_type=Path), default=None, help="Degraded-input (LQ) folder.")
+@click.option("--input2", "input2", type=click.Path(path_type=Path), default=None,
+              help="Second source folder for two-input fusion metrics (fusion_mi, fusion_qabf, fusion_vif).")
 @click.option("--metrics", default="default", show_default=True, help="Comma-separated names, 'default' or 'all'.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Write scores/summary/errors/run.json here.")
 @click.option("--resize", type=click.Choice(["to-gt", "none"]), default="to-gt", show_default=True,
@@ -53,7 +55,7 @@ def _err(msg: str) -> None:
               help="Model metrics' precision (where they declare the option).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def score(
-    results: Path, gt: Path | None, input_: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
+    results: Path, gt: Path | None, input_: Path | None, input2: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
     y_channel: bool, align: str, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
     allow_errors: bool, seed: int, composite: str | None, profile: str | None, strict: bool, precision: str,
     quiet: bool,
@@ -77,7 +79,7 @@ def score(
         y_channel=y_channel, device=device, batch_size=batch_size, workers=workers,
         cache=None if no_cache else (cache if cache is not None else "default"), seed=seed,
         composite=composite, profile=profile, strict=strict, precision=precision,
-        progress=False if quiet else None, align=align,
+        progress=False if quiet else None, align=align, input2=input2,
     )
     try:
         res = run_score(cfg, echo=lambda s: _err(f"warning: {s}"))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import cast
+from typing import ClassVar, cast
 
 import numpy as np
 import torch
@@ -618,6 +618,8 @@ class _FusionPair(Metric):
     higher_is_better = True
     pillar = "diagnostic"
     reference = "input"
+    #: the engine passes ``torch.cat([A, B], dim=1)`` from ``--input A --input2 B``
+    two_inputs: ClassVar[bool] = True
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
         if ref is None:
@@ -626,7 +628,7 @@ class _FusionPair(Metric):
             # one ordinary input image (what `paradigm score --input` passes today): skip the metric
             raise MetricUnavailableError(
                 f"metric {self.name!r} needs two fusion sources, stacked as torch.cat([A, B], dim=1); "
-                "got a single input image (the engine has no two-input mode yet)"
+                "got a single input image (pass both sources: paradigm score --input A --input2 B)"
             )
         a, b = split_pair(ref)
         return _PAIR_FUNCS[self.name](x, a, b)
