@@ -17,28 +17,9 @@ from test_annotate_helpers import live_server, make_tree
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("PARADIGM_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+pytest.importorskip("flask", reason="flask is not installed (pip install flask)")
 HOSTILE = 'set<img src=x onerror="window.__pwned=1">'
 TITLE = "Pairwise <script>window.__pwned=2</script> study"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    pytest.importorskip("flask", reason="flask is not installed (pip install flask)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except Exception as exc:  # a browser that cannot start here is an environment problem
-            pytest.skip(f"chromium at {CHROMIUM} does not start: {exc}")
-        yield b
-        b.close()
 
 
 def _screenshot(page, tmp_path: Path, name: str) -> None:

@@ -19,27 +19,8 @@ from paradigm.leaderboard.synthetic import synthetic_scores, write_scores_folder
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("PARADIGM_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 HOSTILE = "<script>alert(1)</script>"
 CANARY = "<img src=x onerror=\"window.__pwned=1\">"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium chromium-driver)")
-    with sync_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except Exception as exc:  # a browser that cannot start here is an environment problem
-            pytest.skip(f"chromium at {CHROMIUM} does not start: {exc}")
-        yield b
-        b.close()
 
 
 @pytest.fixture
