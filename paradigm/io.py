@@ -64,6 +64,13 @@ def _to_rgb_float(arr: np.ndarray, path: Path) -> np.ndarray:
         arr = arr[:, :, : c - 1]
     elif c > 4:
         raise DecodeError(f"{path}: {c} channels are not supported (expected gray, RGB or RGBA)")
+    if arr.dtype in (np.uint8, np.uint16) and arr.shape[2] == 3 and arr.shape[0] and arr.shape[1]:
+        # fast path (the common case): one pass, straight into the (3, H, W) float32 layout;
+        # bit-identical to ``arr.astype(np.float32) / 255.0`` (the division is done in float32)
+        scale = np.float32(255.0 if arr.dtype == np.uint8 else 65535.0)
+        chw = np.empty((3, arr.shape[0], arr.shape[1]), dtype=np.float32)
+        np.divide(arr.transpose(2, 0, 1), scale, out=chw, dtype=np.float32)
+        return chw
     if arr.dtype == np.uint8:
         out = arr.astype(np.float32) / 255.0
     elif arr.dtype == np.uint16:

@@ -294,3 +294,74 @@ def test_cuda_if_available(astro) -> None:
         gpu = m(x.cuda(), y.cuda())
         assert gpu.device.type == "cuda"
         np.testing.assert_allclose(gpu.cpu().numpy(), cpu.numpy(), rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------ shared work (the memo)
+
+
+def test_memo_shares_work_and_sees_in_place_changes(astro) -> None:
+    from paradigm.metrics._filters import MEMO
+
+    x, y = _noise(astro, 0.05), astro.clone()
+    MEMO.clear()
+    s1 = ssim(x, y)
+    hits = MEMO.hits
+    m1 = ms_ssim(x, y)  # reuses the grey images and the first SSIM scale
+    assert MEMO.hits > hits
+    MEMO.clear()
+    np.testing.assert_array_equal(ms_ssim(x, y).numpy(), m1.numpy())
+    x.mul_(0.5)  # in-place change: the version counter invalidates every memoised value of x
+    s2 = ssim(x, y)
+    MEMO.clear()
+    np.testing.assert_array_equal(ssim(x, y).numpy(), s2.numpy())
+    assert s2.item() != s1.item()
+
+
+def test_memo_skips_inference_tensors_unless_frozen(astro) -> None:
+    from paradigm.metrics._filters import MEMO
+
+    MEMO.clear()
+    with torch.inference_mode():
+        x, y = _noise(astro, 0.05), astro.clone()
+        a = ssim(x, y)
+        assert MEMO.hits == MEMO.misses == 0
+        with MEMO.frozen_inputs():
+            b = ssim(x, y)
+            c = ms_ssim(x, y)
+        assert MEMO.hits > 0
+    assert a.item() == b.item() and c.item() <= 1.0
+
+
+def test_validation_still_raises_after_memo(astro) -> None:
+    x = astro.clone()
+    psnr(x, astro)
+    x[0, 0, 0, 0] = float("nan")
+    with pytest.raises(InputError, match="NaN"):
+        psnr(x, astro)
+    with pytest.raises(InputError, match="shape"):
+        ssim(astro, astro[..., :100])
+
+
+def test_ciede2000_float32_matches_float64_on_photo(astro) -> None:
+    out = _noise(_blur(astro, 1.0), 0.03)
+    f32 = ciede2000(out, astro)
+    f64 = ciede2000(out, astro, float64=True)
+    expected = deltaE_ciede2000(
+        rgb2lab(out[0].permute(1, 2, 0).double().numpy()), rgb2lab(astro[0].permute(1, 2, 0).double().numpy())
+    ).mean()
+    assert f64.item() == pytest.approx(expected, abs=1e-9)
+    assert f32.item() == pytest.approx(expected, abs=1e-3)
+    assert paradigm.create_metric("ciede2000", float64=True)(out, astro).item() == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 20, 24), (2, 1, 21, 25), (1, 2, 7, 6)])
+def test_downsample_fast_path_equals_index_path(shape) -> None:
+    from paradigm.metrics._filters import matlab_average_downsample, symmetric_index
+
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(1))
+    h, w = shape[-2:]
+    out_h, out_w = -(-h // 2), -(-w // 2)
+    ih = symmetric_index(h, 0, out_h * 2 - h)
+    iw = symmetric_index(w, 0, out_w * 2 - w)
+    expected = torch.nn.functional.avg_pool2d(x.index_select(-2, ih).index_select(-1, iw), 2, 2)
+    assert torch.equal(matlab_average_downsample(x, 2), expected)

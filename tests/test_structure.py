@@ -144,3 +144,70 @@ def test_cuda_matches_cpu(astro) -> None:
     gpu = edge_f1(x.cuda(), astro.cuda())
     assert gpu.device.type == "cuda"  # type: ignore[union-attr]
     np.testing.assert_allclose(gpu.cpu().numpy(), cpu.numpy(), atol=0.02)  # type: ignore[union-attr]
+
+
+def _nms_reference(mag: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
+    """The angle-based formulation: round(atan2(gy, gx) / 45°) mod 4 and a gather of the neighbours."""
+    import math
+
+    n, _, h, w = mag.shape
+    wp = w + 2
+    mp = torch.nn.functional.pad(mag, (1, 1, 1, 1)).flatten(1)
+    offsets = torch.tensor([1, wp + 1, wp, wp - 1])
+    bins = torch.remainder(torch.round(torch.atan2(gy, gx) / (math.pi / 4)), 4).long()
+    rows = torch.arange(1, h + 1).view(h, 1) * wp
+    base = (rows + torch.arange(1, w + 1).view(1, w)).view(1, h * w)
+    off = offsets[bins.view(n, h * w)]
+    fwd = mp.gather(1, base + off).view(n, 1, h, w)
+    bwd = mp.gather(1, base - off).view(n, 1, h, w)
+    keep = (mag >= fwd) & (mag > bwd)
+    keep[..., 0, :] = keep[..., -1, :] = False
+    keep[..., :, 0] = keep[..., :, -1] = False
+    return keep
+
+
+def test_nms_matches_angle_formulation(astro) -> None:
+    from paradigm.metrics.structure import _gradients_nms_np, _gray32, _non_max_suppression, _smooth, _sobel
+
+    g = _smooth(torch.cat([_gray32(astro), _gray32(_noise(astro, 0.05))]), 1.0)
+    gx, gy = _sobel(g)
+    mag = torch.sqrt(gx * gx + gy * gy)
+    ref = _nms_reference(mag, gx, gy)
+    assert torch.equal(_non_max_suppression(mag, gx, gy), ref)
+    mag_np, nms_np = _gradients_nms_np(g)  # the per-image numpy path used on CPU
+    np.testing.assert_allclose(mag_np.numpy(), mag.numpy(), atol=1e-6)
+    assert (nms_np != ref).float().mean().item() < 1e-3  # differs at most at float ties
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3, 5])
+def test_dilation_is_the_euclidean_disk(radius: int) -> None:
+    from paradigm.metrics.structure import _dilate, _dilate_np
+
+    e = torch.rand(2, 1, 30, 40, generator=torch.Generator().manual_seed(radius)) > 0.97
+    r = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    disk = ((r.view(-1, 1) ** 2 + r.view(1, -1) ** 2) <= radius * radius + 1e-6).float()
+    expected = torch.nn.functional.conv2d(e.float(), disk[None, None], padding=radius) > 0.5
+    assert torch.equal(_dilate(e, radius), expected)
+    assert np.array_equal(_dilate_np(e[:, 0].numpy(), radius), expected[:, 0].numpy())
+
+
+def test_cpu_path_equals_torch_path(astro) -> None:
+    from paradigm.metrics.structure import _dilate, _match_counts_np, _non_max_suppression, _sobel
+
+    x = torch.cat([_blur(astro, 1.0), _noise(astro, 0.05)])
+    ref = astro.expand_as(x)
+    g = torch.cat([x, ref]).mean(1, keepdim=True)
+    gx, gy = _sobel(g)
+    mag = torch.sqrt(gx * gx + gy * gy)
+    high, low = edge_thresholds(mag[2:])
+    high, low = high.repeat(2, 1, 1, 1), low.repeat(2, 1, 1, 1)
+    nms = _non_max_suppression(mag, gx, gy)
+    edges = _hysteresis(nms & (mag >= high), nms & (mag >= low))
+    dil = _dilate(edges, 2)
+    expected = [
+        edges[:2].flatten(1).sum(1), edges[2:].flatten(1).sum(1),
+        (edges[:2] & dil[2:]).flatten(1).sum(1), (edges[2:] & dil[:2]).flatten(1).sum(1),
+    ]
+    got = _match_counts_np(nms, mag, high, low, 2, 2)
+    for a, b in zip(got, expected, strict=True):
+        assert torch.equal(a, b.double())

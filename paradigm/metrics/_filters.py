@@ -6,11 +6,13 @@ on any device and dtype. Gaussian windows are applied separably (two 1-D convolu
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 import torch
@@ -136,7 +138,14 @@ def matlab_average_downsample(x: torch.Tensor, f: int, *, padding: str = "symmet
     out_h, out_w = math.ceil(h / f), math.ceil(w / f)
     after_h = out_h * f - h - before
     after_w = out_w * f - w - before
-    if padding == "symmetric":
+    if padding == "symmetric" and before == 0 and after_h in (0, 1) and after_w in (0, 1):
+        # the usual f = 2 case: nothing (even side) or one repeated edge row/column (odd side)
+        xp = x
+        if after_h:
+            xp = torch.cat((xp, xp[..., -1:, :]), dim=-2)
+        if after_w:
+            xp = torch.cat((xp, xp[..., :, -1:]), dim=-1)
+    elif padding == "symmetric":
         ih = symmetric_index(h, before, after_h, x.device)
         iw = symmetric_index(w, before, after_w, x.device)
         xp = x.index_select(-2, ih).index_select(-1, iw)
@@ -162,7 +171,8 @@ class _TensorMemo:
     A key is ``(tag, tensors...)``; a hit requires every tensor to be the very same object (checked
     through a weak reference), with the same storage pointer, shape, strides and in-place version
     counter, so an in-place change of an input (or of a view of it) invalidates its entries.
-    Inference-mode tensors carry no version counter and are never memoised. Entries vanish when a
+    Inference-mode tensors carry no version counter and are memoised only inside
+    :meth:`frozen_inputs`. Entries vanish when a
     key tensor is garbage collected, and at most ``capacity`` entries are kept, so the memo never
     holds more than a few batches of derived data.
     """
@@ -170,15 +180,33 @@ class _TensorMemo:
     def __init__(self, capacity: int = 24) -> None:
         self.capacity = capacity
         self._d: OrderedDict[tuple[Any, ...], tuple[tuple[weakref.ref[torch.Tensor], ...], Any]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a weakref callback may fire inside the lock
+        self._local = threading.local()
         self.hits = 0
         self.misses = 0
 
-    @staticmethod
-    def _ident(t: torch.Tensor) -> tuple[Any, ...] | None:
+    def _ident(self, t: torch.Tensor) -> tuple[Any, ...] | None:
         if t.is_inference():
-            return None
-        return (id(t), t.data_ptr(), tuple(t.shape), t.stride(), t.dtype, t.device, t._version)
+            if not getattr(self._local, "frozen", False):
+                return None
+            version = -1
+        else:
+            version = t._version
+        return (id(t), t.data_ptr(), tuple(t.shape), t.stride(), t.dtype, t.device, version)
+
+    @contextlib.contextmanager
+    def frozen_inputs(self) -> Iterator[None]:
+        """Within this block (this thread), inference-mode tensors are memoised too.
+
+        Inference tensors have no version counter, so the memo cannot see in-place changes to
+        them; a caller that does not modify its batches (the engine) can promise that here.
+        """
+        before = getattr(self._local, "frozen", False)
+        self._local.frozen = True
+        try:
+            yield
+        finally:
+            self._local.frozen = before
 
     def get_or_compute(self, tag: Hashable, tensors: tuple[torch.Tensor, ...], fn: Callable[[], T]) -> T:
         """``fn()``, or its earlier result for the same ``tag`` and the same (unchanged) ``tensors``."""
@@ -210,9 +238,10 @@ class _TensorMemo:
         return value
 
     def clear(self) -> None:
-        """Forget every entry."""
+        """Forget every entry and reset the hit/miss counters."""
         with self._lock:
             self._d.clear()
+            self.hits = self.misses = 0
 
 
 #: The process-wide memo used by the fidelity and structure metrics.
@@ -251,3 +280,28 @@ def fast_check_pair(x: torch.Tensor, ref: torch.Tensor, min_size: int = 1) -> No
     ):
         return
     check_pair(x, ref, min_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# threads for the numpy parts of CPU kernels
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def thread_map(fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+    """``[fn(i) for i in items]``, spread over ``torch.get_num_threads()`` threads.
+
+    For numpy work on CPU, which releases the GIL inside its array loops but, unlike torch's
+    kernels, runs each call on one core. Falls back to a plain loop for one item or one thread,
+    and when called from one of the pool's own threads (no nesting).
+    """
+    global _POOL
+    workers = min(torch.get_num_threads(), len(items))
+    if workers <= 1 or threading.current_thread().name.startswith("paradigm-kernel"):
+        return [fn(i) for i in items]
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < workers:  # noqa: SLF001 - grow only
+            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paradigm-kernel")
+        pool = _POOL
+    return list(pool.map(fn, items))

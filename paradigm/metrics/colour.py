@@ -20,8 +20,9 @@ Conventions (exact formulas):
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, cast
 
+import numpy as np
 import torch
 
 from ..errors import InputError
@@ -101,27 +102,36 @@ def rgb_to_gray(x: torch.Tensor) -> torch.Tensor:
     return _weighted_sum(x, _GRAY)
 
 
-def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
+def rgb_to_lab(x: torch.Tensor, *, dtype: torch.dtype | None = None) -> torch.Tensor:
     """sRGB -> CIELAB (D65, 2° observer), matching ``skimage.color.rgb2lab``.
 
-    Computed in float64 and returned in float64 (``L`` in ``[0, 100]``, ``a``/``b`` roughly in
-    ``[-128, 128]``). Grey ``(N, 1, H, W)`` input is replicated to three channels first.
+    Computed and returned in float64 by default (``L`` in ``[0, 100]``, ``a``/``b`` roughly in
+    ``[-128, 128]``); ``dtype=torch.float32`` computes in float32 (about 3x faster, within 1e-4 of
+    skimage). Grey ``(N, 1, H, W)`` input is replicated to three channels first.
 
     Args:
         x: ``(N, 3, H, W)`` (or ``(N, 1, H, W)``) float RGB in ``[0, 1]``.
+        dtype: compute and output dtype (default float64).
 
     Returns:
-        ``(N, 3, H, W)`` float64 tensor with channels ``L, a, b``.
+        ``(N, 3, H, W)`` tensor with channels ``L, a, b``.
     """
     _check_rgb(x, "image")
-    rgb = x.to(torch.float64)
+    dt = torch.float64 if dtype is None else dtype
+    rgb = x.to(dt)
     if rgb.shape[1] == 1:
         rgb = rgb.expand(-1, 3, -1, -1)
+    n, _, h, w = rgb.shape
+    return _lab_flat(rgb.reshape(n, 3, h * w)).reshape(n, 3, h, w)
+
+
+def _lab_flat(rgb: torch.Tensor) -> torch.Tensor:
+    """:func:`rgb_to_lab` on ``(N, 3, M)`` pixels, in the input's dtype."""
+    dt, dev = rgb.dtype, rgb.device
     lin = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055).clamp_min(0).pow(2.4), rgb / 12.92)
-    m = torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64, device=x.device)
-    xyz = torch.einsum("ij,njhw->nihw", m, lin)
-    white = torch.tensor(_WHITE_D65, dtype=torch.float64, device=x.device).view(1, 3, 1, 1)
-    t = xyz / white
+    white = torch.tensor(_WHITE_D65, dtype=torch.float64).view(3, 1)
+    m = (torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64) / white).to(dtype=dt, device=dev)
+    t = torch.matmul(m, lin)  # xyz / white, (N, 3, M)
     f = torch.where(t > 0.008856, torch.sign(t) * t.abs().pow(1.0 / 3.0), 7.787 * t + 16.0 / 116.0)
     fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
     return torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=1)
@@ -134,17 +144,18 @@ def _polar_2pi(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return r, t
 
 
-def ciede2000_map(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
+def ciede2000_map(lab1: torch.Tensor, lab2: torch.Tensor, *, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Per-pixel CIEDE2000 colour difference (kL = kC = kH = 1), as ``skimage.color.deltaE_ciede2000``.
 
-    Symmetric in its arguments. Computed in float64.
+    Symmetric in its arguments. Computed in float64 by default.
 
     Args:
         lab1: ``(N, 3, H, W)`` CIELAB (from :func:`rgb_to_lab`).
         lab2: ``(N, 3, H, W)`` CIELAB, same shape.
+        dtype: compute and output dtype (default float64; float32 is ~3x faster, ~1e-4 ΔE off).
 
     Returns:
-        ``(N, H, W)`` float64 ΔE00 >= 0 (0 for identical colours; about 100+ for black vs white).
+        ``(N, H, W)`` ΔE00 >= 0 (0 for identical colours; about 100+ for black vs white).
 
     Raises:
         InputError: shapes differ or are not ``(N, 3, H, W)``.
@@ -155,40 +166,43 @@ def ciede2000_map(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
             raise InputError(f"{name} must be a (N,3,H,W) Lab tensor, got {shape}")
     if lab1.shape != lab2.shape:
         raise InputError(f"lab1 {tuple(lab1.shape)} and lab2 {tuple(lab2.shape)} differ in shape")
-    lab1 = lab1.to(torch.float64)
-    lab2 = lab2.to(torch.float64)
+    dt = torch.float64 if dtype is None else dtype
+    return _de00(lab1.to(dt), lab2.to(dt))
+
+
+def _de00(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
+    """CIEDE2000 of two Lab tensors with channels on dim 1 (``(N, 3, ...)``), in their dtype."""
     L1, a1, b1 = lab1[:, 0], lab1[:, 1], lab1[:, 2]
     L2, a2, b2 = lab2[:, 0], lab2[:, 1], lab2[:, 2]
     p25_7 = 25.0**7
 
     cbar = 0.5 * (torch.hypot(a1, b1) + torch.hypot(a2, b2))
-    c7 = cbar**7
-    g = 0.5 * (1 - torch.sqrt(c7 / (c7 + p25_7)))
-    scale = 1 + g
-    C1, h1 = _polar_2pi(a1 * scale, b1)
-    C2, h2 = _polar_2pi(a2 * scale, b2)
+    c7 = cbar.pow(7)
+    g = 1.5 - 0.5 * torch.sqrt(c7 / (c7 + p25_7))  # 1 + G
+    C1, h1 = _polar_2pi(a1 * g, b1)
+    C2, h2 = _polar_2pi(a2 * g, b2)
 
     lbar = 0.5 * (L1 + L2)
-    tmp = (lbar - 50) ** 2
+    tmp = (lbar - 50).square_()
     sl = 1 + 0.015 * tmp / torch.sqrt(20 + tmp)
     l_term = (L2 - L1) / sl
 
     cbar = 0.5 * (C1 + C2)
-    sc = 1 + 0.045 * cbar
-    c_term = (C2 - C1) / sc
+    c_term = (C2 - C1) / (1 + 0.045 * cbar)
 
     h_diff = h2 - h1
     h_sum = h1 + h2
     cc = C1 * C2
     zero = cc == 0.0
-    dh = h_diff - 2 * math.pi * (h_diff > math.pi).to(h_diff.dtype) + 2 * math.pi * (h_diff < -math.pi).to(h_diff.dtype)
-    dh = torch.where(zero, torch.zeros_like(dh), dh)
-    dh_term = 2 * torch.sqrt(cc) * torch.sin(dh / 2)
+    big = h_diff.abs() > math.pi
+    # dh = h_diff -+ 2 pi where |h_diff| > pi (0 where a chroma is zero)
+    dh = torch.where(big, h_diff - torch.copysign(torch.full_like(h_diff, 2 * math.pi), h_diff), h_diff)
+    dh = dh.masked_fill_(zero, 0.0)
+    h_term = 2 * torch.sqrt(cc) * torch.sin(dh * 0.5)
 
-    wrap = (~zero) & (h_diff.abs() > math.pi)
-    hbar = h_sum + 2 * math.pi * (wrap & (h_sum < 2 * math.pi)).to(h_sum.dtype)
-    hbar = hbar - 2 * math.pi * (wrap & (h_sum >= 2 * math.pi)).to(h_sum.dtype)
-    hbar = torch.where(zero, hbar * 2, hbar) * 0.5
+    wrap = big & ~zero
+    hbar = torch.where(wrap, torch.where(h_sum < 2 * math.pi, h_sum + 2 * math.pi, h_sum - 2 * math.pi), h_sum)
+    hbar = torch.where(zero, hbar, hbar * 0.5)
 
     t = (
         1
@@ -197,13 +211,130 @@ def ciede2000_map(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
         + 0.32 * torch.cos(3 * hbar + math.radians(6))
         - 0.20 * torch.cos(4 * hbar - math.radians(63))
     )
-    sh = 1 + 0.015 * cbar * t
-    h_term = dh_term / sh
+    h_term = h_term / (1 + 0.015 * cbar * t)
 
-    c7 = cbar**7
+    c7 = cbar.pow(7)
     rc = 2 * torch.sqrt(c7 / (c7 + p25_7))
-    dtheta = math.radians(30) * torch.exp(-(((torch.rad2deg(hbar) - 275) / 25) ** 2))
-    r_term = -torch.sin(2 * dtheta) * rc * c_term * h_term
+    dtheta = math.radians(30) * torch.exp(-((hbar * (180.0 / math.pi / 25) - 11.0).square_()))
+    r_term = torch.sin(2 * dtheta) * rc * c_term * h_term
 
-    de2 = l_term**2 + c_term**2 + h_term**2 + r_term
-    return torch.sqrt(de2.clamp_min(0))
+    de2 = l_term.square_() + c_term.square() + h_term.square() - r_term
+    return torch.sqrt(de2.clamp_min_(0))
+
+
+#: Pixels per chunk in :func:`mean_ciede2000` (keeps the ~40 temporaries in the CPU caches).
+_CHUNK = 1 << 16
+
+
+def _lab_np(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy :func:`rgb_to_lab` of ``(3, M)`` pixels in their dtype; returns ``(L, a, b)``."""
+    lin = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    r, g, b = lin[0], lin[1], lin[2]
+    f = []
+    for row, white in zip(_XYZ_FROM_RGB, _WHITE_D65, strict=True):
+        # explicit sums, not ``m @ lin``: BLAS would start its own threads inside our worker threads
+        t = r * (row[0] / white) + g * (row[1] / white) + b * (row[2] / white)  # xyz / white
+        f.append(np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16.0 / 116.0))
+    return 116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])
+
+
+def _de00_np(lab1: tuple[np.ndarray, ...], lab2: tuple[np.ndarray, ...]) -> np.ndarray:
+    """numpy CIEDE2000 (same formulas as :func:`_de00`, numpy's SIMD math is ~2x faster on CPU)."""
+    L1, a1, b1 = lab1
+    L2, a2, b2 = lab2
+    two_pi = 2 * math.pi
+    p25_7 = 25.0**7
+
+    cbar = 0.5 * (np.sqrt(a1 * a1 + b1 * b1) + np.sqrt(a2 * a2 + b2 * b2))
+    c2 = cbar * cbar
+    c7 = c2 * c2 * c2 * cbar
+    g = 1.5 - 0.5 * np.sqrt(c7 / (c7 + p25_7))  # 1 + G
+    a1p, a2p = a1 * g, a2 * g
+    C1 = np.sqrt(a1p * a1p + b1 * b1)
+    C2 = np.sqrt(a2p * a2p + b2 * b2)
+    # branch-free selections below: x + c * mask is exactly x where the mask is 0
+    ft = L1.dtype.type  # scalars of the compute dtype keep every product in that dtype
+    h1 = np.arctan2(b1, a1p)
+    h1 += ft(two_pi) * (h1 < 0.0)
+    h2 = np.arctan2(b2, a2p)
+    h2 += ft(two_pi) * (h2 < 0.0)
+
+    lbar = 0.5 * (L1 + L2) - 50
+    tmp = lbar * lbar
+    l_term = (L2 - L1) / (1 + 0.015 * tmp / np.sqrt(20 + tmp))
+
+    cbar = 0.5 * (C1 + C2)
+    c_term = (C2 - C1) / (1 + 0.045 * cbar)
+
+    h_diff = h2 - h1
+    h_sum = h1 + h2
+    cc = C1 * C2
+    zero = cc == 0.0
+    big = np.abs(h_diff) > math.pi
+    nonzero = ~zero
+    dh = (h_diff - np.copysign(two_pi, h_diff) * big) * nonzero
+    h_term = 2 * np.sqrt(cc) * np.sin(dh * 0.5)
+
+    wrap = big & nonzero
+    sign = (h_sum < two_pi) * ft(2) - ft(1)  # +1: add 2 pi, -1: subtract it
+    hbar = (h_sum + (ft(two_pi) * sign) * wrap) * (ft(1) - ft(0.5) * nonzero)
+
+    t = (
+        1
+        - 0.17 * np.cos(hbar - math.radians(30))
+        + 0.24 * np.cos(2 * hbar)
+        + 0.32 * np.cos(3 * hbar + math.radians(6))
+        - 0.20 * np.cos(4 * hbar - math.radians(63))
+    )
+    h_term = h_term / (1 + 0.015 * cbar * t)
+
+    c2 = cbar * cbar
+    c7 = c2 * c2 * c2 * cbar
+    rc = 2 * np.sqrt(c7 / (c7 + p25_7))
+    e = hbar * (180.0 / math.pi / 25) - 11.0
+    dtheta = math.radians(30) * np.exp(-(e * e))
+    r_term = np.sin(2 * dtheta) * rc * c_term * h_term
+
+    de2 = l_term * l_term + c_term * c_term + h_term * h_term - r_term
+    return cast(np.ndarray, np.sqrt(np.maximum(de2, 0)))
+
+
+def mean_ciede2000(x: torch.Tensor, y: torch.Tensor, *, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Mean CIEDE2000 over the pixels of each image pair, sRGB in, computed chunk by chunk.
+
+    Equals ``ciede2000_map(rgb_to_lab(x), rgb_to_lab(y)).flatten(1).mean(1)`` computed in ``dtype``
+    (the per-pixel values are summed in float64). On CPU the work is done with numpy on chunks of
+    ``2**16`` pixels, which keeps the ~40 intermediate arrays in the CPU caches and uses numpy's
+    SIMD transcendental functions; on other devices the whole batch is done at once in torch.
+
+    Args:
+        x: ``(N, C, H, W)`` RGB (or grey) in [0, 1].
+        y: same shape.
+        dtype: compute dtype (float32: within ~1e-4 ΔE of the float64 result).
+
+    Returns:
+        ``(N,)`` float64 mean ΔE00.
+    """
+    _check_rgb(x, "image")
+    _check_rgb(y, "reference")
+    n, c, h, w = x.shape
+    m = h * w
+    xf = x.detach().to(dtype).expand(-1, 3, -1, -1).reshape(n, 3, m)
+    yf = y.detach().to(dtype).expand(-1, 3, -1, -1).reshape(n, 3, m)
+    if x.device.type != "cpu":
+        return _de00(_lab_flat(xf), _lab_flat(yf)).sum(1, dtype=torch.float64) / m
+    from ._filters import thread_map
+
+    xn, yn = xf.numpy(), yf.numpy()
+
+    def chunk_sum(job: tuple[int, int]) -> float:
+        i, s0 = job
+        de = _de00_np(_lab_np(xn[i, :, s0 : s0 + _CHUNK]), _lab_np(yn[i, :, s0 : s0 + _CHUNK]))
+        return float(de.sum(dtype=np.float64))
+
+    jobs = [(i, s0) for i in range(n) for s0 in range(0, m, _CHUNK)]
+    sums = thread_map(chunk_sum, jobs)  # numpy releases the GIL: chunks run on all cores
+    total = np.zeros(n, dtype=np.float64)
+    for (i, _), v in zip(jobs, sums, strict=True):
+        total[i] += v  # per image, in chunk order: the same result for any number of threads
+    return torch.from_numpy(total / m)

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ._filters import gaussian_kernel1d, separable_filter_valid
-from .base import Metric, Pillar, Reference, check_pair
+from ._filters import fast_check_pair, gaussian_kernel1d, separable_filter_valid, thread_map
+from .base import Metric, Pillar, Reference
 from .colour import rgb_to_gray
 from .registry import register
 
@@ -30,6 +30,11 @@ LOW_RATIO = 0.4
 MIN_HIGH = 0.02
 
 
+def _gray32(x: torch.Tensor) -> torch.Tensor:
+    """``rgb2gray`` weights in float32, ``(N, 1, H, W)``."""
+    return rgb_to_gray(x.to(torch.float32) if x.dtype != torch.float64 else x).to(torch.float32)
+
+
 def _smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur, replicate padding, same size. ``x``: (N, 1, H, W)."""
     if sigma <= 0:
@@ -40,34 +45,61 @@ def _smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def _sobel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sobel gradients divided by 8 (a unit step gives magnitude 0.5). ``x``: (N, 1, H, W)."""
+    """Sobel gradients divided by 8 (a unit step gives magnitude 0.5). ``x``: (N, 1, H, W).
+
+    Computed separably with shifted slices (``[1, 2, 1]`` smoothing times ``[-1, 0, 1]``
+    difference) on the replicate-padded image: the cross-correlation with
+    ``[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]] / 8`` (x) and its transpose (y), several times faster
+    on CPU than a 2-channel ``conv2d``.
+    """
     xp = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device) / 8.0
-    k = torch.stack((kx, kx.t())).unsqueeze(1)  # (2, 1, 3, 3)
-    g = F.conv2d(xp, k)
-    return g[:, 0:1], g[:, 1:2]
+    sy = xp[..., :-2, :] + xp[..., 2:, :] + 2 * xp[..., 1:-1, :]  # (N, 1, H, W + 2)
+    gx = (sy[..., 2:] - sy[..., :-2]) * 0.125
+    sx = xp[..., :-2] + xp[..., 2:] + 2 * xp[..., 1:-1]  # (N, 1, H + 2, W)
+    gy = (sx[..., 2:, :] - sx[..., :-2, :]) * 0.125
+    return gx, gy
+
+
+#: tan(22.5°) and tan(67.5°): borders of the 0/45/90/135 degree direction bins.
+_TAN_22_5 = math.tan(math.pi / 8)
+_TAN_67_5 = math.tan(3 * math.pi / 8)
 
 
 def _non_max_suppression(mag: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
     """Boolean map of pixels that are local maxima of ``mag`` along the gradient direction.
 
-    The direction is quantised to 0/45/90/135 degrees; a pixel survives when its magnitude is
-    ``>=`` both neighbours across the edge and ``>`` the one on the negative side (a tie-break that
-    keeps one pixel of a two-pixel plateau). Image borders are suppressed.
+    The direction is quantised to 0/45/90/135 degrees (``round(atan2(gy, gx) / 45°) mod 4``,
+    decided here by comparing ``|gy|`` with ``tan(22.5°) |gx|`` and ``tan(67.5°) |gx|`` and the
+    signs, without computing angles); a pixel survives when its magnitude is ``>=`` both
+    neighbours across the edge and ``>`` the one on the negative side (a tie-break that keeps one
+    pixel of a two-pixel plateau). Image borders are suppressed. On CPU the comparisons run in
+    numpy (about 2.5x faster than torch's boolean kernels there).
     """
-    n, _, h, w = mag.shape
-    wp = w + 2
-    mp = F.pad(mag, (1, 1, 1, 1)).flatten(1)  # (N, (h+2)(w+2))
-    # neighbour (dy, dx) across the edge for each of the four direction bins 0/45/90/135 degrees
-    # (image rows grow downwards, so +gy points down)
-    offsets = torch.tensor([1, wp + 1, wp, wp - 1], device=mag.device)
-    bins = torch.remainder(torch.round(torch.atan2(gy, gx) / (math.pi / 4)), 4).long()
-    rows = torch.arange(1, h + 1, device=mag.device).view(h, 1) * wp
-    base = (rows + torch.arange(1, w + 1, device=mag.device).view(1, w)).view(1, h * w)
-    off = offsets[bins.view(n, h * w)]
-    fwd = mp.gather(1, base + off).view(n, 1, h, w)
-    bwd = mp.gather(1, base - off).view(n, 1, h, w)
-    keep = (mag >= fwd) & (mag > bwd)
+    if mag.device.type == "cpu":
+        import numpy as np
+
+        m, x, y = mag.numpy(), gx.numpy(), gy.numpy()
+
+        def one(i: int) -> Any:
+            mi = m[i : i + 1]
+            return _nms_core(mi, np.pad(mi, ((0, 0), (0, 0), (1, 1), (1, 1))), x[i : i + 1], y[i : i + 1])
+
+        return torch.from_numpy(np.concatenate(thread_map(one, range(m.shape[0]))))
+    return cast(torch.Tensor, _nms_core(mag, F.pad(mag, (1, 1, 1, 1)), gx, gy))
+
+
+def _nms_core(c: Any, mp: Any, gx: Any, gy: Any) -> Any:
+    """Operator-only body of :func:`_non_max_suppression`, shared by numpy arrays and torch tensors."""
+    ax, ay = abs(gx), abs(gy)
+    b0 = ay <= _TAN_22_5 * ax  # horizontal gradient: compare left/right
+    b2 = (ay >= _TAN_67_5 * ax) & ~b0  # vertical gradient: compare up/down
+    diag = ~(b0 | b2)
+    same = (gx > 0) == (gy > 0)  # 45 degrees (down-right) when gx, gy share a sign, else 135
+    k0 = (c >= mp[..., 1:-1, 2:]) & (c > mp[..., 1:-1, :-2])
+    k2 = (c >= mp[..., 2:, 1:-1]) & (c > mp[..., :-2, 1:-1])
+    k1 = (c >= mp[..., 2:, 2:]) & (c > mp[..., :-2, :-2])
+    k3 = (c >= mp[..., 2:, :-2]) & (c > mp[..., :-2, 2:])
+    keep = (b0 & k0) | (b2 & k2) | (diag & ((same & k1) | (~same & k3)))
     keep[..., 0, :] = False
     keep[..., -1, :] = False
     keep[..., :, 0] = False
@@ -92,7 +124,7 @@ def _hysteresis(strong: torch.Tensor, weak: torch.Tensor) -> torch.Tensor:
         structure[1] = True  # 8-connectivity within each image, none across the batch
         labels, count = ndimage.label(w, structure=structure)
         keep = np.zeros(count + 1, dtype=bool)
-        keep[np.unique(labels[strong[:, 0].numpy()])] = True
+        keep[labels[strong[:, 0].numpy()]] = True
         keep[0] = False
         return torch.from_numpy(keep[labels]).unsqueeze(1)
     weak_f = weak.to(torch.float32)
@@ -139,17 +171,117 @@ def canny_edges(
     return _hysteresis(nms & (mag >= high), nms & (mag >= low))
 
 
-def _disk(radius: int, device: torch.device) -> torch.Tensor:
-    r = torch.arange(-radius, radius + 1, device=device, dtype=torch.float32)
-    return ((r.view(-1, 1) ** 2 + r.view(1, -1) ** 2) <= radius * radius + 1e-6).to(torch.float32)
+def _disk_half_widths(radius: int) -> list[int]:
+    """Half-width of the Euclidean disk of ``radius`` on each row offset ``-radius..radius``."""
+    return [int(math.floor(math.sqrt(radius * radius - dy * dy) + 1e-6)) for dy in range(-radius, radius + 1)]
 
 
 def _dilate(e: torch.Tensor, radius: int) -> torch.Tensor:
+    """Binary dilation of ``e`` (N, 1, H, W) by the Euclidean disk ``dx^2 + dy^2 <= radius^2``.
+
+    Done with shifted ORs of boolean maps: horizontal dilations of growing half-width, then an OR
+    over the row offsets with each row's half-width (exact, no float convolution).
+    """
     if radius <= 0:
         return e
-    d = _disk(radius, e.device)
-    out = F.conv2d(e.to(torch.float32), d.view(1, 1, *d.shape), padding=radius)
-    return out > 0.5
+    e = e.to(torch.bool)
+    horiz = [e]
+    for k in range(1, radius + 1):
+        cur = horiz[-1].clone()
+        cur[..., k:] |= e[..., :-k]
+        cur[..., :-k] |= e[..., k:]
+        horiz.append(cur)
+    out = torch.zeros_like(e)
+    for dy, half in zip(range(-radius, radius + 1), _disk_half_widths(radius), strict=True):
+        src = horiz[half]
+        if dy == 0:
+            out |= src
+        elif dy > 0:
+            out[..., dy:, :] |= src[..., :-dy, :]
+        else:
+            out[..., :dy, :] |= src[..., -dy:, :]
+    return out
+
+
+def _gradients_nms_np(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """CPU: Sobel magnitude and non-maximum suppression of ``g`` (B, 1, H, W), image by image in numpy.
+
+    The same arithmetic as :func:`_sobel` and :func:`_non_max_suppression` (same operation order,
+    so the same float32 values), run per image (cache-sized arrays) on all cores.
+    """
+    import numpy as np
+
+    gn = g.numpy()[:, 0]
+
+    def one(i: int) -> tuple[Any, Any]:
+        xp = np.pad(gn[i], 1, mode="edge")
+        sy = xp[:-2, :] + xp[2:, :] + 2 * xp[1:-1, :]
+        gx = (sy[:, 2:] - sy[:, :-2]) * np.float32(0.125)
+        sx = xp[:, :-2] + xp[:, 2:] + 2 * xp[:, 1:-1]
+        gy = (sx[2:, :] - sx[:-2, :]) * np.float32(0.125)
+        mag = np.sqrt(gx * gx + gy * gy)
+        return mag, _nms_core(mag, np.pad(mag, 1), gx, gy)
+
+    res = thread_map(one, range(gn.shape[0]))
+    mag = torch.from_numpy(np.stack([r[0] for r in res])[:, None])
+    nms = torch.from_numpy(np.stack([r[1] for r in res])[:, None])
+    return mag, nms
+
+
+def _match_counts_np(
+    nms: torch.Tensor, mag: torch.Tensor, high: torch.Tensor, low: torch.Tensor, n: int, tolerance: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CPU tail of :func:`edge_f1` in numpy (torch's boolean kernels are slow on CPU).
+
+    Thresholds, hysteresis (:func:`_hysteresis`'s labelling), the disk dilation and the four counts
+    ``(n_out, n_ref, hit_out, hit_ref)`` as float64 tensors; same results as the torch path.
+    """
+    import numpy as np
+    from scipy import ndimage
+
+    m = mag.numpy()[:, 0]
+    k = nms.numpy()[:, 0]
+    strong = k & (m >= high.numpy().reshape(-1, 1, 1))
+    weak = k & (m >= low.numpy().reshape(-1, 1, 1))
+    strong &= weak
+    structure = np.zeros((3, 3, 3), dtype=bool)
+    structure[1] = True  # 8-connectivity within each image, none across the batch
+    labels, n_labels = ndimage.label(weak, structure=structure)
+    keep = np.zeros(n_labels + 1, dtype=bool)
+    keep[labels[strong]] = True
+    keep[0] = False
+    edges = keep[labels]
+    dil = _dilate_np(edges, tolerance)
+    e_out, e_ref, d_out, d_ref = edges[:n], edges[n:], dil[:n], dil[n:]
+
+    def count(a: Any) -> torch.Tensor:
+        return torch.from_numpy(np.count_nonzero(a.reshape(a.shape[0], -1), axis=1).astype(np.float64))
+
+    return count(e_out), count(e_ref), count(e_out & d_ref), count(e_ref & d_out)
+
+
+def _dilate_np(e: Any, radius: int) -> Any:
+    """numpy twin of :func:`_dilate` on ``(B, H, W)`` boolean arrays."""
+    import numpy as np
+
+    if radius <= 0:
+        return e
+    horiz = [e]
+    for k in range(1, radius + 1):
+        cur = horiz[-1].copy()
+        cur[..., k:] |= e[..., :-k]
+        cur[..., :-k] |= e[..., k:]
+        horiz.append(cur)
+    out = np.zeros_like(e)
+    for dy, half in zip(range(-radius, radius + 1), _disk_half_widths(radius), strict=True):
+        src = horiz[half]
+        if dy == 0:
+            out |= src
+        elif dy > 0:
+            out[..., dy:, :] |= src[..., :-dy, :]
+        else:
+            out[..., :dy, :] |= src[..., -dy:, :]
+    return out
 
 
 def edge_f1(
@@ -180,28 +312,33 @@ def edge_f1(
         ``(N,)`` float64 F1 in [0, 1] (1 for identical images; higher is better), or
         ``(f1, precision, recall)`` with ``return_pr``.
     """
-    check_pair(x, ref, 3)
+    fast_check_pair(x, ref, 3)
     if tolerance < 0 or int(tolerance) != tolerance:
         raise InputError(f"tolerance must be a non-negative integer number of pixels, got {tolerance!r}")
     if sigma < 0:
         raise InputError(f"sigma must be >= 0, got {sigma!r}")
     tolerance = int(tolerance)
-    both = torch.cat((x, ref), dim=0)
-    g = _smooth(rgb_to_gray(both).to(torch.float32), sigma)
-    gx, gy = _sobel(g)
-    mag = torch.sqrt(gx * gx + gy * gy)
+    g = _smooth(torch.cat((_gray32(x), _gray32(ref)), dim=0), sigma)
     n = x.shape[0]
-    high, low = edge_thresholds(mag[n:])
-    high, low = high.repeat(2, 1, 1, 1), low.repeat(2, 1, 1, 1)
-    nms = _non_max_suppression(mag, gx, gy)
-    edges = _hysteresis(nms & (mag >= high), nms & (mag >= low))
-    dil = _dilate(edges, tolerance)
-    e_out, e_ref = edges[:n], edges[n:]
-    d_out, d_ref = dil[:n], dil[n:]
-    n_out = e_out.flatten(1).sum(1).to(torch.float64)
-    n_ref = e_ref.flatten(1).sum(1).to(torch.float64)
-    hit_out = (e_out & d_ref).flatten(1).sum(1).to(torch.float64)
-    hit_ref = (e_ref & d_out).flatten(1).sum(1).to(torch.float64)
+    if g.device.type == "cpu":
+        mag, nms = _gradients_nms_np(g)
+        high, low = edge_thresholds(mag[n:])
+        high, low = high.repeat(2, 1, 1, 1), low.repeat(2, 1, 1, 1)
+        n_out, n_ref, hit_out, hit_ref = _match_counts_np(nms, mag, high, low, n, tolerance)
+    else:
+        gx, gy = _sobel(g)
+        mag = torch.sqrt(gx * gx + gy * gy)
+        high, low = edge_thresholds(mag[n:])
+        high, low = high.repeat(2, 1, 1, 1), low.repeat(2, 1, 1, 1)
+        nms = _non_max_suppression(mag, gx, gy)
+        edges = _hysteresis(nms & (mag >= high), nms & (mag >= low))
+        dil = _dilate(edges, tolerance)
+        e_out, e_ref = edges[:n], edges[n:]
+        d_out, d_ref = dil[:n], dil[n:]
+        n_out = e_out.flatten(1).sum(1).to(torch.float64)
+        n_ref = e_ref.flatten(1).sum(1).to(torch.float64)
+        hit_out = (e_out & d_ref).flatten(1).sum(1).to(torch.float64)
+        hit_ref = (e_ref & d_out).flatten(1).sum(1).to(torch.float64)
     precision = torch.where(n_out > 0, hit_out / n_out.clamp_min(1), (n_ref == 0).to(torch.float64))
     recall = torch.where(n_ref > 0, hit_ref / n_ref.clamp_min(1), (n_out == 0).to(torch.float64))
     denom = precision + recall
