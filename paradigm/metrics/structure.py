@@ -176,22 +176,25 @@ def _disk_half_widths(radius: int) -> list[int]:
     return [int(math.floor(math.sqrt(radius * radius - dy * dy) + 1e-6)) for dy in range(-radius, radius + 1)]
 
 
-def _dilate(e: torch.Tensor, radius: int) -> torch.Tensor:
-    """Binary dilation of ``e`` (N, 1, H, W) by the Euclidean disk ``dx^2 + dy^2 <= radius^2``.
+def _dilate(e: Any, radius: int) -> Any:
+    """Binary dilation by the Euclidean disk ``dx^2 + dy^2 <= radius^2`` over the last two axes.
 
-    Done with shifted ORs of boolean maps: horizontal dilations of growing half-width, then an OR
-    over the row offsets with each row's half-width (exact, no float convolution).
+    Works on torch tensors (any device) and numpy arrays alike. Done with shifted ORs of boolean maps:
+    horizontal dilations of growing half-width, then an OR over the row offsets with each row's
+    half-width (exact, no float convolution).
     """
     if radius <= 0:
         return e
-    e = e.to(torch.bool)
+    is_np = not isinstance(e, torch.Tensor)
+    e = e.astype(bool) if is_np else e.to(torch.bool)
     horiz = [e]
     for k in range(1, radius + 1):
-        cur = horiz[-1].clone()
+        cur = horiz[-1].copy() if is_np else horiz[-1].clone()
         cur[..., k:] |= e[..., :-k]
         cur[..., :-k] |= e[..., k:]
         horiz.append(cur)
-    out = torch.zeros_like(e)
+    out = horiz[0].copy() if is_np else horiz[0].clone()
+    out[...] = False
     for dy, half in zip(range(-radius, radius + 1), _disk_half_widths(radius), strict=True):
         src = horiz[half]
         if dy == 0:
@@ -251,37 +254,13 @@ def _match_counts_np(
     keep[labels[strong]] = True
     keep[0] = False
     edges = keep[labels]
-    dil = _dilate_np(edges, tolerance)
+    dil = _dilate(edges, tolerance)
     e_out, e_ref, d_out, d_ref = edges[:n], edges[n:], dil[:n], dil[n:]
 
     def count(a: Any) -> torch.Tensor:
         return torch.from_numpy(np.count_nonzero(a.reshape(a.shape[0], -1), axis=1).astype(np.float64))
 
     return count(e_out), count(e_ref), count(e_out & d_ref), count(e_ref & d_out)
-
-
-def _dilate_np(e: Any, radius: int) -> Any:
-    """numpy twin of :func:`_dilate` on ``(B, H, W)`` boolean arrays."""
-    import numpy as np
-
-    if radius <= 0:
-        return e
-    horiz = [e]
-    for k in range(1, radius + 1):
-        cur = horiz[-1].copy()
-        cur[..., k:] |= e[..., :-k]
-        cur[..., :-k] |= e[..., k:]
-        horiz.append(cur)
-    out = np.zeros_like(e)
-    for dy, half in zip(range(-radius, radius + 1), _disk_half_widths(radius), strict=True):
-        src = horiz[half]
-        if dy == 0:
-            out |= src
-        elif dy > 0:
-            out[..., dy:, :] |= src[..., :-dy, :]
-        else:
-            out[..., :dy, :] |= src[..., -dy:, :]
-    return out
 
 
 def edge_f1(
