@@ -8,11 +8,9 @@ screenshot.
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-from pathlib import Path
 
 import pytest
+from _helpers import screenshot
 from test_annotate_helpers import live_server, make_tree
 
 pytestmark = pytest.mark.browser
@@ -20,16 +18,6 @@ pytestmark = pytest.mark.browser
 pytest.importorskip("flask", reason="flask is not installed (pip install flask)")
 HOSTILE = 'set<img src=x onerror="window.__pwned=1">'
 TITLE = "Pairwise <script>window.__pwned=2</script> study"
-
-
-def _screenshot(page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 1000
-    keep = os.environ.get("PARADIGM_SCREENSHOT_DIR")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(keep) / name)
 
 
 def test_rate_pairs_in_chromium(browser, tmp_path):
@@ -78,7 +66,7 @@ def test_rate_pairs_in_chromium(browser, tmp_path):
         page.mouse.up()
         t2 = page.eval_on_selector_all("#pane-ref img, #pane-b img", "els => els.map(e => e.style.transform)")
         assert len(set(t2)) == 1 and t2[0] != transforms[0]
-        _screenshot(page, tmp_path, "annotate-trial.png")
+        screenshot(page, tmp_path, "annotate-trial.png")
 
         # toggle view A<->B
         page.keyboard.press("t")
@@ -87,7 +75,7 @@ def test_rate_pairs_in_chromium(browser, tmp_path):
         page.keyboard.press(" ")
         assert page.text_content("#flip-label") == "B"
         assert page.is_visible("#img-flip-b") and not page.is_visible("#img-flip-a")
-        _screenshot(page, tmp_path, "annotate-toggle.png")
+        screenshot(page, tmp_path, "annotate-toggle.png")
         page.keyboard.press("t")
         assert page.is_visible("#pane-a") and not page.is_visible("#pane-flip")
         page.keyboard.press("0")

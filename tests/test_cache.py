@@ -13,15 +13,13 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
+from _helpers import isolate_engine
+from _helpers import save_random_png as save
 
-import paradigm.engine as engine
 from paradigm.cache import NullCache, ScoreCache, open_cache, sha256_file
 from paradigm.engine import ScoreConfig, run_score
-from paradigm.metrics import registry
 from paradigm.metrics.base import Metric
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,21 +63,8 @@ TEST_METRICS: tuple[type[Metric], ...] = (TcCount, TcNr, TcSlow)
 
 
 @pytest.fixture(autouse=True)
-def _register_test_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    registry._load_all()
-    for cls in TEST_METRICS:
-        monkeypatch.setitem(registry._REGISTRY, cls.name, cls)
-
-
-@pytest.fixture(autouse=True)
-def _no_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "_optional_attr", lambda module, attr: None)
-
-
-def save(path: Path, seed: int, size: int = 16) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    a = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    Image.fromarray(a).save(path)
+def _isolate(monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_engine(monkeypatch, TEST_METRICS)
 
 
 def make_tree(root: Path, methods: list[str], n: int = 3) -> None:

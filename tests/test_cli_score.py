@@ -9,17 +9,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import isolate_engine
+from _helpers import save_random_png as save
 from click.testing import CliRunner
-from PIL import Image
 
-import paradigm.engine as engine
 from paradigm.cli import cli
 from paradigm.errors import MetricUnavailableError
-from paradigm.metrics import registry
 from paradigm.metrics.base import Metric
 from paradigm.outputs import ERROR_COLUMNS, ID_COLUMNS, SUMMARY_COLUMNS
 
@@ -49,21 +47,8 @@ TEST_METRICS: tuple[type[Metric], ...] = (TcliMse, TcliGone)
 
 
 @pytest.fixture(autouse=True)
-def _register_test_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    registry._load_all()
-    for cls in TEST_METRICS:
-        monkeypatch.setitem(registry._REGISTRY, cls.name, cls)
-
-
-@pytest.fixture(autouse=True)
-def _no_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "_optional_attr", lambda module, attr: None)
-
-
-def save(path: Path, seed: int, size: int = 16) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    a = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    Image.fromarray(a).save(path)
+def _isolate(monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_engine(monkeypatch, TEST_METRICS)
 
 
 @pytest.fixture()

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import isolate_engine
 from PIL import Image
 
 import paradigm.engine as engine
 from paradigm import __version__
 from paradigm.engine import ScoreConfig, run_score, select_metrics
 from paradigm.errors import InputError, MetricUnavailableError, UnknownMetricError
-from paradigm.metrics import registry
 from paradigm.metrics.base import EmbeddingMetric, Metric
 from paradigm.outputs import ERROR_COLUMNS, ID_COLUMNS, bootstrap_mean_ci, summarise, summary_table
 from paradigm.signature import build_signature, signature_line
@@ -173,16 +173,8 @@ TEST_METRICS: tuple[type[Metric], ...] = (TeMse, TeNr, TeEmb, TeSize, TeBig, TeN
 
 
 @pytest.fixture(autouse=True)
-def _register_test_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    registry._load_all()
-    for cls in TEST_METRICS:
-        monkeypatch.setitem(registry._REGISTRY, cls.name, cls)
-
-
-@pytest.fixture(autouse=True)
-def _no_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the composite/samples modules of other engineers out of these unit tests."""
-    monkeypatch.setattr(engine, "_optional_attr", lambda module, attr: None)
+def _isolate(monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_engine(monkeypatch, TEST_METRICS)
 
 
 def cfg(root: Path, metrics: str, **kw: Any) -> ScoreConfig:

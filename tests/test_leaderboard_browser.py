@@ -7,12 +7,9 @@ screenshots.
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _helpers import screenshot
 
 from paradigm.leaderboard import build_leaderboard
 from paradigm.leaderboard.synthetic import synthetic_scores, write_scores_folder
@@ -47,16 +44,6 @@ def _column(page, col: int) -> list[str]:
     return page.eval_on_selector_all(
         f"table.lb tbody tr td:nth-child({col})", "els => els.map(e => e.textContent.trim())"
     )
-
-
-def _screenshot(page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 1000
-    keep = os.environ.get("PARADIGM_SCREENSHOT_DIR")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(keep) / name)
 
 
 def test_page_sorts_escapes_and_runs_offline(browser, site, tmp_path):
@@ -104,7 +91,7 @@ def test_page_sorts_escapes_and_runs_offline(browser, site, tmp_path):
     # the scatter plot has one labelled point per method, names as text
     assert page.locator("svg.scatter circle").count() == 5
     assert page.locator("svg.scatter text", has_text=HOSTILE[:20]).count() == 1
-    _screenshot(page, tmp_path, "leaderboard-index.png")
+    screenshot(page, tmp_path, "leaderboard-index.png")
 
     # per-method page of the hostile method
     page.get_by_role("link", name=HOSTILE, exact=True).click()
@@ -116,7 +103,7 @@ def test_page_sorts_escapes_and_runs_offline(browser, site, tmp_path):
     page.evaluate("Array.from(document.images).forEach(i => { i.loading = 'eager'; })")
     page.wait_for_function("Array.from(document.images).every(i => i.complete)")
     assert page.evaluate("Array.from(document.images).every(i => i.naturalWidth > 0)")
-    _screenshot(page, tmp_path, "leaderboard-method.png")
+    screenshot(page, tmp_path, "leaderboard-method.png")
 
     # the canary method (its images could be missing) still renders as text
     page.goto((site / "index.html").resolve().as_uri())

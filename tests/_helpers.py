@@ -1,0 +1,42 @@
+"""Helpers shared by several test modules (imported as ``from _helpers import ...``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def isolate_engine(monkeypatch: pytest.MonkeyPatch, metrics: Iterable[type]) -> None:
+    """Register test-only metrics for one test and keep the composite/samples hooks out of the engine."""
+    import paradigm.engine as engine
+    from paradigm.metrics import registry
+
+    registry._load_all()
+    for cls in metrics:
+        monkeypatch.setitem(registry._REGISTRY, cls.name, cls)  # type: ignore[attr-defined]
+    monkeypatch.setattr(engine, "_optional_attr", lambda module, attr: None)
+
+
+def save_random_png(path: Path, seed: int, size: int = 16) -> None:
+    """Write a seeded random RGB PNG of ``size`` x ``size`` px."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    a = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    Image.fromarray(a).save(path)
+
+
+def screenshot(page: Any, tmp_path: Path, name: str) -> None:
+    """Full-page screenshot into ``tmp_path`` (and ``$PARADIGM_SCREENSHOT_DIR`` when set)."""
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 1000
+    keep = os.environ.get("PARADIGM_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(keep) / name)
