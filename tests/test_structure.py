@@ -167,14 +167,16 @@ def _nms_reference(mag: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> tor
 
 
 def test_nms_matches_angle_formulation(astro) -> None:
-    from paradigm.metrics.structure import _gradients_nms_np, _gray32, _non_max_suppression, _smooth, _sobel
+    from paradigm.metrics.structure import _gray32, _non_max_suppression, _smooth, _sobel, _sobel_nms_np
 
     g = _smooth(torch.cat([_gray32(astro), _gray32(_noise(astro, 0.05))]), 1.0)
     gx, gy = _sobel(g)
     mag = torch.sqrt(gx * gx + gy * gy)
     ref = _nms_reference(mag, gx, gy)
     assert torch.equal(_non_max_suppression(mag, gx, gy), ref)
-    mag_np, nms_np = _gradients_nms_np(g)  # the per-image numpy path used on CPU
+    per_image = [_sobel_nms_np(gi) for gi in g[:, 0].numpy()]  # the per-image numpy path used on CPU
+    mag_np = torch.from_numpy(np.stack([m for m, _ in per_image]))[:, None]
+    nms_np = torch.from_numpy(np.stack([k for _, k in per_image]))[:, None]
     np.testing.assert_allclose(mag_np.numpy(), mag.numpy(), atol=1e-6)
     assert (nms_np != ref).float().mean().item() < 1e-3  # differs at most at float ties
 
@@ -192,11 +194,11 @@ def test_dilation_is_the_euclidean_disk(radius: int) -> None:
 
 
 def test_cpu_path_equals_torch_path(astro) -> None:
-    from paradigm.metrics.structure import _dilate, _match_counts_np, _non_max_suppression, _sobel
+    from paradigm.metrics.structure import _dilate, _edge_counts_np, _non_max_suppression, _sobel
 
     x = torch.cat([_blur(astro, 1.0), _noise(astro, 0.05)])
     ref = astro.expand_as(x)
-    g = torch.cat([x, ref]).mean(1, keepdim=True)
+    g = torch.cat([x, ref]).mean(1, keepdim=True).contiguous()
     gx, gy = _sobel(g)
     mag = torch.sqrt(gx * gx + gy * gy)
     high, low = edge_thresholds(mag[2:])
@@ -208,6 +210,6 @@ def test_cpu_path_equals_torch_path(astro) -> None:
         edges[:2].flatten(1).sum(1), edges[2:].flatten(1).sum(1),
         (edges[:2] & dil[2:]).flatten(1).sum(1), (edges[2:] & dil[:2]).flatten(1).sum(1),
     ]
-    got = _match_counts_np(nms, mag, high, low, 2, 2)
+    got = _edge_counts_np(g, 2, 2)  # the per-pair numpy path used on CPU (its own Sobel/NMS)
     for a, b in zip(got, expected, strict=True):
         assert torch.equal(a, b.double())

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from ._filters import fast_check_pair, gaussian_kernel1d, separable_filter_valid, thread_map
 from .base import Metric, Pillar, Reference
+from .colour import _GRAY as _GRAY_W
 from .colour import rgb_to_gray
 from .registry import register
 
@@ -33,6 +34,22 @@ MIN_HIGH = 0.02
 def _gray32(x: torch.Tensor) -> torch.Tensor:
     """``rgb2gray`` weights in float32, ``(N, 1, H, W)``."""
     return rgb_to_gray(x.to(torch.float32) if x.dtype != torch.float64 else x).to(torch.float32)
+
+
+def _gray_pair32(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """``torch.cat((_gray32(x), _gray32(ref)))`` written into one buffer with fused multiply-adds.
+
+    About 3x faster than the generic weighted sum on CPU; may differ from it by one float32 ulp.
+    """
+    n, c, h, w = x.shape
+    if c == 1 or x.dtype == torch.float64 or ref.dtype == torch.float64:
+        return torch.cat((_gray32(x), _gray32(ref)), dim=0)
+    out = torch.empty((2 * n, 1, h, w), dtype=torch.float32, device=x.device)
+    for img, dst in ((x, out[:n]), (ref, out[n:])):
+        img = img.to(torch.float32)
+        torch.mul(img[:, 0:1], _GRAY_W[0], out=dst)
+        dst.add_(img[:, 1:2], alpha=_GRAY_W[1]).add_(img[:, 2:3], alpha=_GRAY_W[2])
+    return out
 
 
 def _smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -206,61 +223,77 @@ def _dilate(e: Any, radius: int) -> Any:
     return out
 
 
-def _gradients_nms_np(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """CPU: Sobel magnitude and non-maximum suppression of ``g`` (B, 1, H, W), image by image in numpy.
+def _sobel_nms_np(img: Any) -> tuple[Any, Any]:
+    """numpy Sobel/8 magnitude and non-maximum suppression of one ``(H, W)`` float32 image.
 
     The same arithmetic as :func:`_sobel` and :func:`_non_max_suppression` (same operation order,
-    so the same float32 values), run per image (cache-sized arrays) on all cores.
+    so the same float32 values).
     """
     import numpy as np
 
-    gn = g.numpy()[:, 0]
+    h, w = img.shape
+    xp = np.empty((h + 2, w + 2), dtype=img.dtype)  # replicate padding (np.pad(mode="edge"), faster)
+    xp[1:-1, 1:-1] = img
+    xp[0, 1:-1], xp[-1, 1:-1] = img[0], img[-1]
+    xp[:, 0], xp[:, -1] = xp[:, 1], xp[:, -2]
+    # in-place forms of (a + b + 2 c) and (d - e) * 0.125: the same operations in the same order
+    sy = np.add(xp[:-2, :], xp[2:, :])
+    sy += 2 * xp[1:-1, :]
+    gx = np.subtract(sy[:, 2:], sy[:, :-2])
+    gx *= np.float32(0.125)
+    sx = np.add(xp[:, :-2], xp[:, 2:])
+    sx += 2 * xp[:, 1:-1]
+    gy = np.subtract(sx[2:, :], sx[:-2, :])
+    gy *= np.float32(0.125)
+    mag = np.sqrt(gx * gx + gy * gy)
+    mp = np.zeros((h + 2, w + 2), dtype=mag.dtype)
+    mp[1:-1, 1:-1] = mag
+    return mag, _nms_core(mag, mp, gx, gy)
 
-    def one(i: int) -> tuple[Any, Any]:
-        xp = np.pad(gn[i], 1, mode="edge")
-        sy = xp[:-2, :] + xp[2:, :] + 2 * xp[1:-1, :]
-        gx = (sy[:, 2:] - sy[:, :-2]) * np.float32(0.125)
-        sx = xp[:, :-2] + xp[:, 2:] + 2 * xp[:, 1:-1]
-        gy = (sx[2:, :] - sx[:-2, :]) * np.float32(0.125)
-        mag = np.sqrt(gx * gx + gy * gy)
-        return mag, _nms_core(mag, np.pad(mag, 1), gx, gy)
 
-    res = thread_map(one, range(gn.shape[0]))
-    mag = torch.from_numpy(np.stack([r[0] for r in res])[:, None])
-    nms = torch.from_numpy(np.stack([r[1] for r in res])[:, None])
-    return mag, nms
+#: 8-connectivity for :func:`scipy.ndimage.label` on one image.
+_EIGHT = [[True, True, True], [True, True, True], [True, True, True]]
 
 
-def _match_counts_np(
-    nms: torch.Tensor, mag: torch.Tensor, high: torch.Tensor, low: torch.Tensor, n: int, tolerance: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """CPU tail of :func:`edge_f1` in numpy (torch's boolean kernels are slow on CPU).
+def _edge_counts_np(g: torch.Tensor, n: int, tolerance: int) -> tuple[torch.Tensor, ...]:
+    """CPU body of :func:`edge_f1` after smoothing, one image pair per task on all cores.
 
-    Thresholds, hysteresis (:func:`_hysteresis`'s labelling), the disk dilation and the four counts
-    ``(n_out, n_ref, hit_out, hit_ref)`` as float64 tensors; same results as the torch path.
+    ``g`` is ``(2n, 1, H, W)``: the smoothed outputs, then the smoothed references. Per pair: Sobel
+    magnitude and non-maximum suppression (:func:`_sobel_nms_np`), the reference's thresholds
+    (:func:`edge_thresholds`: the same k-th smallest value, by ``np.partition``), hysteresis by
+    ``scipy.ndimage.label`` (8-connected), the disk dilation and the four counts
+    ``(n_out, n_ref, hit_out, hit_ref)`` as float64 tensors. Same results as the torch path;
+    per-pair tasks keep the arrays in the CPU caches and numpy/scipy release the GIL.
     """
     import numpy as np
     from scipy import ndimage
 
-    m = mag.numpy()[:, 0]
-    k = nms.numpy()[:, 0]
-    strong = k & (m >= high.numpy().reshape(-1, 1, 1))
-    weak = k & (m >= low.numpy().reshape(-1, 1, 1))
-    strong &= weak
-    structure = np.zeros((3, 3, 3), dtype=bool)
-    structure[1] = True  # 8-connectivity within each image, none across the batch
-    labels, n_labels = ndimage.label(weak, structure=structure)
-    keep = np.zeros(n_labels + 1, dtype=bool)
-    keep[labels[strong]] = True
-    keep[0] = False
-    edges = keep[labels]
-    dil = _dilate(edges, tolerance)
-    e_out, e_ref, d_out, d_ref = edges[:n], edges[n:], dil[:n], dil[n:]
+    gn = g.numpy()[:, 0]
 
-    def count(a: Any) -> torch.Tensor:
-        return torch.from_numpy(np.count_nonzero(a.reshape(a.shape[0], -1), axis=1).astype(np.float64))
+    def edges(mag: Any, nms: Any, high: Any, low: Any) -> Any:
+        weak = nms & (mag >= low)
+        strong = weak & (mag >= high)
+        labels, n_labels = ndimage.label(weak, structure=_EIGHT)
+        keep = np.zeros(n_labels + 1, dtype=bool)
+        keep[labels[strong]] = True
+        keep[0] = False
+        return np.take(keep, labels)  # keep[labels], ~2x faster
 
-    return count(e_out), count(e_ref), count(e_out & d_ref), count(e_ref & d_out)
+    def one(i: int) -> tuple[int, int, int, int]:
+        mag_o, nms_o = _sobel_nms_np(gn[i])
+        mag_r, nms_r = _sobel_nms_np(gn[n + i])
+        flat = mag_r.reshape(-1)
+        k = max(1, int(math.ceil(HIGH_QUANTILE * flat.size)))
+        high = max(np.partition(flat, k - 1)[k - 1], np.float32(MIN_HIGH))
+        low = np.float32(LOW_RATIO) * high
+        e_out = edges(mag_o, nms_o, high, low)
+        e_ref = edges(mag_r, nms_r, high, low)
+        hit_out = np.count_nonzero(e_out & _dilate(e_ref, tolerance))
+        hit_ref = np.count_nonzero(e_ref & _dilate(e_out, tolerance))
+        return int(np.count_nonzero(e_out)), int(np.count_nonzero(e_ref)), int(hit_out), int(hit_ref)
+
+    counts = torch.tensor(thread_map(one, range(n)), dtype=torch.float64).reshape(n, 4)
+    return counts[:, 0], counts[:, 1], counts[:, 2], counts[:, 3]
 
 
 def edge_f1(
@@ -297,13 +330,10 @@ def edge_f1(
     if sigma < 0:
         raise InputError(f"sigma must be >= 0, got {sigma!r}")
     tolerance = int(tolerance)
-    g = _smooth(torch.cat((_gray32(x), _gray32(ref)), dim=0), sigma)
+    g = _smooth(_gray_pair32(x, ref), sigma)
     n = x.shape[0]
     if g.device.type == "cpu":
-        mag, nms = _gradients_nms_np(g)
-        high, low = edge_thresholds(mag[n:])
-        high, low = high.repeat(2, 1, 1, 1), low.repeat(2, 1, 1, 1)
-        n_out, n_ref, hit_out, hit_ref = _match_counts_np(nms, mag, high, low, n, tolerance)
+        n_out, n_ref, hit_out, hit_ref = _edge_counts_np(g, n, tolerance)
     else:
         gx, gy = _sobel(g)
         mag = torch.sqrt(gx * gx + gy * gy)
@@ -350,7 +380,7 @@ class EdgeF1(_EdgeF1Base):
     """Edge F1 against the ground truth."""
 
     name = "edge_f1"
-    version = "1"
+    version = "2"  # 2: grey image by fused multiply-adds (may differ by 1 float32 ulp)
     reference: ClassVar[Reference] = "gt"
     description = "Canny edge F1 vs the ground truth within 2 px (same thresholds from the GT); higher is better"
 
@@ -360,7 +390,7 @@ class EdgeF1Input(_EdgeF1Base):
     """Edge F1 against the degraded input resized to the output size (no ground truth needed)."""
 
     name = "edge_f1_input"
-    version = "1"
+    version = "2"  # 2: grey image by fused multiply-adds (may differ by 1 float32 ulp)
     reference: ClassVar[Reference] = "input"
     description = "Canny edge F1 vs the (resized) degraded input within 2 px; stability without ground truth"
 
