@@ -1,8 +1,8 @@
 """Per-metric kernel cost on one batch of realistic image pairs (no decoding, no engine).
 
 Prints wall and CPU milliseconds per pair for each metric's registered class, on ``--batch``
-pairs of ``--size`` made from scikit-image sample photos (the reference) and a blurred, noisy,
-colour-shifted version (the output). Each metric gets fresh tensors, so nothing is shared
+pairs of ``--size`` made like ``bench_score.py``'s folders (scikit-image photos and their blurred,
+noisy, down-up-sampled or colour-cast versions). Each metric gets fresh tensors, so nothing is shared
 between metrics (in ``paradigm score`` SSIM and MS-SSIM share their first scale). Use it to
 compare commits::
 
@@ -21,22 +21,15 @@ DEFAULT_METRICS = "psnr,ssim,ms_ssim,gmsd,ciede2000,edge_f1"
 
 
 def make_batch(n: int, w: int, h: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` reference/output pairs, ``(n, 3, h, w)`` float32 in [0, 1], 8-bit quantised."""
-    from skimage import data
-    from skimage.transform import resize
+    """``n`` output/reference pairs, ``(n, 3, h, w)`` float32 in [0, 1]: the same photos and
+    degradations as ``bench_score.py`` (one method), kept in memory instead of written as PNG."""
+    from bench_score import make_pairs
 
-    photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket()]
-    rng = np.random.default_rng(seed)
-    refs, outs = [], []
-    for i in range(n):
-        img = resize(photos[i % len(photos)], (h, w), anti_aliasing=True).astype(np.float32)
-        ref = torch.from_numpy(img).permute(2, 0, 1)
-        blurred = torch.nn.functional.avg_pool2d(ref[None], 3, 1, 1)[0]
-        noise = torch.from_numpy(rng.normal(0, 0.03, ref.shape).astype(np.float32))
-        out = (blurred + noise + torch.tensor([0.03, 0.0, -0.03]).view(3, 1, 1)).clamp(0, 1)
-        refs.append(torch.round(ref * 255) / 255)
-        outs.append(torch.round(out * 255) / 255)
-    return torch.stack(outs), torch.stack(refs)
+    outs, refs = [], []
+    for gt, (out,) in make_pairs(n, (w, h), seed=seed):
+        refs.append(torch.from_numpy(np.array(gt)).permute(2, 0, 1))
+        outs.append(torch.from_numpy(np.array(out)).permute(2, 0, 1))
+    return torch.stack(outs).float() / 255.0, torch.stack(refs).float() / 255.0
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,17 +86,15 @@ def _degrade(img: Any, kind: int, rng: Any) -> Any:
     return np.asarray(im)
 
 
-def make_folder(root: Path, n: int, size: tuple[int, int], methods: tuple[str, ...] = ("m0",), seed: int = 0) -> None:
-    """Write ``root/gt/img_XXXXX.png`` and ``root/results/<method>/img_XXXXX.png`` for n pairs."""
+def make_pairs(n: int, size: tuple[int, int], methods: tuple[str, ...] = ("m0",), seed: int = 0) -> Iterator[tuple[Any, list[Any]]]:
+    """Yield ``(gt, [output per method])`` uint8 ``(H, W, 3)`` arrays for n pairs: random crops of
+    the sample photos, each output one of the four degradations."""
     import numpy as np
     from PIL import Image
 
     w, h = size
     rng = np.random.default_rng(seed)
     srcs = _samples()
-    (root / "gt").mkdir(parents=True, exist_ok=True)
-    for m in methods:
-        (root / "results" / m).mkdir(parents=True, exist_ok=True)
     for i in range(n):
         src = srcs[i % len(srcs)]
         scale = max(w / src.shape[1], h / src.shape[0]) * rng.uniform(1.0, 1.4)
@@ -103,9 +102,20 @@ def make_folder(root: Path, n: int, size: tuple[int, int], methods: tuple[str, .
         x0 = int(rng.integers(0, im.size[0] - w + 1))
         y0 = int(rng.integers(0, im.size[1] - h + 1))
         gt = np.asarray(im.crop((x0, y0, x0 + w, y0 + h)))
+        yield gt, [_degrade(gt, (i + j) % 4, rng) for j in range(len(methods))]
+
+
+def make_folder(root: Path, n: int, size: tuple[int, int], methods: tuple[str, ...] = ("m0",), seed: int = 0) -> None:
+    """Write ``root/gt/img_XXXXX.png`` and ``root/results/<method>/img_XXXXX.png`` for n pairs."""
+    from PIL import Image
+
+    (root / "gt").mkdir(parents=True, exist_ok=True)
+    for m in methods:
+        (root / "results" / m).mkdir(parents=True, exist_ok=True)
+    for i, (gt, outs) in enumerate(make_pairs(n, size, methods, seed)):
         Image.fromarray(gt).save(root / "gt" / f"img_{i:05d}.png")
-        for j, m in enumerate(methods):
-            Image.fromarray(_degrade(gt, (i + j) % 4, rng)).save(root / "results" / m / f"img_{i:05d}.png")
+        for m, out in zip(methods, outs, strict=True):
+            Image.fromarray(out).save(root / "results" / m / f"img_{i:05d}.png")
 
 
 def add_method(root: Path, name: str, seed: int = 1) -> int:

@@ -133,17 +133,7 @@ def _hysteresis(strong: torch.Tensor, weak: torch.Tensor) -> torch.Tensor:
     """
     strong = strong & weak
     if weak.device.type == "cpu":
-        import numpy as np
-        from scipy import ndimage
-
-        w = weak[:, 0].numpy()
-        structure = np.zeros((3, 3, 3), dtype=bool)
-        structure[1] = True  # 8-connectivity within each image, none across the batch
-        labels, count = ndimage.label(w, structure=structure)
-        keep = np.zeros(count + 1, dtype=bool)
-        keep[labels[strong[:, 0].numpy()]] = True
-        keep[0] = False
-        return torch.from_numpy(keep[labels]).unsqueeze(1)
+        return torch.from_numpy(_hysteresis_np(strong[:, 0].numpy(), weak[:, 0].numpy())).unsqueeze(1)
     weak_f = weak.to(torch.float32)
     cur_f = strong.to(torch.float32)
     while True:
@@ -154,6 +144,31 @@ def _hysteresis(strong: torch.Tensor, weak: torch.Tensor) -> torch.Tensor:
             return cur_f > 0
 
 
+def _hysteresis_np(strong: Any, weak: Any) -> Any:
+    """numpy :func:`_hysteresis` of ``(H, W)`` or ``(B, H, W)`` boolean maps (``strong`` within ``weak``).
+
+    One ``scipy.ndimage.label`` call with 8-connectivity inside each image and none across the
+    batch axis, then the components holding a strong pixel.
+    """
+    import numpy as np
+    from scipy import ndimage
+
+    structure = np.zeros((3, 3, 3), dtype=bool)
+    structure[1] = True
+    if weak.ndim == 2:
+        structure = structure[1]
+    labels, count = ndimage.label(weak, structure=structure)
+    keep = np.zeros(count + 1, dtype=bool)
+    keep[labels[strong]] = True
+    keep[0] = False
+    return np.take(keep, labels)  # keep[labels], ~2x faster
+
+
+def _high_rank(n_pixels: int) -> int:
+    """1-based rank of the ``HIGH_QUANTILE`` order statistic among ``n_pixels`` magnitudes."""
+    return max(1, int(math.ceil(HIGH_QUANTILE * n_pixels)))
+
+
 def edge_thresholds(ref_mag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """High and low hysteresis thresholds ``(N, 1, 1, 1)`` from the reference's gradient magnitudes.
 
@@ -161,7 +176,7 @@ def edge_thresholds(ref_mag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     without its max-normalisation, plus an absolute floor).
     """
     flat = ref_mag.flatten(1).to(torch.float32)
-    k = max(1, int(math.ceil(HIGH_QUANTILE * flat.shape[1])))
+    k = _high_rank(flat.shape[1])
     high = flat.kthvalue(k, dim=1).values.clamp_min(MIN_HIGH).view(-1, 1, 1, 1)
     return high.to(ref_mag.dtype), (LOW_RATIO * high).to(ref_mag.dtype)
 
@@ -251,10 +266,6 @@ def _sobel_nms_np(img: Any) -> tuple[Any, Any]:
     return mag, _nms_core(mag, mp, gx, gy)
 
 
-#: 8-connectivity for :func:`scipy.ndimage.label` on one image.
-_EIGHT = [[True, True, True], [True, True, True], [True, True, True]]
-
-
 def _edge_counts_np(g: torch.Tensor, n: int, tolerance: int) -> tuple[torch.Tensor, ...]:
     """CPU body of :func:`edge_f1` after smoothing, one image pair per task on all cores.
 
@@ -266,24 +277,18 @@ def _edge_counts_np(g: torch.Tensor, n: int, tolerance: int) -> tuple[torch.Tens
     per-pair tasks keep the arrays in the CPU caches and numpy/scipy release the GIL.
     """
     import numpy as np
-    from scipy import ndimage
 
     gn = g.numpy()[:, 0]
 
     def edges(mag: Any, nms: Any, high: Any, low: Any) -> Any:
         weak = nms & (mag >= low)
-        strong = weak & (mag >= high)
-        labels, n_labels = ndimage.label(weak, structure=_EIGHT)
-        keep = np.zeros(n_labels + 1, dtype=bool)
-        keep[labels[strong]] = True
-        keep[0] = False
-        return np.take(keep, labels)  # keep[labels], ~2x faster
+        return _hysteresis_np(weak & (mag >= high), weak)
 
     def one(i: int) -> tuple[int, int, int, int]:
         mag_o, nms_o = _sobel_nms_np(gn[i])
         mag_r, nms_r = _sobel_nms_np(gn[n + i])
         flat = mag_r.reshape(-1)
-        k = max(1, int(math.ceil(HIGH_QUANTILE * flat.size)))
+        k = _high_rank(flat.size)
         high = max(np.partition(flat, k - 1)[k - 1], np.float32(MIN_HIGH))
         low = np.float32(LOW_RATIO) * high
         e_out = edges(mag_o, nms_o, high, low)
