@@ -10,7 +10,7 @@ setup(
     package_dir={"paradigm._data": "data"},
     package_data={
         "paradigm._data": ["*.py", "*.json", "**/*.json", "**/*.csv", "**/*.md", "**/*.txt"],
-        "paradigm": ["py.typed", "web/*", "web/**/*"],
+        "paradigm": ["py.typed", "web/*", "web/**/*", "metrics/manifest.json"],
     },
     include_package_data=True,
 )

@@ -113,7 +113,7 @@ def validate(
         res["match"] = rep
         names = _drop_empty(joined, names, res)
         res.update(_validate_2afc(joined, names, dirs, n_boot, seed))
-        return _f(res)  # type: ignore[no-any-return]
+        return _f(res)
     votes = None
     if kind == "pairwise":
         votes = human

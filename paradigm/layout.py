@@ -40,7 +40,6 @@ import logging
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -390,10 +389,3 @@ def _sample_order(s: str) -> tuple[int, ...]:
     except ValueError:
         return (1 << 30,)
 
-
-def group_by_gt(pairs: Iterable[Pair]) -> dict[Path, list[Pair]]:
-    """Pairs grouped by their GT file (insertion order kept)."""
-    out: dict[Path, list[Pair]] = defaultdict(list)
-    for p in pairs:
-        out[p.gt_path].append(p)
-    return dict(out)

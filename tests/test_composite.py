@@ -23,8 +23,9 @@ from paradigm.composite import (
     validate,
 )
 from paradigm.composite.aggregate import score_table
-from paradigm.composite.schema import KNOWN_METRICS, sha256_of
+from paradigm.composite.schema import sha256_of
 from paradigm.errors import CompositeSchemaError, InputError, MetricUnavailableError
+from paradigm.metrics.spec import load_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "data" / "composite" / "default-v1.json"
@@ -300,7 +301,11 @@ def test_default_file_validates_and_provenance_is_accurate() -> None:
         else:
             assert prov["kind"] == "prior" and prov["description"], name
     assert spec.raw["weights_provenance"]["kind"] == "prior"
-    assert set(KNOWN_METRICS) <= set(spec.calibrations)  # every known metric has a calibration
+    manifest = load_manifest()
+    for pillar in spec.raw["pillars"].values():  # every weighted metric has a calibration
+        assert set(pillar["metrics"]) <= set(spec.calibrations)
+    for name in spec.calibrations:  # and is a metric paradigm declares
+        assert manifest.get(name) is not None, name
 
 
 def test_default_file_deterministic_text() -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _synthetic_scores import default_signature, synthetic_scores, write_scores_folder
 from click.testing import CliRunner
 
 from paradigm.errors import InputError
 from paradigm.leaderboard import build_leaderboard, load_run, merge_runs
 from paradigm.leaderboard.markdown import md_escape
 from paradigm.leaderboard.ranking import rank_methods, rng_for, significantly_worse
-from paradigm.leaderboard.synthetic import default_signature, synthetic_scores, write_scores_folder
 
 HOSTILE = "<script>alert(1)</script>"
 ATTR_HOSTILE = "x\" onmouseover=\"alert(2)' |`md`"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _helpers import screenshot
+from _synthetic_scores import synthetic_scores, write_scores_folder
 
 from paradigm.leaderboard import build_leaderboard
-from paradigm.leaderboard.synthetic import synthetic_scores, write_scores_folder
 
 pytestmark = pytest.mark.browser
 

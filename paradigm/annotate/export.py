@@ -120,7 +120,7 @@ def rater_report(rows: list[dict[str, Any]], catch_threshold: float = CATCH_THRE
         pair = tuple(sorted((r["method_a"], r["method_b"])))
         pref = preferred(_spec(r), r["winner"])
         if pref is not None:
-            cell_votes[(r["reference"], pair)][r["rater"]].append(pref)  # type: ignore[index]
+            cell_votes[(r["reference"], pair)][r["rater"]].append(pref)
 
     out: list[RaterStats] = []
     for rater in sorted(by_rater):
@@ -138,7 +138,7 @@ def rater_report(rows: list[dict[str, Any]], catch_threshold: float = CATCH_THRE
                 continue
             pair = tuple(sorted((r["method_a"], r["method_b"])))
             others = Counter(
-                p for who, prefs in cell_votes[(r["reference"], pair)].items() if who != rater for p in prefs  # type: ignore[index]
+                p for who, prefs in cell_votes[(r["reference"], pair)].items() if who != rater for p in prefs
             )
             if not others:
                 continue

@@ -17,7 +17,6 @@ from .calibration import calibrate, linear, logistic4
 from .profiles import apply_profile, list_profiles, load_profile
 from .schema import (
     AGGREGATIONS,
-    KNOWN_METRICS,
     PILLARS,
     CompositeSpec,
     load_composite,
@@ -27,7 +26,6 @@ from .schema import (
 
 __all__ = [
     "AGGREGATIONS",
-    "KNOWN_METRICS",
     "PILLARS",
     "CompositeSpec",
     "aggregate",

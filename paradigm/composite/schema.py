@@ -55,65 +55,14 @@ _TOP_KEYS = {
     "profile",
 }
 
-#: Fallback table of the metrics paradigm knows: name -> (pillar, higher_is_better). Used when a
-#: metric is not (yet) registered; a registered metric's own declaration wins for the direction.
-KNOWN_METRICS: dict[str, tuple[str, bool]] = {
-    # fidelity
-    "psnr": ("fidelity", True),
-    "psnr_y": ("fidelity", True),
-    "ssim": ("fidelity", True),
-    "ms_ssim": ("fidelity", True),
-    "gmsd": ("fidelity", False),
-    "ciede2000": ("fidelity", False),
-    # stability
-    "edge_f1": ("stability", True),
-    "edge_f1_input": ("stability", True),
-    "clip_sim": ("stability", True),
-    "clip_sim_input": ("stability", True),
-    "dino_sim": ("stability", True),
-    "dino_patch_sim": ("stability", True),
-    "dino_sim_input": ("stability", True),
-    # perceptual
-    "lpips": ("perceptual", False),
-    "dists": ("perceptual", False),
-    "niqe": ("perceptual", False),
-    "brisque": ("perceptual", False),
-    "musiq": ("perceptual", True),
-    "clipiqa": ("perceptual", True),
-    "topiq_nr": ("perceptual", True),
-    "maniqa": ("perceptual", True),
-    "nima": ("perceptual", True),
-    # task metrics
-    "uiqm": ("perceptual", True),
-    "uciqe": ("perceptual", True),
-    "fusion_en": ("perceptual", True),
-    "fusion_sd": ("perceptual", True),
-    "fusion_sf": ("perceptual", True),
-    "fusion_ag": ("perceptual", True),
-    "fusion_mi": ("perceptual", True),
-    "fusion_qabf": ("perceptual", True),
-    "fusion_vif": ("perceptual", True),
-    "psnr_mu": ("fidelity", True),
-}
-
-
 def metric_direction(name: str) -> bool | None:
-    """``higher_is_better`` of a metric column: the registry's declaration, else the fallback table.
+    """``higher_is_better`` of a metric column, from the metric manifest (no torch import).
 
-    Returns None for a name that is neither registered nor in :data:`KNOWN_METRICS`.
+    Returns None for a name no registered metric declares (or a signed/informational column).
     """
-    from ..errors import UnknownMetricError
+    from ..metrics.spec import load_manifest
 
-    try:
-        from .. import metric_info
-
-        return bool(metric_info(name)["higher_is_better"])
-    except UnknownMetricError:
-        pass
-    except ImportError as exc:  # a metric module with a missing dependency: use the table
-        log.debug("metric registry unavailable (%s); using the fallback table for %r", exc, name)
-    known = KNOWN_METRICS.get(name)
-    return None if known is None else known[1]
+    return load_manifest().direction(name)
 
 
 @dataclass(frozen=True)

@@ -138,19 +138,14 @@ def dv(x: float | int | None) -> str:
     return f"{x:.9g}" if isinstance(x, float) else str(x)
 
 
-#: Direction of common metric columns (for the header arrow). Kept here rather than read from the
-#: registry so that building a leaderboard does not import torch and every metric module.
-KNOWN_DIRECTION: dict[str, bool] = {
-    "psnr": True, "psnr_y": True, "ssim": True, "ms_ssim": True, "lpips": False, "dists": False,
-    "dino": True, "dino_sim": True, "dinov2_sim": True, "clip_sim": True, "edge_f1": True,
-    "ciede2000": False, "niqe": False, "brisque": False, "musiq": True, "fsim": True, "vif": True,
-    "gmsd": False,
-}
-
-
 def _direction(metric: str) -> bool | None:
-    """Whether higher is better for a known metric column (None when unknown)."""
-    return KNOWN_DIRECTION.get(metric)
+    """Whether higher is better for a metric column, from the metric manifest (None when unknown).
+
+    The manifest is JSON, so building a leaderboard does not import torch or any metric module.
+    """
+    from ..metrics.spec import load_manifest
+
+    return load_manifest().direction(metric)
 
 
 def _page(title: str, body: str, depth: int = 0) -> str:

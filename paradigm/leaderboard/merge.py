@@ -289,7 +289,7 @@ def merge_runs(runs: list[Run], force: bool = False) -> Merged:
                         f"the row ({key}) appears {where} with different values; "
                         "remove one of the inputs or rescore so that each result is scored once"
                     )
-                drop.append(int(idx))  # type: ignore[call-overload]
+                drop.append(int(idx))
         log.info("dropped %d duplicate rows with identical values", len(drop))
         merged = merged.drop(index=drop).reset_index(drop=True)
     return Merged(scores=merged, runs=runs, conflicts=conflicts)

@@ -14,10 +14,11 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from ..errors import InputError
+from .spec import ColumnSpec, MetricSpec
 
 Kind = Literal["full-reference", "no-reference", "embedding"]
 Pillar = Literal["perceptual", "stability", "fidelity", "diagnostic"]
-Reference = Literal["gt", "input", "none"]
+Reference = Literal["gt", "input", "two-inputs", "none"]
 
 #: Absolute slack allowed outside [0, 1] (float rounding from resampling).
 RANGE_SLACK = 1e-3
@@ -81,11 +82,16 @@ class Metric(torch.nn.Module):
         higher_is_better: direction of the raw value.
         value_range: (low, high) of the raw value; ``float("inf")`` allowed.
         pillar: ``"perceptual"``, ``"stability"``, ``"fidelity"`` or ``"diagnostic"`` (not in the composite).
-        reference: what the metric compares against: ``"gt"``, ``"input"`` (the degraded input) or ``"none"``.
+        reference: what the metric compares against: ``"gt"``, ``"input"`` (the degraded input),
+            ``"two-inputs"`` (two fusion sources, passed stacked as ``torch.cat([A, B], dim=1)``) or ``"none"``.
+        aliases: alternative registry names.
         weights: names of entries in the weights table that the metric needs (empty for none).
         supports_y_channel: honours the engine's ``--y-channel`` policy (ITU-R BT.601 luma).
         min_size: smallest image side the metric accepts.
         outputs: column names when :meth:`forward` returns several values (a dict); empty for one value.
+        column_higher_is_better: direction per output column where it differs from ``higher_is_better``
+            (``None``: a signed or informational column with no better/worse).
+        column_ranges: value range per output column where it differs from ``value_range``.
         defaults: option name -> default value.
         description: one line for ``paradigm metrics`` and docs.
     """
@@ -97,10 +103,13 @@ class Metric(torch.nn.Module):
     value_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
     pillar: ClassVar[Pillar] = "fidelity"
     reference: ClassVar[Reference] = "gt"
+    aliases: ClassVar[tuple[str, ...]] = ()
     weights: ClassVar[tuple[str, ...]] = ()
     supports_y_channel: ClassVar[bool] = False
     min_size: ClassVar[int] = 1
     outputs: ClassVar[tuple[str, ...]] = ()
+    column_higher_is_better: ClassVar[Mapping[str, bool | None]] = {}
+    column_ranges: ClassVar[Mapping[str, tuple[float, float]]] = {}
     defaults: ClassVar[Mapping[str, Any]] = {}
     description: ClassVar[str] = ""
 
@@ -117,7 +126,7 @@ class Metric(torch.nn.Module):
         """Output column names: ``outputs`` or just ``(name,)``."""
         return self.outputs or (self.name,)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, x: torch.Tensor, ref: torch.Tensor | None = None
     ) -> torch.Tensor | dict[str, torch.Tensor]:
         """Score a batch.
@@ -138,22 +147,52 @@ class Metric(torch.nn.Module):
         return {"name": self.name, "version": self.version, "options": changed, "weights": list(self.weights)}
 
     @classmethod
+    def spec(cls) -> MetricSpec:
+        """Every declared fact about this metric as a frozen, torch-free :class:`MetricSpec`."""
+        columns = tuple(
+            ColumnSpec(
+                col,
+                cls.column_higher_is_better.get(col, cls.higher_is_better),
+                tuple(cls.column_ranges.get(col, cls.value_range)),  # type: ignore[arg-type]
+            )
+            for col in (cls.outputs or (cls.name,))
+        )
+        return MetricSpec(
+            name=cls.name,
+            version=cls.version,
+            kind=cls.kind,
+            pillar=cls.pillar,
+            reference="two-inputs" if getattr(cls, "two_inputs", False) else cls.reference,
+            columns=columns,
+            module=cls.__module__,
+            aliases=tuple(cls.aliases),
+            weights=tuple(cls.weights),
+            min_size=cls.min_size,
+            supports_y_channel=cls.supports_y_channel,
+            defaults=dict(cls.defaults),
+            description=cls.description,
+        )
+
+    @classmethod
     def info(cls) -> dict[str, Any]:
-        """Declared properties, as a plain dict."""
+        """Declared properties, as a plain dict (the :class:`MetricSpec`, with ``range`` and ``outputs``)."""
+        spec = cls.spec()
         return {
-            "name": cls.name,
-            "version": cls.version,
-            "kind": cls.kind,
-            "higher_is_better": cls.higher_is_better,
-            "range": list(cls.value_range),
-            "pillar": cls.pillar,
-            "reference": cls.reference,
-            "weights": list(cls.weights),
-            "supports_y_channel": cls.supports_y_channel,
-            "min_size": cls.min_size,
-            "outputs": list(cls.outputs) or [cls.name],
-            "defaults": dict(cls.defaults),
-            "description": cls.description,
+            "name": spec.name,
+            "version": spec.version,
+            "kind": spec.kind,
+            "higher_is_better": spec.higher_is_better,
+            "range": list(spec.value_range),
+            "pillar": spec.pillar,
+            "reference": spec.reference,
+            "composable": spec.composable,
+            "weights": list(spec.weights),
+            "supports_y_channel": spec.supports_y_channel,
+            "min_size": spec.min_size,
+            "outputs": list(spec.column_names),
+            "column_higher_is_better": {c.name: c.higher_is_better for c in spec.columns},
+            "defaults": dict(spec.defaults),
+            "description": spec.description,
         }
 
 
@@ -174,7 +213,7 @@ class EmbeddingMetric(Metric):
         """Similarity ``(N,)`` between two batches of embeddings from :meth:`embed`."""
         raise NotImplementedError
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, x: torch.Tensor, ref: torch.Tensor | None = None
     ) -> torch.Tensor | dict[str, torch.Tensor]:
         if ref is None:

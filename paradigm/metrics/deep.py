@@ -250,7 +250,7 @@ class LPIPS(Metric):
         if self.options["net"] not in LPIPS_BACKBONES:
             raise InputError(f"lpips net must be one of {sorted(LPIPS_BACKBONES)}, got {self.options['net']!r}")
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         if ref is None:
             raise InputError("lpips needs a reference image")
         return lpips(x, ref, **self.options)
@@ -444,7 +444,7 @@ class DISTS(Metric):
         super().__init__(**overrides)
         _check_options(self.options)
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         if ref is None:
             raise InputError("dists needs a reference image")
         return dists(x, ref, **self.options)
@@ -785,16 +785,16 @@ class DinoPatchSim(_DinoBase):
 def clip_sim(x: torch.Tensor, y: torch.Tensor, **options: Any) -> torch.Tensor:
     """Cosine of CLIP image embeddings; ``(N,)`` float64 in [-1, 1], 1 for identical images."""
     m = ClipSim(**options)
-    return m(x, y)  # type: ignore[no-any-return]
+    return m(x, y)
 
 
 def dino_sim(x: torch.Tensor, y: torch.Tensor, **options: Any) -> torch.Tensor:
     """Cosine of DINOv2 CLS embeddings; ``(N,)`` float64 in [-1, 1], 1 for identical images."""
     m = DinoSim(**options)
-    return m(x, y)  # type: ignore[no-any-return]
+    return m(x, y)
 
 
 def dino_patch_sim(x: torch.Tensor, y: torch.Tensor, **options: Any) -> torch.Tensor:
     """Mean cosine of corresponding DINOv2 patch tokens; ``(N,)`` float64 in [-1, 1]."""
     m = DinoPatchSim(**options)
-    return m(x, y)  # type: ignore[no-any-return]
+    return m(x, y)

@@ -624,8 +624,13 @@ class Geometry(Metric):
         "fov_flag": False,
         "border_frac": False,
     }
+    column_ranges: ClassVar[dict[str, tuple[float, float]]] = {
+        "scale": (0.0, float("inf")),
+        "fov_flag": (0.0, 1.0),
+        "border_frac": (0.0, 1.0),
+    }
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> dict[str, torch.Tensor]:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         return geometry(x, _need_ref(self.name, ref), **self.options)
 
 
@@ -652,8 +657,13 @@ class ColourCast(Metric):
         "psnr_colour_corrected": True,
         "colour_share": None,
     }
+    column_ranges: ClassVar[dict[str, tuple[float, float]]] = {
+        "deltaE00_mean": (0.0, float("inf")),
+        "psnr_colour_corrected": (0.0, float("inf")),
+        "colour_share": (0.0, 1.0),
+    }
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> dict[str, torch.Tensor]:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         return colour_cast(x, _need_ref(self.name, ref))
 
 
@@ -672,5 +682,5 @@ class Hallucination(Metric):
     defaults = {"ratio": 4.0, "pre_sigma": 1.0, "window_sigma": 3.0, "noise_floor": 1e-4}
     description = "Fraction of area where the output has local detail energy >= 4x the GT's (hallucinated texture)"
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         return hallucination(x, _need_ref(self.name, ref), **self.options)

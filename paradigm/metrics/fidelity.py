@@ -361,7 +361,7 @@ class _FidelityMetric(Metric):
     def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, x: torch.Tensor, ref: torch.Tensor | None = None
     ) -> torch.Tensor:
         if ref is None:

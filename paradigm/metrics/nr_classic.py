@@ -589,7 +589,7 @@ class NIQE(Metric):
         "NIQE natural image quality evaluator (Mittal 2013), official MATLAB release on rgb2gray; lower is better"
     )
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, x: torch.Tensor, ref: torch.Tensor | None = None
     ) -> torch.Tensor:
         return niqe(x, params_path=self.options["params_path"])
@@ -614,7 +614,7 @@ class BRISQUE(Metric):
         "BRISQUE spatial NSS + SVR (Mittal 2012), official LIVE model on rgb2gray; lower is better (~0-100)"
     )
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, x: torch.Tensor, ref: torch.Tensor | None = None
     ) -> torch.Tensor:
         return brisque(x, model_path=self.options["model_path"], range_path=self.options["range_path"])

@@ -146,7 +146,7 @@ class _PyiqaMetric(Metric):
                 _MODELS[key] = _build(self.pyiqa_name, self.weights_name, self.options["weights_path"], device)
             return _MODELS[key]
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         """Score ``(N, C, H, W)`` images in [0, 1]; ``ref`` is ignored. Returns ``(N,)`` float64."""
         check_image(x, "output")
         if min(x.shape[-2:]) < self.min_size:

@@ -369,7 +369,7 @@ class _EdgeF1Base(Metric):
     min_size = 3
     defaults = {"tolerance": 2, "sigma": 1.0}
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, x: torch.Tensor, ref: torch.Tensor | None = None
     ) -> torch.Tensor:
         if ref is None:

@@ -539,7 +539,7 @@ class UIQM(Metric):
     defaults = {"block_size": 10}
     description = "Underwater Image Quality Measure (Panetta 2016; FUnIE-GAN reference code, 10x10 blocks)"
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         return cast(torch.Tensor, uiqm(x, block_size=int(self.options["block_size"])))
 
 
@@ -556,7 +556,7 @@ class UCIQE(Metric):
     reference = "none"
     description = "Underwater Colour Image Quality Evaluation (Yang & Sowmya 2015), CIELAB"
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         return uciqe(x)
 
 
@@ -578,7 +578,7 @@ class _FusionNR(Metric):
     higher_is_better = True
     pillar = "diagnostic"
     reference = "none"
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         return _NR_FUNCS[self.name](x)
 
 
@@ -621,7 +621,7 @@ class _FusionPair(Metric):
     #: the engine passes ``torch.cat([A, B], dim=1)`` from ``--input A --input2 B``
     two_inputs: ClassVar[bool] = True
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         if ref is None:
             raise InputError(f"metric {self.name!r} needs the two fusion sources stacked as ref (N, 2 or 6, H, W)")
         if isinstance(ref, torch.Tensor) and ref.ndim == 4 and ref.shape[1] in (1, 3):
@@ -671,7 +671,7 @@ class PSNRMu(Metric):
     defaults = {"mu": 5000.0}
     description = "PSNR after mu-law tonemapping (mu=5000; Kalantari & Ramamoorthi 2017), linear HDR in [0,1]"
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         if ref is None:
             raise InputError("metric 'psnr_mu' needs the HDR ground truth as reference")
         return psnr_mu(x, ref, mu=float(self.options["mu"]))

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..signature import build_signature, signature_line
-from .merge import PILLARS
+from paradigm.leaderboard.merge import PILLARS
+from paradigm.signature import build_signature, signature_line
 
 
 def default_signature(**overrides: Any) -> dict[str, Any]:
