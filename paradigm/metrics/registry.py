@@ -13,16 +13,31 @@ from typing import Any, TypeVar
 from ..errors import UnknownMetricError
 from .base import Metric
 
-#: Modules that define registered metrics, imported on first registry access.
-METRIC_MODULES: tuple[str, ...] = (
-    "paradigm.metrics.fidelity",
-    "paradigm.metrics.structure",
-    "paradigm.metrics.nr_classic",
-    "paradigm.metrics.deep",
-    "paradigm.metrics.pyiqa_models",
-    "paradigm.metrics.diagnostics",
-    "paradigm.metrics.task",
-)
+#: Modules of this package that hold no metric declarations (everything else is scanned).
+_INFRASTRUCTURE = frozenset({"base", "registry", "spec", "colour"})
+#: Entry-point group through which other distributions add metric modules.
+ENTRY_POINT_GROUP = "paradigm.metrics"
+
+
+def metric_modules() -> tuple[str, ...]:
+    """Modules that may declare metrics: every public module of ``paradigm.metrics``, sorted.
+
+    Adding a metric is writing one module here (or, outside paradigm, one module named by an
+    entry point in the ``paradigm.metrics`` group); no list needs editing.
+    """
+    import pkgutil
+
+    from .. import metrics as pkg
+
+    names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+    return tuple(f"{pkg.__name__}.{n}" for n in sorted(names) if n not in _INFRASTRUCTURE)
+
+
+def _plugin_modules() -> tuple[str, ...]:
+    from importlib.metadata import entry_points
+
+    return tuple(ep.value.split(":")[0] for ep in entry_points(group=ENTRY_POINT_GROUP))
+
 
 _REGISTRY: dict[str, type[Metric]] = {}
 _ALIASES: dict[str, str] = {}
@@ -56,7 +71,7 @@ def _load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    for mod in METRIC_MODULES:
+    for mod in metric_modules() + _plugin_modules():
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:  # a module of ours not written / an optional extra missing
