@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from . import cache as cache_mod
+from .batching import SizeBuckets
 from .errors import InputError, MetricUnavailableError, ParadigmError, UnknownMetricError
 from .io import COLOUR_RULE, DecodeError, read_image
 from .layout import Layout, Pair, discover
@@ -837,8 +838,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         cache.put(to_store, geo_store)
         bar.update(len(items))
 
-    buckets: dict[tuple[int, int], list[_Item]] = OrderedDict()
-    buffered = 0
+    batches: SizeBuckets[_Item] = SizeBuckets(batch_size, key=lambda it: (int(it.out.shape[1]), int(it.out.shape[2])))
 
     def prep(g: Path, work: list[tuple[int, Pair, list[str]]]) -> list[_Item | _Fail]:
         return _prepare_group(g, work, cfg.resize, cfg.crop_border, input_metrics, cfg.align, input2_paths)
@@ -855,20 +855,10 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
                 n_decoded_pairs += 1
                 n_resized += int(it.resized)
                 rows[it.idx]["height"], rows[it.idx]["width"], rows[it.idx]["resized"] = it.height, it.width, it.resized
-                k = (int(it.out.shape[1]), int(it.out.shape[2]))
-                buckets.setdefault(k, []).append(it)
-                buffered += 1
-                if len(buckets[k]) >= batch_size:
-                    flush(buckets.pop(k))
-                    buffered -= batch_size
-                while buffered > 2 * batch_size:  # many distinct sizes: flush the oldest bucket
-                    k0 = next(iter(buckets))
-                    b = buckets.pop(k0)
-                    buffered -= len(b)
-                    flush(b)
-        for b in list(buckets.values()):
-            flush(b)
-        buckets.clear()
+                for ready in batches.add(it):
+                    flush(ready)
+        for rest in batches.drain():
+            flush(rest)
     finally:
         bar.close()
         cache.close()
