@@ -41,7 +41,8 @@ import torch
 from . import cache as cache_mod
 from .batching import SizeBuckets
 from .errors import InputError, MetricUnavailableError, ParadigmError, UnknownMetricError
-from .io import COLOUR_RULE, DecodeError, read_image
+from .io import COLOUR_RULE, DEFAULT_MAX_PIXELS, DecodeError
+from .io import read_image as _read_image
 from .layout import Layout, Pair, discover
 from .metrics.base import EmbeddingMetric, Metric, check_image
 from .metrics.registry import create_metric, get_metric_class, list_metrics
@@ -84,6 +85,12 @@ class ScoreConfig:
         align: ``"none"`` or ``"similarity"``: register each output to its GT (global translation and
             scale, :func:`paradigm.metrics.diagnostics.align_to`) after resizing, before any metric.
         progress: show a progress bar (None: only when stderr is a terminal).
+        max_pixels: refuse (one ``decode`` error row) images whose header declares more pixels
+            (``--max-pixels``; None or 0: no limit); recorded in the signature.
+        trust_mtime: let the cache reuse a file's hash while its (path, size, mtime) is unchanged
+            (``--trust-mtime``); by default every file's bytes are hashed on every run.
+        allow_missing: accept a composite that names metrics paradigm does not know (they then
+            count as missing); by default that is an error raised before any image is decoded.
     """
 
     results: Path
@@ -106,6 +113,9 @@ class ScoreConfig:
     align: str = "none"
     input2: Path | None = None
     n_boot: int = 1000
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    trust_mtime: bool = False
+    allow_missing: bool = False
 
 
 @dataclass
@@ -291,9 +301,14 @@ def _prepare_group(
     input_metrics: set[str],
     align: str = "none",
     input2: dict[int, Path] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> list[_Item | _Fail]:
     """Decode one GT image and every output paired with it; resize/crop them."""
     out: list[_Item | _Fail] = []
+
+    def read_image(path: Path) -> torch.Tensor:
+        return _read_image(path, max_pixels)
+
     try:
         gt = read_image(gt_path)
     except DecodeError as exc:
@@ -514,6 +529,45 @@ class _Runner:
         return out
 
 
+def _stacked_ref(
+    m: Metric, sub: Sequence[_Item], hashes: Sequence[tuple[str, str, str]], device: torch.device
+) -> tuple[torch.Tensor | None, list[str]]:
+    """The reference batch of a metric whose reference is the input (or none) and its embedding keys."""
+    if m.reference != "input":
+        return None, ["" for _ in sub]
+    keys = [f"{hashes[it.idx][2]}:{hashes[it.idx][1]}" for it in sub]
+    if getattr(m, "two_inputs", False):
+        refs = [torch.cat([it.inp, it.inp2], dim=0) for it in sub if it.inp is not None and it.inp2 is not None]
+    else:
+        refs = [it.inp for it in sub if it.inp is not None]
+    return torch.stack(refs).to(device), keys
+
+
+def _run_per_item(
+    runner: _Runner,
+    m: Metric,
+    sub: Sequence[_Item],
+    x_one: dict[int, torch.Tensor],
+    gt_one: dict[int, torch.Tensor],
+    hashes: Sequence[tuple[str, str, str]],
+) -> list[dict[str, float] | Exception]:
+    """Run ``m`` on each item alone (``N = 1``): values are then independent of ``--batch-size`` and
+    of which pairs were cached, to the last bit (batched CPU reductions split sums by batch shape).
+
+    Raises:
+        MetricUnavailableError: as :meth:`_Runner.run`.
+    """
+    out: list[dict[str, float] | Exception] = []
+    for it in sub:
+        if m.reference == "gt":
+            ref: torch.Tensor | None = gt_one[id(it.gt)]
+            keys = [hashes[it.idx][1]]
+        else:
+            ref, keys = _stacked_ref(m, [it], hashes, runner.device)
+        out += runner.run(m, x_one[it.idx], ref, keys)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # hooks
 
@@ -537,6 +591,31 @@ def _probe(m: Metric, device: torch.device) -> str | None:
     except Exception as exc:  # noqa: BLE001 - only availability matters here
         log.debug("probe of %s raised %s: %s", m.name, type(exc).__name__, exc)
     return None
+
+
+def _check_composite(cfg: ScoreConfig) -> Any:
+    """Load and validate the composite (file, profile, metric names) before any work; None without
+    :mod:`paradigm.composite`.
+
+    Raises:
+        InputError: unreadable or invalid composite file, unknown profile, or metric names paradigm
+            does not know (unless ``cfg.allow_missing``).
+    """
+    resolve_spec = _optional_attr("paradigm.composite", "resolve_spec")
+    if resolve_spec is None:
+        return None
+    from .composite.schema import unknown_metrics, unknown_metrics_message
+
+    try:
+        spec = resolve_spec(cfg.composite, cfg.profile)
+    except ParadigmError as exc:
+        raise InputError(f"composite: {exc}") from None
+    unknown = unknown_metrics(spec)
+    if unknown:
+        if not cfg.allow_missing:
+            raise InputError(unknown_metrics_message(spec, unknown))
+        log.info("composite %s: unknown metric(s) %s accepted (--allow-missing)", spec.tag, sorted(unknown))
+    return spec
 
 
 def _optional_attr(module: str, attr: str) -> Callable[..., Any] | None:
@@ -593,6 +672,9 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     workers = cfg.workers if cfg.workers is not None else min(4, os.cpu_count() or 1)
     if workers < 0:
         raise InputError(f"--workers must be >= 0, got {workers}")
+    if cfg.max_pixels is not None and cfg.max_pixels < 0:
+        raise InputError(f"--max-pixels must be >= 0 (0: no limit), got {cfg.max_pixels}")
+    spec = _check_composite(cfg)  # a bad composite file fails here, before any image is decoded
     device = resolve_device(cfg.device)
     if device.type == "cpu":
         from ._alloc import tune_malloc
@@ -656,8 +738,13 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         cache: cache_mod.NullCache = cache_mod.NullCache()
     else:
         cpath = default_cache_path(Path(cfg.results)) if str(cfg.cache) == "default" else Path(cfg.cache)
-        cache = cache_mod.open_cache(cpath)
+        cache = cache_mod.open_cache(cpath, trust_mtime=cfg.trust_mtime)
     errors: list[dict[str, Any]] = []
+    for pr in layout.problems:  # unreadable folders, symbolic-link loops: their images are missing
+        errors.append(
+            {"method": "", "task": "", "dataset": "", "image": "", "path": str(pr.path),
+             "stage": "discovery", "reason": pr.reason}
+        )
     for u in layout.unpaired:
         errors.append(
             {"method": u.method, "task": u.task, "dataset": u.dataset, "image": u.image,
@@ -758,7 +845,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     failed_pairs: set[int] = set()
     n_computed = 0
     n_decoded_pairs = 0
-    n_resized = 0
+    decoded: set[int] = set()
 
     def add_error(i: int, stage: str, reason: str, path: Path | str) -> None:
         p = pairs[i]
@@ -779,7 +866,15 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             geo_store.append(((h[0], h[1], policy), (it.height, it.width, it.resized)))
         hh, ww = int(items[0].out.shape[1]), int(items[0].out.shape[2])
         pos = {it.idx: j for j, it in enumerate(items)}
-        x_all = torch.stack([it.out for it in items]).to(runner.device)
+        per_item = runner.device.type == "cpu"
+        if per_item:  # CPU: one image per call, so no value depends on its batch neighbours
+            x_all = torch.empty(0)
+            x_one = {it.idx: it.out[None] for it in items}
+            gt_one: dict[int, torch.Tensor] = {}
+            for it in items:  # one view per GT tensor, so metrics share their memoised work on it
+                gt_one.setdefault(id(it.gt), it.gt[None])
+        else:
+            x_all = torch.stack([it.out for it in items]).to(runner.device)
         gt_all: torch.Tensor | None = None
         for m in list(active.values()):
             sub = [it for it in items if m.name in it.needed]
@@ -796,28 +891,23 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
                               f"image of {hh}x{ww} px (after cropping) is smaller than the metric's minimum "
                               f"{m.min_size} px", pairs[it.idx].output_path)
                 continue
-            whole = len(sub) == len(items)
-            sel = None if whole else torch.tensor([pos[it.idx] for it in sub], device=x_all.device)
-            x = x_all if sel is None else x_all.index_select(0, sel)
-            ref: torch.Tensor | None
-            if m.reference == "gt":
-                if gt_all is None:
-                    gt_all = torch.stack([it.gt for it in items]).to(runner.device)
-                ref = gt_all if sel is None else gt_all.index_select(0, sel)
-                rkeys = [hashes[it.idx][1] for it in sub]
-            elif m.reference == "input" and two:
-                ref = torch.stack(
-                    [torch.cat([it.inp, it.inp2], dim=0) for it in sub if it.inp is not None and it.inp2 is not None]
-                ).to(runner.device)
-                rkeys = [f"{hashes[it.idx][2]}:{hashes[it.idx][1]}" for it in sub]
-            elif m.reference == "input":
-                ref = torch.stack([it.inp for it in sub if it.inp is not None]).to(runner.device)
-                rkeys = [f"{hashes[it.idx][2]}:{hashes[it.idx][1]}" for it in sub]
-            else:
-                ref = None
-                rkeys = ["" for _ in sub]
             try:
-                res = runner.run(m, x, ref, rkeys)
+                if per_item:
+                    res = _run_per_item(runner, m, sub, x_one, gt_one, hashes)
+                else:
+                    sel = None if len(sub) == len(items) else torch.tensor(
+                        [pos[it.idx] for it in sub], device=x_all.device
+                    )
+                    x = x_all if sel is None else x_all.index_select(0, sel)
+                    ref: torch.Tensor | None
+                    if m.reference == "gt":
+                        if gt_all is None:
+                            gt_all = torch.stack([it.gt for it in items]).to(runner.device)
+                        ref = gt_all if sel is None else gt_all.index_select(0, sel)
+                        rkeys = [hashes[it.idx][1] for it in sub]
+                    else:
+                        ref, rkeys = _stacked_ref(m, sub, hashes, runner.device)
+                    res = runner.run(m, x, ref, rkeys)
             except MetricUnavailableError as exc:
                 skipped[m.name] = str(exc)
                 del active[m.name]
@@ -841,7 +931,9 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     batches: SizeBuckets[_Item] = SizeBuckets(batch_size, key=lambda it: (int(it.out.shape[1]), int(it.out.shape[2])))
 
     def prep(g: Path, work: list[tuple[int, Pair, list[str]]]) -> list[_Item | _Fail]:
-        return _prepare_group(g, work, cfg.resize, cfg.crop_border, input_metrics, cfg.align, input2_paths)
+        return _prepare_group(
+            g, work, cfg.resize, cfg.crop_border, input_metrics, cfg.align, input2_paths, cfg.max_pixels
+        )
 
     try:
         for prepared in _iter_prepared(groups, workers, prep):
@@ -853,7 +945,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
                         bar.update(1)
                     continue
                 n_decoded_pairs += 1
-                n_resized += int(it.resized)
+                decoded.add(it.idx)
                 rows[it.idx]["height"], rows[it.idx]["width"], rows[it.idx]["resized"] = it.height, it.width, it.resized
                 for ready in batches.add(it):
                     flush(ready)
@@ -877,6 +969,9 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             if c not in metric_cols:
                 metric_cols.append(c)
     kept = [r for i, r in enumerate(rows) if i not in failed_pairs]
+    # every scored row, computed now or served from the cache (its geometry row says it was resized)
+    n_resized = sum(1 for r in kept if r["resized"])
+    n_cached_pairs = sum(1 for i in range(len(rows)) if i not in failed_pairs and i not in decoded)
     scores = pd.DataFrame(kept, columns=list(ID_COLUMNS) + metric_cols)
     for c in metric_cols:
         scores[c] = pd.to_numeric(scores[c], errors="coerce").astype("float64")
@@ -886,6 +981,15 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
 
     composite_info: dict[str, Any] | None = None
     apply_composite = _optional_attr("paradigm.composite", "apply_composite")
+    composite_note = None
+    if spec is not None and not cfg.strict and len(scores) and not any(
+        c in scores.columns and scores[c].notna().any() for c in spec.metrics()
+    ):
+        # e.g. a diagnostics-only run: nothing to renormalise, so no composite (and no alarm about it)
+        composite_note = (
+            f"no composite score: none of the metrics of composite {spec.tag} ran in this run"
+        )
+        apply_composite = None
     if apply_composite is not None and len(scores):
         try:
             scores, composite_info = apply_composite(
@@ -895,7 +999,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             raise
         except ParadigmError as exc:
             raise InputError(f"composite: {exc}") from exc
-    elif apply_composite is None and (cfg.composite or cfg.profile):
+    elif apply_composite is None and composite_note is None and (cfg.composite or cfg.profile):
         say("--composite/--profile ignored: paradigm.composite is not available in this installation")
 
     samples_df = None
@@ -918,7 +1022,8 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     sig = build_signature(
         [m.signature() for m in ran], composite=comp_id, resize=cfg.resize, crop_border=cfg.crop_border,
         y_channel=cfg.y_channel, colour=COLOUR_RULE, precision=cfg.precision, device=str(device), seed=cfg.seed,
-        align=align_tag,
+        align=align_tag, max_pixels=cfg.max_pixels or 0,
+        batch_size="per-image" if device.type == "cpu" else batch_size,
     )
     stage_counts: dict[str, int] = defaultdict(int)
     for e in errors:
@@ -933,6 +1038,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         "errors_by_stage": dict(sorted(stage_counts.items())),
         "failed_pairs": len(failed_pairs),
         "resized": n_resized,
+        "cached_pairs": n_cached_pairs,
         "decoded_pairs": n_decoded_pairs,
         "computed": n_computed,
         "cached": n_cached,
@@ -949,9 +1055,14 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         "layout": {"form": layout.form, "single_method": layout.single_method, "methods": layout.methods},
         "policy": policy,
         "cache": None if cache.path is None else str(cache.path),
+        "cache_keys": "size+mtime (--trust-mtime)" if cache.trust_mtime else "sha256 of file bytes",
+        "cache_quarantined": [str(q) for q in cache.quarantined],
         "composite": composite_info,
+        "composite_note": composite_note,
     }
     explicit_skipped = {k: v for k, v in skipped.items() if k in explicit}
+    if composite_note:
+        log.info("%s", composite_note)
     if n_resized:
         say(f"{n_resized} output(s) resized to their GT size (--resize to-gt, antialiased bicubic)")
     return ScoreResult(

@@ -16,15 +16,28 @@ Colour rule ``rgb-v1`` (recorded in every signature as ``colour:rgb-v1``):
 Supported: PNG (8/16-bit, gray, gray+alpha, RGB, RGBA, palette), JPEG, BMP, TIFF (8/16-bit integer,
 32/64-bit float; via ``tifffile``, a dependency of scikit-image, with Pillow as a fallback), WebP.
 Anything that cannot be decoded (zero-byte, truncated, not an image) raises :class:`DecodeError`.
+
+Size limit: before any pixel is decoded, the dimensions the file *declares* (PNG ``IHDR``, the TIFF
+page tags via ``tifffile``, the JPEG/BMP/WebP header via Pillow's lazy ``Image.open``) are checked
+against ``max_pixels`` (``--max-pixels``, default :data:`DEFAULT_MAX_PIXELS` = 2**27 ≈ 134 Mpx, e.g.
+16384 x 8192; its float32 RGB copy alone is 1.5 GiB). A larger image is a :class:`DecodeError`,
+not an allocation: a 4.6 MB PNG that claims 40000 x 40000 costs nothing. Pillow's own
+decompression-bomb check is replaced by this one (it would otherwise refuse images above ~179 Mpx
+whatever the limit, with its own exception). Any other decoder failure, ``MemoryError`` included,
+is also a :class:`DecodeError` (one ``decode`` row in ``errors.csv``; the run goes on).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import struct
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,6 +56,14 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", "
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
+#: Default ``--max-pixels``: 2**27 = 134,217,728 pixels (16384 x 8192), recorded in the signature.
+DEFAULT_MAX_PIXELS = 1 << 27
+
+# Pillow's decompression-bomb check reads the module global ``Image.MAX_IMAGE_PIXELS`` inside
+# ``Image.open``; paradigm switches it off only around its own ``Image.open`` calls (serialised by
+# this lock, so concurrent decoder threads never see a half-restored value).
+_PIL_OPEN_LOCK = threading.Lock()
+
 
 class DecodeError(InputError):
     """An image file that cannot be decoded (zero-byte, truncated, corrupt or unsupported)."""
@@ -51,6 +72,86 @@ class DecodeError(InputError):
 def is_image_path(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` has an image extension that paradigm decodes (case-insensitive)."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+@contextmanager
+def _pil_open(path: Path) -> Iterator[Any]:
+    """``PIL.Image.open(path)`` (lazy: header only) without Pillow's decompression-bomb check."""
+    from PIL import Image
+
+    with _PIL_OPEN_LOCK:
+        old = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            src = Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = old
+    with src:
+        yield src
+
+
+def _png_size(head: bytes) -> tuple[int, int] | None:
+    """(height, width) from a PNG's IHDR chunk, or None when the header is not a PNG's."""
+    if len(head) < 24 or not head.startswith(_PNG_MAGIC) or head[12:16] != b"IHDR":
+        return None
+    w, h = struct.unpack(">II", head[16:24])
+    return int(h), int(w)
+
+
+def declared_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(height, width) an image file declares in its header, without decoding pixels.
+
+    Returns None when the header does not say (the decoder will then fail or find out).
+
+    Raises:
+        DecodeError: unreadable file.
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(32)
+    except OSError as exc:
+        raise DecodeError(f"{p}: cannot read ({exc.strerror or exc})") from exc
+    png = _png_size(head)
+    if png is not None:
+        return png
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        try:
+            import tifffile
+
+            with tifffile.TiffFile(p) as tf:
+                page = tf.pages[0]
+                return int(page.imagelength), int(page.imagewidth)  # type: ignore[union-attr]
+        except ImportError:  # pragma: no cover - tifffile ships with scikit-image
+            pass
+        except Exception as exc:  # noqa: BLE001 - any parse failure of a hostile header
+            raise DecodeError(f"{p}: cannot read TIFF header ({type(exc).__name__}: {exc})") from exc
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with _pil_open(p) as im:
+                return int(im.height), int(im.width)
+    except Exception:  # noqa: BLE001 - not identifiable here: the decoder gives the real message
+        return None
+
+
+def check_pixels(path: str | os.PathLike[str], max_pixels: int | None) -> None:
+    """Refuse a file whose declared size exceeds ``max_pixels`` (None or <= 0: no limit).
+
+    Raises:
+        DecodeError: naming the declared size and the limit (``--max-pixels``).
+    """
+    if max_pixels is None or max_pixels <= 0:
+        return
+    size = declared_size(path)
+    if size is None:
+        return
+    h, w = size
+    if h * w > max_pixels:
+        raise DecodeError(
+            f"{path}: declares {w}x{h} = {h * w:,} pixels, above the limit of {max_pixels:,} "
+            "(--max-pixels); not decoded. Raise --max-pixels if the image is genuine"
+        )
 
 
 def _to_rgb_float(arr: np.ndarray, path: Path) -> np.ndarray:
@@ -200,7 +301,7 @@ def _decode_pillow(path: Path) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DecompressionBomb / palette transparency warnings
-            with Image.open(path) as src:
+            with _pil_open(path) as src:
                 src.load()
                 mode = src.mode
                 img: Image.Image = src
@@ -227,25 +328,39 @@ def _decode_pillow(path: Path) -> np.ndarray:
     return arr
 
 
-def read_array(path: str | os.PathLike[str]) -> np.ndarray:
+def read_array(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode an image file to RGB float32 ``(3, H, W)`` in [0, 1] following rule ``rgb-v1``.
 
     Args:
         path: image file (PNG, JPEG, BMP, TIFF, WebP).
+        max_pixels: refuse files whose header declares more pixels (None or 0: no limit).
 
     Returns:
         ``numpy.ndarray`` of shape ``(3, H, W)``, dtype float32, values in [0, 1].
 
     Raises:
-        DecodeError: zero-byte, truncated, corrupt, missing or unsupported file (message names the file).
+        DecodeError: zero-byte, truncated, corrupt, missing, unsupported or too large file, or any
+            decoder failure including ``MemoryError`` (the message names the file).
     """
     p = Path(path)
+    try:
+        return _read_array(p, max_pixels)
+    except DecodeError:
+        raise
+    except MemoryError as exc:
+        raise DecodeError(f"{p}: out of memory while decoding (lower --max-pixels or --workers)") from exc
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is one decode row, never a crashed run
+        raise DecodeError(f"{p}: decoder failed ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_array(p: Path, max_pixels: int | None) -> np.ndarray:
     try:
         size = p.stat().st_size
     except OSError as exc:
         raise DecodeError(f"{p}: cannot read ({exc.strerror or exc})") from exc
     if size == 0:
         raise DecodeError(f"{p}: file is empty (0 bytes)")
+    check_pixels(p, max_pixels)
     suffix = p.suffix.lower()
     arr: np.ndarray | None = None
     if suffix == ".png":
@@ -263,11 +378,12 @@ def read_array(path: str | os.PathLike[str]) -> np.ndarray:
     return _to_rgb_float(arr, p)
 
 
-def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
+def read_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS) -> torch.Tensor:
     """Decode an image file to a float32 tensor ``(3, H, W)`` in [0, 1] (rule ``rgb-v1``).
 
     Args:
         path: image file.
+        max_pixels: as :func:`read_array`.
 
     Returns:
         ``torch.Tensor`` of shape ``(3, H, W)``, dtype float32, values in [0, 1].
@@ -277,7 +393,7 @@ def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
     """
     import torch
 
-    return torch.from_numpy(read_array(path))
+    return torch.from_numpy(read_array(path, max_pixels))
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
@@ -287,14 +403,11 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         DecodeError: when the file cannot be read.
     """
     p = Path(path)
-    try:
-        from PIL import Image
-
-        with Image.open(p) as im:
-            return int(im.height), int(im.width)
-    except Exception:
-        arr = read_array(p)
-        return int(arr.shape[1]), int(arr.shape[2])
+    size = declared_size(p)
+    if size is not None:
+        return size
+    arr = read_array(p)
+    return int(arr.shape[1]), int(arr.shape[2])
 
 
 def write_png(path: str | os.PathLike[str], img: np.ndarray) -> None:

@@ -7,8 +7,9 @@ Public API (stable; also used by ``paradigm annotate``):
 - :class:`Layout`, :class:`Pair`, :class:`Unpaired`: the result.
 - :func:`canonical_key` ``(stem) -> str``: the pairing key of a file stem.
 - :func:`split_sample` ``(stem) -> (stem, sample)``: split a ``_s<k>`` sample suffix.
-- :func:`iter_images` ``(root) -> list[Path]``: image files under a folder (hidden entries,
-  ``.paradigm/`` and non-image files ignored).
+- :func:`iter_images` ``(root, problems=None) -> list[Path]``: image files under a folder (hidden
+  entries, ``.paradigm/`` and non-image files ignored; symbolic-link loops are not followed, and
+  loops and unreadable folders are reported as :class:`WalkProblem`).
 
 Layout forms (detected automatically from the GT folder, then from where outputs sit):
 
@@ -97,6 +98,14 @@ class Unpaired:
     reason: str
 
 
+@dataclass(frozen=True)
+class WalkProblem:
+    """A folder that could not be walked: unreadable, or a symbolic-link loop (not followed)."""
+
+    path: Path
+    reason: str
+
+
 @dataclass
 class Layout:
     """The result of :func:`discover`.
@@ -107,6 +116,8 @@ class Layout:
         pairs: paired outputs, sorted by (method, task, dataset, image, sample).
         unpaired: everything that could not be paired (outputs without GT, GT without output, …).
         methods: method names found, sorted.
+        problems: folders that could not be walked (unreadable, symbolic-link loops), one each;
+            ``paradigm score`` turns each into an ``errors.csv`` row (stage ``discovery``).
     """
 
     form: str
@@ -114,29 +125,77 @@ class Layout:
     pairs: list[Pair] = field(default_factory=list)
     unpaired: list[Unpaired] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
+    problems: list[WalkProblem] = field(default_factory=list)
 
 
 def _hidden(name: str) -> bool:
     return name.startswith(".") or name in IGNORED_DIRS
 
 
-def iter_images(root: str | os.PathLike[str]) -> list[Path]:
+def iter_images(root: str | os.PathLike[str], problems: list[WalkProblem] | None = None) -> list[Path]:
     """All image files under ``root`` (recursive, sorted), skipping hidden files/folders and ``.paradigm/``.
 
-    Non-image files are logged at debug level and skipped.
+    Symbolic links to folders are followed, except a link back to one of its own ancestors (a loop):
+    that one is not entered and is reported once. A folder that cannot be listed (permissions,
+    I/O error) is reported too. Non-image files are logged at debug level and skipped.
+
+    Args:
+        root: the folder.
+        problems: when given, every loop and unreadable folder is appended to it as a
+            :class:`WalkProblem` (else they are logged as warnings).
     """
     out: list[Path] = []
+    found: list[WalkProblem] = [] if problems is None else problems
+    n_before = len(found)
     base = Path(root)
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-        for fn in sorted(filenames):
-            if _hidden(fn):
+    try:
+        st = base.stat()
+        top: tuple[tuple[int, int], ...] = ((st.st_dev, st.st_ino),)
+    except OSError as exc:
+        found.append(WalkProblem(base, f"cannot read folder ({exc.strerror or exc})"))
+        top = ()
+    # depth-first, files of a folder before its subfolders, both sorted (as os.walk top-down)
+    stack: list[tuple[Path, tuple[tuple[int, int], ...]]] = [(base, top)] if top else []
+    while stack:
+        folder, ancestors = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            found.append(WalkProblem(folder, f"cannot read folder ({exc.strerror or exc}); its images are not scored"))
+            continue
+        subdirs: list[tuple[Path, tuple[tuple[int, int], ...]]] = []
+        for e in entries:
+            if _hidden(e.name):
                 continue
-            p = Path(dirpath) / fn
-            if is_image_path(p):
-                out.append(p)
-            else:
-                log.debug("ignoring non-image file %s", p)
+            p = Path(folder) / e.name
+            try:
+                is_dir = e.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if is_image_path(p):
+                    out.append(p)
+                else:
+                    log.debug("ignoring non-image file %s", p)
+                continue
+            try:
+                dst = p.stat()
+            except OSError as exc:
+                found.append(WalkProblem(p, f"cannot read folder ({exc.strerror or exc}); its images are not scored"))
+                continue
+            ident = (dst.st_dev, dst.st_ino)
+            if ident in ancestors:
+                found.append(
+                    WalkProblem(p, f"symbolic link loop: {p} leads back to its ancestor folder "
+                                f"{os.path.realpath(p)}; not followed")
+                )
+                continue
+            subdirs.append((p, (*ancestors, ident)))
+        stack.extend(reversed(subdirs))
+    if problems is None:
+        for pr in found[n_before:]:
+            log.warning("%s: %s", pr.path, pr.reason)
     return out
 
 
@@ -193,9 +252,11 @@ class _Index:
         return list(self.canon.get((task, dataset, canonical_key(stem)), []))
 
 
-def _index_tree(root: Path, what: str, loose: bool = False) -> tuple[str, _Index, list[Path]]:
+def _index_tree(
+    root: Path, what: str, loose: bool = False, problems: list[WalkProblem] | None = None
+) -> tuple[str, _Index, list[Path]]:
     """Index a GT/input tree; returns (form, index, stray files)."""
-    files = iter_images(root)
+    files = iter_images(root, problems)
     if not files:
         raise InputError(f"{what} folder {root} contains no images (png, jpg, bmp, tif, webp)")
     depths = defaultdict(list)
@@ -258,13 +319,14 @@ def discover(
     """
     res_root = _check_dir(results, "RESULTS")
     gt_root = _check_dir(gt, "GT")
-    form, gt_idx, gt_stray = _index_tree(gt_root, "GT")
+    problems: list[WalkProblem] = []
+    form, gt_idx, gt_stray = _index_tree(gt_root, "GT", problems=problems)
     in_idx: _Index | None = None
     in_stray: list[Path] = []
     if input is not None:
         in_root = _check_dir(input, "input (LQ)")
-        _, in_idx, in_stray = _index_tree(in_root, "input (LQ)", loose=True)
-    outputs = iter_images(res_root)
+        _, in_idx, in_stray = _index_tree(in_root, "input (LQ)", loose=True, problems=problems)
+    outputs = iter_images(res_root, problems)
     # GT/input folders inside RESULTS (e.g. RESULTS/GT) are not methods
     others = [gt_root.resolve()] + ([Path(input).resolve()] if input is not None else [])
     outputs = [f for f in outputs if not any(_is_within(f.resolve(), o) for o in others)]
@@ -378,7 +440,18 @@ def discover(
 
     pairs.sort(key=lambda p: (p.method, p.task, p.dataset, p.image.lower(), _sample_order(p.sample)))
     unpaired.sort(key=lambda u: (u.method, u.task, u.dataset, u.image.lower(), str(u.path)))
-    return Layout(form=form, single_method=single, pairs=pairs, unpaired=unpaired, methods=sorted(methods))
+    return Layout(
+        form=form, single_method=single, pairs=pairs, unpaired=unpaired, methods=sorted(methods),
+        problems=_dedupe(problems),
+    )
+
+
+def _dedupe(problems: list[WalkProblem]) -> list[WalkProblem]:
+    """One problem per folder (a tree walked twice, e.g. RESULTS containing GT, reports once)."""
+    seen: dict[Path, WalkProblem] = {}
+    for pr in problems:
+        seen.setdefault(pr.path, pr)
+    return list(seen.values())
 
 
 def _sample_order(s: str) -> tuple[int, ...]:

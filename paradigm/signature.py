@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._version import __version__
+from .io import DEFAULT_MAX_PIXELS
 
 #: Signature fields that change scores (leaderboard merging refuses differing values).
 SCORE_FIELDS: tuple[str, ...] = (
@@ -41,6 +42,8 @@ def build_signature(
     precision: str = "fp32",
     device: str = "cpu",
     seed: int = 0,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    batch_size: int | str = "per-image",
 ) -> dict[str, Any]:
     """The signature dict (keys of contracts §3).
 
@@ -50,6 +53,10 @@ def build_signature(
         resize, crop_border, y_channel, align, colour, embedding_policy, precision: the policy.
         device: where metrics ran (``cpu``, ``cuda:0``…); informative only.
         seed: the run's seed.
+        max_pixels: the ``--max-pixels`` decoding limit (0: none). It decides which images are
+            scored, not their values, so it is not a score field; shown on the line when not the default.
+        batch_size: ``"per-image"`` (CPU: every metric sees one image per call, so values do not
+            depend on ``--batch-size``) or the number of pairs per call (GPU); informative.
 
     Returns:
         A JSON-serialisable dict.
@@ -67,6 +74,8 @@ def build_signature(
         "precision": precision,
         "device": device,
         "seed": int(seed),
+        "max_pixels": int(max_pixels),
+        "batch_size": batch_size,
     }
 
 
@@ -97,6 +106,8 @@ def signature_line(sig: dict[str, Any]) -> str:
         parts.append(f"align:{sig.get('align')}")
     if sig.get("precision") not in (None, "fp32"):
         parts.append(f"precision:{sig.get('precision')}")
+    if sig.get("max_pixels") not in (None, DEFAULT_MAX_PIXELS):
+        parts.append(f"max-pixels:{sig.get('max_pixels')}")
     parts += [f"composite:{comp or 'none'}", f"seed:{sig.get('seed')}", f"device:{sig.get('device')}"]
     return "|".join(parts)
 

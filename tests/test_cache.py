@@ -95,9 +95,12 @@ def test_second_run_computes_and_decodes_nothing(tmp_path: Path) -> None:
     r2 = run(tmp_path)
     assert TcCount.calls == 0 and TcNr.calls == 0
     c = r2.run_info["counts"]
-    assert c["computed"] == 0 and c["cached"] == 12 and c["decoded_pairs"] == 0 and c["hashed_files"] == 0
+    # keyed by content: every file (6 outputs, 3 GT) is re-hashed, none is decoded
+    assert c["computed"] == 0 and c["cached"] == 12 and c["decoded_pairs"] == 0 and c["hashed_files"] == 9
     cols = ["method", "image", "tc_count", "tc_nr", "height", "width", "resized"]
     assert r1.scores[cols].equals(r2.scores[cols])
+    r3 = run(tmp_path, trust_mtime=True)  # opt-in: unchanged (path, size, mtime) files are not re-hashed
+    assert r3.run_info["counts"]["hashed_files"] == 0 and r3.run_info["counts"]["cached"] == 12
 
 
 def test_adding_a_method_computes_only_it(tmp_path: Path) -> None:
@@ -149,7 +152,10 @@ def test_cache_unit(tmp_path: Path) -> None:
     assert c.get_geometry([(sha, "r", "p")]) == {(sha, "r", "p"): (4, 5, True)}
     c.close()
     c2 = ScoreCache(tmp_path / "c.sqlite")
-    assert c2.file_sha(f) == sha and c2.hashed == 0  # from the files table
+    assert c2.file_sha(f) == sha and c2.hashed == 1  # default: always re-hashed (content key)
+    c2.close()
+    c2 = ScoreCache(tmp_path / "c.sqlite", trust_mtime=True)
+    assert c2.file_sha(f) == sha and c2.hashed == 0  # --trust-mtime: from the files table
     os.utime(f, ns=(1, 1))
     assert c2.file_sha(f) == sha and c2.hashed == 1  # mtime changed: re-hashed
     assert c2.count_scores() == 1
@@ -157,7 +163,9 @@ def test_cache_unit(tmp_path: Path) -> None:
     assert isinstance(open_cache(None), NullCache)
     bad = tmp_path / "notadb.sqlite"
     bad.write_text("garbage" * 100)
-    assert type(open_cache(bad)) is NullCache  # unusable -> no cache, no crash
+    got = open_cache(bad)  # garbage: moved aside, fresh cache, no crash
+    assert isinstance(got, ScoreCache) and got.count_scores() == 0 and len(got.quarantined) == 1
+    got.close()
 
 
 def test_two_writers_share_the_cache(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """``paradigm score``: score a results tree against ground truth (see ``docs/scoring.md``).
 
-Exit codes: 0 success; 1 bad usage or input (one clear message); 3 some pairs failed (rows in
-``errors.csv``; use ``--allow-errors`` to exit 0); 4 ``--strict`` and an explicitly requested metric
-was skipped.
+Exit codes: 0 success; 1 bad usage or input (one clear message); 3 some pairs failed or some
+folders could not be read (rows in ``errors.csv``; use ``--allow-errors`` to exit 0); 4 ``--strict``
+and an explicitly requested metric was skipped.
+
+``--out`` and ``--composite`` are checked before anything is decoded, so a typo costs no scoring time.
 """
 
 from __future__ import annotations
@@ -51,14 +53,22 @@ def _err(msg: str) -> None:
 @click.option("--composite", default=None, help="Composite file or name (default: the bundled default).")
 @click.option("--profile", default=None, help="Task profile of the composite.")
 @click.option("--strict", is_flag=True, help="Fail when a requested metric or a composite part is missing.")
+@click.option("--allow-missing", is_flag=True,
+              help="Accept a composite that names metrics paradigm does not know (they count as missing).")
+@click.option("--max-pixels", type=click.IntRange(min=0), default=None,
+              help="Refuse images whose header declares more pixels (a decode error row) [default: 2**27 = "
+                   "134217728]; 0: no limit. Recorded in the signature.")
+@click.option("--trust-mtime", is_flag=True,
+              help="Cache: reuse a file's hash while its size and modification time are unchanged instead of "
+                   "re-hashing its bytes. Only for trees nothing rewrites in place (cp -p, rsync -t keep mtimes).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="Model metrics' precision (where they declare the option).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def score(
     results: Path, gt: Path | None, input_: Path | None, input2: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
     y_channel: bool, align: str, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
-    allow_errors: bool, seed: int, composite: str | None, profile: str | None, strict: bool, precision: str,
-    quiet: bool,
+    allow_errors: bool, seed: int, composite: str | None, profile: str | None, strict: bool, allow_missing: bool,
+    max_pixels: int | None, trust_mtime: bool, precision: str, quiet: bool,
 ) -> None:
     """Score RESULTS (RESULTS/<method>/[<task>/<dataset>/]<image>) against --gt GT.
 
@@ -70,16 +80,23 @@ def score(
     """
     from ..engine import ScoreConfig, run_score
     from ..errors import MetricUnavailableError, ParadigmError
-    from ..outputs import summary_table, write_outputs
+    from ..io import DEFAULT_MAX_PIXELS
+    from ..outputs import check_out_dir, summary_table, write_outputs
 
     if cache is not None and no_cache:
         raise click.UsageError("--cache and --no-cache are mutually exclusive")
+    if out is not None:
+        try:
+            check_out_dir(out)  # before any decoding: a bad --out must not cost the whole run
+        except ParadigmError as exc:
+            raise click.ClickException(str(exc)) from None
     cfg = ScoreConfig(
         results=results, gt=gt, input=input_, metrics=metrics, resize=resize, crop_border=crop_border,
         y_channel=y_channel, device=device, batch_size=batch_size, workers=workers,
         cache=None if no_cache else (cache if cache is not None else "default"), seed=seed,
         composite=composite, profile=profile, strict=strict, precision=precision,
-        progress=False if quiet else None, align=align, input2=input2,
+        progress=False if quiet else None, align=align, input2=input2, allow_missing=allow_missing,
+        max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels, trust_mtime=trust_mtime,
     )
     try:
         res = run_score(cfg, echo=lambda s: _err(f"warning: {s}"))
@@ -100,6 +117,11 @@ def score(
     click.echo(summary_table(res.summary))
     click.echo(info["signature_line"])
     c = info["counts"]
+    if info.get("composite_note"):
+        _err(f"note: {info['composite_note']}")
+    if c["cached"]:
+        _err(f"cache: {c['cached']} metric value(s) reused, {c['computed']} computed "
+             f"({c['cached_pairs']} of {c['rows']} scored pair(s) fully from the cache)")
     if c["unpaired"]:
         _err(f"warning: {c['unpaired']} file(s) could not be paired (stage 'pairing' in errors.csv)")
     n_other = c["errors"] - c["unpaired"]
@@ -111,7 +133,12 @@ def score(
         if c["errors"] > 10:
             _err(f"  ... and {c['errors'] - 10} more (use --out DIR to get errors.csv)")
     if out is not None:
-        paths = write_outputs(out, res.scores, res.summary, res.errors, info, samples=res.samples)
+        try:
+            paths = write_outputs(out, res.scores, res.summary, res.errors, info, samples=res.samples)
+        except ParadigmError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the outputs to {out}: {exc}") from None
         _err(f"wrote {', '.join(sorted(paths))} to {out}")
     log.info("counts: %s", c)
     if strict and res.explicit_skipped:

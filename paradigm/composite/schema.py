@@ -34,6 +34,15 @@ CALIBRATION_TYPES: tuple[str, ...] = ("logistic4", "linear")
 PROVENANCE_KINDS: tuple[str, ...] = ("fitted", "prior")
 #: Tolerance on "pillar weights sum to 1".
 SUM_TOL = 1e-6
+#: Largest accepted pillar or metric weight (weights are relative: a larger one is a typo or an
+#: attack, and 1e308 overflows the weighted mean).
+MAX_WEIGHT = 1e6
+#: Smallest accepted non-zero weight (0 switches a metric off; subnormal weights lose precision).
+MIN_WEIGHT = 1e-12
+#: Deepest JSON nesting accepted in a composite file (a real one is 5 levels deep).
+MAX_DEPTH = 64
+#: Largest composite file read (bytes).
+MAX_FILE_BYTES = 10 * 1024 * 1024
 #: Default parameters of the ``min_penalty`` aggregation.
 MIN_PENALTY_DEFAULTS: dict[str, float] = {"threshold": 0.25, "penalty": 0.5}
 
@@ -146,10 +155,22 @@ def _err(path: str, msg: str) -> CompositeSchemaError:
     return CompositeSchemaError(f"{path}: {msg}" if path else msg)
 
 
+def _short(obj: Any, limit: int = 60) -> str:
+    """JSON rendering of a value for a message, shortened."""
+    try:
+        text = json.dumps(obj)
+    except (TypeError, ValueError, RecursionError):
+        text = type(obj).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _number(obj: Any, path: str) -> float:
     if isinstance(obj, bool) or not isinstance(obj, (int, float)):
-        raise _err(path, f"must be a number, got {json.dumps(obj)}")
-    v = float(obj)
+        raise _err(path, f"must be a number, got {_short(obj)}")
+    try:
+        v = float(obj)
+    except OverflowError:
+        raise _err(path, f"must be a finite number, got an integer of {len(str(obj))} digits") from None
     if not math.isfinite(v):
         raise _err(path, f"must be finite, got {v}")
     return v
@@ -165,9 +186,19 @@ def _mapping(obj: Any, path: str) -> Mapping[str, Any]:
     return obj
 
 
+def _weight(obj: Any, path: str) -> float:
+    """A weight: finite, 0 (switched off) or in [MIN_WEIGHT, MAX_WEIGHT]."""
+    v = _number(obj, path)
+    if v < 0:
+        raise _err(path, f"weight must be >= 0, got {_fmt(v)}")
+    if v > MAX_WEIGHT or 0 < v < MIN_WEIGHT:
+        raise _err(path, f"weight {_fmt(v)} is outside [{MIN_WEIGHT:g}, {MAX_WEIGHT:g}] (or 0); weights are relative")
+    return v
+
+
 def _string(obj: Any, path: str) -> str:
     if not isinstance(obj, str) or not obj.strip():
-        raise _err(path, f"must be a non-empty string, got {json.dumps(obj)}")
+        raise _err(path, f"must be a non-empty string, got {_short(obj)}")
     return obj
 
 
@@ -257,19 +288,14 @@ def validate_pillars(obj: Any, path: str = "pillars") -> dict[str, Pillar]:
             raise _err(ppath, f"unknown key(s) {extra}; a pillar has 'weight' and 'metrics'")
         if "weight" not in pmap:
             raise _err(f"{ppath}.weight", "missing")
-        w = _number(pmap["weight"], f"{ppath}.weight")
-        if w < 0:
-            raise _err(f"{ppath}.weight", f"weight must be >= 0, got {_fmt(w)}")
+        w = _weight(pmap["weight"], f"{ppath}.weight")
         metrics = _mapping(pmap.get("metrics"), f"{ppath}.metrics")
         if not metrics:
             raise _err(f"{ppath}.metrics", "needs at least one metric (drop the pillar instead)")
         mw: dict[str, float] = {}
         for mname, mval in metrics.items():
             mpath = f"{ppath}.metrics.{mname}"
-            v = _number(mval, mpath)
-            if v < 0:
-                raise _err(mpath, f"weight must be >= 0, got {_fmt(v)}")
-            mw[str(mname)] = v
+            mw[str(mname)] = _weight(mval, mpath)
         if sum(mw.values()) <= 0:
             raise _err(f"{ppath}.metrics", "metric weights must not all be 0")
         out[str(pname)] = Pillar(weight=w, metrics=mw)
@@ -396,10 +422,13 @@ def resolve_composite_path(name_or_path: str | Path) -> Path:
         CompositeSchemaError: when nothing matches (with the shipped names).
     """
     p = Path(name_or_path)
-    if p.suffix == ".json" or p.exists() or len(p.parts) > 1:
-        if not p.is_file():
-            raise CompositeSchemaError(f"composite file {str(p)!r} not found")
-        return p
+    try:
+        if p.suffix == ".json" or p.exists() or len(p.parts) > 1:
+            if not p.is_file():
+                raise CompositeSchemaError(f"composite file {str(p)!r} not found (or not a file)")
+            return p
+    except (OSError, ValueError) as exc:  # embedded NUL, name too long, ...
+        raise CompositeSchemaError(f"composite {str(name_or_path)[:200]!r}: not a usable path ({exc})") from None
     key = str(name_or_path).strip().lower()
     shipped = shipped_composites()
     if key in shipped:
@@ -433,17 +462,94 @@ def load_composite(name_or_path: str | Path | None = None) -> CompositeSpec:
             the file and the JSON path).
     """
     path = resolve_composite_path(name_or_path or "default")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CompositeSchemaError(f"cannot read composite file {str(path)!r}: {exc}") from exc
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CompositeSchemaError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-        ) from exc
+    obj = parse_composite_text(_read_text(path), str(path))
     try:
         return validate(obj, str(path))
     except CompositeSchemaError as exc:
         raise CompositeSchemaError(f"{path}: {exc}") from exc
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CompositeSchemaError(f"cannot read composite file {str(path)!r}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise CompositeSchemaError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not a composite file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CompositeSchemaError(f"{path}: not UTF-8 text (byte {exc.start}); not a composite file") from exc
+
+
+def _depth(obj: Any) -> int:
+    """Nesting depth of parsed JSON (iterative, so any depth is safe to measure)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, dict):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in o.values())
+        elif isinstance(o, list):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in o)
+    return deepest
+
+
+def parse_composite_text(text: str, source: str = "<composite>") -> Any:
+    """Parse composite JSON text; every failure is a :class:`CompositeSchemaError` naming ``source``.
+
+    Refuses invalid JSON, nesting deeper than :data:`MAX_DEPTH` (a 200 000-level file would
+    otherwise exhaust Python's recursion), and ``NaN``/``Infinity`` literals.
+    """
+    def no_constants(name: str) -> Any:
+        raise CompositeSchemaError(f"{source}: {name} is not allowed in a composite file (numbers must be finite)")
+
+    try:
+        obj = json.loads(text, parse_constant=no_constants)
+    except json.JSONDecodeError as exc:
+        raise CompositeSchemaError(
+            f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from exc
+    except RecursionError:
+        raise CompositeSchemaError(
+            f"{source}: JSON nested too deeply to read (a composite file is about 5 levels deep)"
+        ) from None
+    except ValueError as exc:  # e.g. integers with more digits than Python converts
+        raise CompositeSchemaError(f"{source}: not valid JSON ({exc})") from None
+    if _depth(obj) > MAX_DEPTH:
+        raise CompositeSchemaError(f"{source}: JSON nested deeper than {MAX_DEPTH} levels; not a composite file")
+    return obj
+
+
+def unknown_metrics(spec: CompositeSpec) -> dict[str, list[str]]:
+    """Metric names of ``spec`` that paradigm does not know, each with the closest known names.
+
+    Known: the output columns of every registered metric and the names in :data:`KNOWN_METRICS`.
+    """
+    from ..metrics.registry import get_metric_class, list_metrics
+
+    known = set(KNOWN_METRICS)
+    for n in list_metrics():
+        cls = get_metric_class(n)
+        known.add(cls.name)
+        known.update(getattr(cls, "outputs", ()) or ())
+    ordered = sorted(known)
+    return {
+        m: difflib.get_close_matches(m, ordered, n=3, cutoff=0.6) for m in spec.metrics() if m not in known
+    }
+
+
+def unknown_metrics_message(spec: CompositeSpec, unknown: Mapping[str, list[str]]) -> str:
+    """The error for :func:`unknown_metrics` (names, suggestions, and the way out)."""
+    parts = []
+    for m, close in unknown.items():
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        parts.append(f"{m!r}{hint}")
+    where = spec.source or spec.tag
+    return (
+        f"composite {where} names metric(s) paradigm does not know: {'; '.join(parts)}. They would "
+        "silently drop out of the composite: fix the names (paradigm metrics lists them), or pass "
+        "--allow-missing to score without them"
+    )
