@@ -526,15 +526,14 @@ def parse_composite_text(text: str, source: str = "<composite>") -> Any:
 def unknown_metrics(spec: CompositeSpec) -> dict[str, list[str]]:
     """Metric names of ``spec`` that paradigm does not know, each with the closest known names.
 
-    Known: the output columns of every registered metric and the names in :data:`KNOWN_METRICS`.
+    Known: the names and output columns of every metric in the metric manifest (no torch import).
     """
-    from ..metrics.registry import get_metric_class, list_metrics
+    from ..metrics.spec import load_manifest
 
-    known = set(KNOWN_METRICS)
-    for n in list_metrics():
-        cls = get_metric_class(n)
-        known.add(cls.name)
-        known.update(getattr(cls, "outputs", ()) or ())
+    known: set[str] = set()
+    for spec_ in load_manifest().metrics.values():
+        known.add(spec_.name)
+        known.update(spec_.column_names)
     ordered = sorted(known)
     return {
         m: difflib.get_close_matches(m, ordered, n=3, cutoff=0.6) for m in spec.metrics() if m not in known
