@@ -1,6 +1,6 @@
 """The scoring engine behind ``paradigm score``.
 
-:func:`run_score` discovers and pairs the results (:mod:`paradigm.layout`), hashes the files, looks
+:func:`run_score` strings the stages of :mod:`paradigm.scoring` together. It discovers and pairs the results (:mod:`paradigm.layout`), hashes the files, looks
 every (file, reference, metric, policy) up in the cache (:mod:`paradigm.cache`), decodes only the
 pairs that still need work (each GT image once, in worker threads that overlap with compute),
 batches same-sized pairs, runs every requested metric on each batch, streams the values to the
@@ -22,45 +22,43 @@ Preprocessing policy (recorded in the signature and in every cache key):
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import importlib
 import logging
-import math
 import os
-import sys
 import time
-from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from . import cache as cache_mod
-from .batching import SizeBuckets
-from .errors import InputError, MetricUnavailableError, ParadigmError, UnknownMetricError
-from .io import COLOUR_RULE, DEFAULT_MAX_PIXELS, DecodeError
-from .io import read_image as _read_image
-from .layout import Layout, Pair, discover
-from .metrics.base import EmbeddingMetric, Metric, check_image
-from .metrics.registry import create_metric, get_metric_class, list_metrics
-from .outputs import ERROR_COLUMNS, ID_COLUMNS, summarise
-from .signature import build_signature, policy_string, signature_line
+from .errors import InputError, ParadigmError
+from .io import DEFAULT_MAX_PIXELS
+from .layout import Layout
+from .scoring.collect import Collector, apply_composite_stage, build_scores, counts, run_info, tables
+from .scoring.execute import Runner
+from .scoring.local import progress_bar, run_local
+from .scoring.plan import (
+    ALIGN_POLICIES,
+    DEFAULT_METRICS,
+    PRECISIONS,
+    RESIZE_POLICIES,
+    Options,
+    Plan,
+    check_options,
+    instantiate_metrics,
+    make_plan,
+    resolve_device,
+    select_metrics,
+)
 
 log = logging.getLogger(__name__)
 
-#: ``--metrics default``: these, when registered; model-backed ones only when their weights resolve;
-#: input-referenced ones only with ``--input``.
-DEFAULT_METRICS: tuple[str, ...] = (
-    "psnr", "ssim", "ms_ssim", "gmsd", "ciede2000", "edge_f1", "edge_f1_input",
-    "lpips", "dists", "clip_sim", "dino_sim", "niqe", "brisque",
-)
-
-RESIZE_POLICIES = ("to-gt", "none")
-ALIGN_POLICIES = {"none": "none", "similarity": "similarity-v1"}
-PRECISIONS = ("fp32", "bf16", "fp16")
+__all__ = [
+    "ALIGN_POLICIES", "DEFAULT_METRICS", "PRECISIONS", "RESIZE_POLICIES", "ScoreConfig", "ScoreResult",
+    "default_cache_path", "instantiate_metrics", "resolve_device", "run_score", "select_metrics",
+]
 
 
 @dataclass
@@ -91,6 +89,10 @@ class ScoreConfig:
             (``--trust-mtime``); by default every file's bytes are hashed on every run.
         allow_missing: accept a composite that names metrics paradigm does not know (they then
             count as missing); by default that is an error raised before any image is decoded.
+        backend: ``"local"`` (this process) or ``"ray"`` (a Ray cluster, :mod:`paradigm.scoring.ray_backend`);
+            recorded in the signature when not local. Scores are the same on either.
+        ray_address, cpus_per_worker, gpus_per_worker: the Ray cluster (None: start or join a local
+            one) and the resources of each task.
     """
 
     results: Path
@@ -116,6 +118,10 @@ class ScoreConfig:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     trust_mtime: bool = False
     allow_missing: bool = False
+    backend: str = "local"
+    ray_address: str | None = None
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
 
 
 @dataclass
@@ -149,461 +155,19 @@ class ScoreResult:
         return int(len(self.errors))
 
 
-# --------------------------------------------------------------------------------------------
-# metric selection
+def default_cache_path(results: Path) -> Path:
+    """``RESULTS/.paradigm/cache.sqlite``."""
+    return Path(results) / ".paradigm" / "cache.sqlite"
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; validates ``cuda[:k]``."""
-    d = (device or "auto").strip().lower()
-    if d == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(d)
-    except RuntimeError as exc:
-        raise InputError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:K") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
-    return dev
-
-
-def _group_names(group: str, has_input: bool, has_gt: bool = True) -> list[str]:
-    """Names of ``default`` or ``all`` that can run with/without ``--input``/``--gt`` (registered only)."""
-    registered = list_metrics()
-    if group == "all":
-        names = registered
-    else:
-        names = [n for n in DEFAULT_METRICS if n in set(registered)]
-        for n in DEFAULT_METRICS:
-            if n not in registered:
-                log.debug("default metric %s is not registered (module not installed)", n)
-    out = []
-    for n in names:
-        cls = get_metric_class(n)
-        if cls.reference == "input" and not has_input:
-            log.debug("metric %s needs --input; left out", n)
-            continue
-        if cls.reference == "gt" and not has_gt:
-            log.debug("metric %s needs --gt; left out", n)
-            continue
-        out.append(cls.name)
-    return out
-
-
-def select_metrics(
-    spec: str | Sequence[str], has_input: bool, has_gt: bool = True
-) -> tuple[list[str], set[str], dict[str, str]]:
-    """Resolve ``--metrics`` to registry names.
-
-    ``spec`` is a comma-separated string (or a list) of metric names and the keywords ``default``
-    and ``all``, e.g. ``"default,niqe"``.
-
-    Returns:
-        ``(names, explicit, skipped)``: names to try in order, the subset the user named
-        explicitly (skipping those is reported loudly), and metrics left out up front with the
-        reason (an explicitly named input-referenced metric without ``--input``).
-
-    Raises:
-        UnknownMetricError: an explicitly named metric is not registered.
-        InputError: an empty list.
-    """
-    skipped: dict[str, str] = {}
-    items = [x for x in (t.strip() for t in spec.split(",")) if x] if isinstance(spec, str) else [
-        str(x).strip() for x in spec if str(x).strip()
-    ]
-    if not items:
-        raise InputError("--metrics is empty; give names (comma-separated), 'default' or 'all'")
-    names: list[str] = []
-    explicit: set[str] = set()
-    for item in items:
-        if item.lower() in ("default", "all"):
-            names += [n for n in _group_names(item.lower(), has_input, has_gt) if n not in names]
-            continue
-        cls = get_metric_class(item)  # raises UnknownMetricError with suggestions
-        explicit.add(cls.name)
-        if cls.reference == "input" and not has_input:
-            skipped[cls.name] = "needs the degraded input: pass --input LQ"
-            continue
-        if cls.reference == "gt" and not has_gt:
-            skipped[cls.name] = "needs ground truth: pass --gt GT (this run scores against --input only)"
-            continue
-        if cls.name not in names:
-            names.append(cls.name)
-    return names, explicit, skipped
-
-
-def instantiate_metrics(
-    names: Sequence[str], *, y_channel: bool, precision: str, device: torch.device
-) -> tuple[list[Metric], dict[str, str]]:
-    """Create the metrics; those raising :class:`MetricUnavailableError` (or failing to build) are skipped."""
-    metrics: list[Metric] = []
-    skipped: dict[str, str] = {}
-    for n in names:
-        cls = get_metric_class(n)
-        opts: dict[str, Any] = {}
-        if y_channel and cls.supports_y_channel and "y_channel" in cls.defaults:
-            opts["y_channel"] = True
-        if "precision" in cls.defaults:
-            opts["precision"] = precision
-        try:
-            m = create_metric(n, **opts)
-            m.to(device)
-        except MetricUnavailableError as exc:
-            skipped[cls.name] = str(exc)
-            continue
-        except (ImportError, OSError, RuntimeError) as exc:
-            skipped[cls.name] = f"{type(exc).__name__}: {exc}"
-            continue
-        metrics.append(m)
-    return metrics, skipped
-
-
-# --------------------------------------------------------------------------------------------
-# decoding / preprocessing
-
-
-@dataclass
-class _Item:
-    idx: int
-    out: torch.Tensor
-    gt: torch.Tensor
-    inp: torch.Tensor | None
-    needed: list[str]
-    height: int
-    width: int
-    resized: bool
-    inp2: torch.Tensor | None = None
-
-
-@dataclass
-class _Fail:
-    idx: int
-    stage: str
-    reason: str
-    path: Path
-
-
-def _resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """Antialiased bicubic resize of ``(3, H, W)`` to ``(3, h, w)``, clamped to [0, 1]."""
-    y = torch.nn.functional.interpolate(x[None], size=(h, w), mode="bicubic", antialias=True, align_corners=False)
-    return y[0].clamp_(0.0, 1.0)
-
-
-def _crop(x: torch.Tensor, n: int) -> torch.Tensor:
-    return x[:, n : x.shape[1] - n, n : x.shape[2] - n] if n > 0 else x
-
-
-def _prepare_group(
-    gt_path: Path,
-    work: list[tuple[int, Pair, list[str]]],
-    resize: str,
-    crop: int,
-    input_metrics: set[str],
-    align: str = "none",
-    input2: dict[int, Path] | None = None,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-) -> list[_Item | _Fail]:
-    """Decode one GT image and every output paired with it; resize/crop them."""
-    out: list[_Item | _Fail] = []
-
-    def read_image(path: Path) -> torch.Tensor:
-        return _read_image(path, max_pixels)
-
-    try:
-        gt = read_image(gt_path)
-    except DecodeError as exc:
-        return [_Fail(i, "decode", f"GT: {exc}", gt_path) for i, _, _ in work]
-    h, w = int(gt.shape[1]), int(gt.shape[2])
-    if crop > 0 and (h <= 2 * crop or w <= 2 * crop):
-        return [
-            _Fail(i, "crop", f"--crop-border {crop} removes the whole {h}x{w} image", p.output_path)
-            for i, p, _ in work
-        ]
-    gtc = _crop(gt, crop)
-    inputs: dict[Path, torch.Tensor | _Fail] = {}
-    for i, pair, needed in work:
-        try:
-            o = read_image(pair.output_path)
-        except DecodeError as exc:
-            out.append(_Fail(i, "decode", str(exc), pair.output_path))
-            continue
-        resized = tuple(o.shape[1:]) != (h, w)
-        if resized:
-            if resize == "none":
-                out.append(
-                    _Fail(i, "resize", f"output is {o.shape[1]}x{o.shape[2]} but GT is {h}x{w} "
-                          "(--resize none); resize it or use --resize to-gt", pair.output_path)
-                )
-                continue
-            o = _resize(o, h, w)
-        if align != "none":
-            from .metrics.diagnostics import align_to
-
-            o = align_to(o[None], gt[None])[0].clamp_(0.0, 1.0)
-        inp_t: torch.Tensor | None = None
-        if pair.input_path is not None and any(n in input_metrics for n in needed):
-            got = inputs.get(pair.input_path)
-            if got is None:
-                try:
-                    t = read_image(pair.input_path)
-                    if tuple(t.shape[1:]) != (h, w):
-                        t = _resize(t, h, w)
-                    got = _crop(t, crop)
-                except DecodeError as exc:
-                    got = _Fail(i, "decode", f"input: {exc}", pair.input_path)
-                inputs[pair.input_path] = got
-            if isinstance(got, _Fail):
-                out.append(_Fail(i, got.stage, got.reason, got.path))
-                needed = [n for n in needed if n not in input_metrics]
-            else:
-                inp_t = got
-        inp2_t: torch.Tensor | None = None
-        p2 = (input2 or {}).get(i)
-        if inp_t is not None and p2 is not None:
-            got2 = inputs.get(p2)
-            if got2 is None:
-                try:
-                    t2 = read_image(p2)
-                    if tuple(t2.shape[1:]) != (h, w):
-                        t2 = _resize(t2, h, w)
-                    got2 = _crop(t2, crop)
-                except DecodeError as exc:
-                    got2 = _Fail(i, "decode", f"input2: {exc}", p2)
-                inputs[p2] = got2
-            if isinstance(got2, _Fail):
-                out.append(_Fail(i, got2.stage, got2.reason, got2.path))
-            else:
-                inp2_t = got2
-        out.append(_Item(i, _crop(o, crop), gtc, inp_t, needed, h, w, resized, inp2_t))
-    return out
-
-
-def _iter_prepared(
-    groups: list[tuple[Path, list[tuple[int, Pair, list[str]]]]],
-    workers: int,
-    fn: Callable[[Path, list[tuple[int, Pair, list[str]]]], list[_Item | _Fail]],
-) -> Iterator[list[_Item | _Fail]]:
-    """Prepared groups in order; with workers > 0, decoded in threads with bounded look-ahead."""
-    if workers <= 0:
-        for g, work in groups:
-            yield fn(g, work)
-        return
-    ahead = max(2, 2 * workers)
-    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paradigm-decode") as ex:
-        pending: list[cf.Future[list[_Item | _Fail]]] = []
-        it = iter(groups)
-        for g, work in it:
-            pending.append(ex.submit(fn, g, work))
-            if len(pending) >= ahead:
-                break
-        while pending:
-            fut = pending.pop(0)
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(ex.submit(fn, nxt[0], nxt[1]))
-            yield fut.result()
-
-
-# --------------------------------------------------------------------------------------------
-# running metrics
-
-
-def _emb_index(e: Any, i: int) -> Any:
-    if isinstance(e, torch.Tensor):
-        return e[i].clone()  # do not keep the whole batch alive
-    if isinstance(e, (tuple, list)):
-        return type(e)(_emb_index(t, i) for t in e)
-    if isinstance(e, dict):
-        return {k: _emb_index(v, i) for k, v in e.items()}
-    raise TypeError(f"unsupported embedding type {type(e).__name__}")
-
-
-def _emb_stack(es: Sequence[Any]) -> Any:
-    first = es[0]
-    if isinstance(first, torch.Tensor):
-        return torch.stack(list(es))
-    if isinstance(first, (tuple, list)):
-        return type(first)(_emb_stack([e[j] for e in es]) for j in range(len(first)))
-    if isinstance(first, dict):
-        return {k: _emb_stack([e[k] for e in es]) for k in first}
-    raise TypeError(f"unsupported embedding type {type(first).__name__}")
-
-
-class _EmbeddingCache:
-    """Reference embeddings per (metric, reference key), least-recently-used, bounded."""
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self._d: OrderedDict[tuple[str, str], Any] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple[str, str]) -> Any:
-        if key in self._d:
-            self._d.move_to_end(key)
-            self.hits += 1
-            return self._d[key]
-        return None
-
-    def put(self, key: tuple[str, str], value: Any) -> None:
-        self._d[key] = value
-        self._d.move_to_end(key)
-        while len(self._d) > self.size:
-            self._d.popitem(last=False)
-
-
-def _to_columns(metric: Metric, res: torch.Tensor | dict[str, torch.Tensor], n: int) -> dict[str, np.ndarray]:
-    if isinstance(res, dict):
-        cols = {}
-        for c in metric.columns:
-            if c not in res:
-                raise RuntimeError(f"metric {metric.name!r} did not return its declared column {c!r}")
-            cols[c] = res[c].detach().to("cpu", torch.float64).reshape(-1).numpy()
-    else:
-        cols = {metric.columns[0]: res.detach().to("cpu", torch.float64).reshape(-1).numpy()}
-    for c, v in cols.items():
-        if v.shape[0] != n:
-            raise RuntimeError(f"metric {metric.name!r} returned {v.shape[0]} values for column {c!r}, expected {n}")
-    return cols
-
-
-class _Runner:
-    """Runs metrics on batches, with reference-embedding reuse and per-item fallback on errors."""
-
-    def __init__(self, metrics: list[Metric], device: torch.device, emb: _EmbeddingCache) -> None:
-        self.metrics = metrics
-        self.device = device
-        self.emb = emb
-        self.unavailable: dict[str, str] = {}
-        self.calls: dict[str, int] = defaultdict(int)
-
-    def _forward(self, m: Metric, x: torch.Tensor, ref: torch.Tensor | None, ref_keys: list[str]) -> Any:
-        self.calls[m.name] += int(x.shape[0])
-        if isinstance(m, EmbeddingMetric) and ref is not None:
-            check_image(x, "output")
-            check_image(ref, "reference")
-            cached = [self.emb.get((m.name, k)) for k in ref_keys]
-            miss = [j for j, c in enumerate(cached) if c is None]
-            if miss:
-                # unique references among the misses
-                uniq: dict[str, int] = {}
-                for j in miss:
-                    uniq.setdefault(ref_keys[j], j)
-                order = list(uniq.items())
-                e = m.embed(ref[[j for _, j in order]])
-                self.emb.misses += len(order)
-                for pos, (k, _) in enumerate(order):
-                    self.emb.put((m.name, k), _emb_index(e, pos))
-                cached = [self.emb.get((m.name, k)) for k in ref_keys]
-            eref = _emb_stack(cached)
-            return m.compare(m.embed(x), eref)
-        return m(x, ref)
-
-    def run(
-        self, m: Metric, x: torch.Tensor, ref: torch.Tensor | None, ref_keys: list[str]
-    ) -> list[dict[str, float] | Exception]:
-        """Per-item column values or the exception for that item."""
-        n = int(x.shape[0])
-        try:
-            with torch.inference_mode():
-                res = self._forward(m, x, ref, ref_keys)
-            cols = _to_columns(m, res, n)
-            return [{c: float(v[j]) for c, v in cols.items()} for j in range(n)]
-        except MetricUnavailableError:
-            raise
-        except Exception as exc:
-            if n == 1:
-                return [exc]
-            log.debug("metric %s failed on a batch of %d (%s); retrying one by one", m.name, n, exc)
-        out: list[dict[str, float] | Exception] = []
-        for j in range(n):
-            try:
-                with torch.inference_mode():
-                    res = self._forward(m, x[j : j + 1], None if ref is None else ref[j : j + 1], ref_keys[j : j + 1])
-                cols = _to_columns(m, res, 1)
-                out.append({c: float(v[0]) for c, v in cols.items()})
-            except MetricUnavailableError:
-                raise
-            except Exception as exc:
-                out.append(exc)
-        return out
-
-
-def _stacked_ref(
-    m: Metric, sub: Sequence[_Item], hashes: Sequence[tuple[str, str, str]], device: torch.device
-) -> tuple[torch.Tensor | None, list[str]]:
-    """The reference batch of a metric whose reference is the input (or none) and its embedding keys."""
-    if m.reference != "input":
-        return None, ["" for _ in sub]
-    keys = [f"{hashes[it.idx][2]}:{hashes[it.idx][1]}" for it in sub]
-    if getattr(m, "two_inputs", False):
-        refs = [torch.cat([it.inp, it.inp2], dim=0) for it in sub if it.inp is not None and it.inp2 is not None]
-    else:
-        refs = [it.inp for it in sub if it.inp is not None]
-    return torch.stack(refs).to(device), keys
-
-
-def _run_per_item(
-    runner: _Runner,
-    m: Metric,
-    sub: Sequence[_Item],
-    x_one: dict[int, torch.Tensor],
-    gt_one: dict[int, torch.Tensor],
-    hashes: Sequence[tuple[str, str, str]],
-) -> list[dict[str, float] | Exception]:
-    """Run ``m`` on each item alone (``N = 1``): values are then independent of ``--batch-size`` and
-    of which pairs were cached, to the last bit (batched CPU reductions split sums by batch shape).
-
-    Raises:
-        MetricUnavailableError: as :meth:`_Runner.run`.
-    """
-    out: list[dict[str, float] | Exception] = []
-    for it in sub:
-        if m.reference == "gt":
-            ref: torch.Tensor | None = gt_one[id(it.gt)]
-            keys = [hashes[it.idx][1]]
-        else:
-            ref, keys = _stacked_ref(m, [it], hashes, runner.device)
-        out += runner.run(m, x_one[it.idx], ref, keys)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# hooks
-
-
-def _probe(m: Metric, device: torch.device) -> str | None:
-    """Run ``m`` once on a small random pair; the reason when it raises :class:`MetricUnavailableError`.
-
-    Used for metrics that declare ``weights``: lazily loaded weights are thus found missing before
-    any image is decoded. Other exceptions are
-    ignored here (real images will show them as error rows).
-    """
-    side = max(int(m.min_size), 64)
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(1, 3, side, side, generator=g).to(device)
-    ref = None if m.reference == "none" else torch.rand(1, 3, side, side, generator=g).to(device)
-    try:
-        with torch.inference_mode():
-            m(x, ref)
-    except MetricUnavailableError as exc:
-        return str(exc)
-    except Exception as exc:  # noqa: BLE001 - only availability matters here
-        log.debug("probe of %s raised %s: %s", m.name, type(exc).__name__, exc)
-    return None
-
-
-def _check_composite(cfg: ScoreConfig) -> Any:
-    """Load and validate the composite (file, profile, metric names) before any work; None without
-    :mod:`paradigm.composite`.
+def check_composite(cfg: ScoreConfig) -> Any:
+    """Load and validate the composite (file, profile, metric names) before any work.
 
     Raises:
         InputError: unreadable or invalid composite file, unknown profile, or metric names paradigm
             does not know (unless ``cfg.allow_missing``).
     """
-    resolve_spec = _optional_attr("paradigm.composite", "resolve_spec")
-    if resolve_spec is None:
-        return None
+    from .composite import resolve_spec
     from .composite.schema import unknown_metrics, unknown_metrics_message
 
     try:
@@ -618,31 +182,38 @@ def _check_composite(cfg: ScoreConfig) -> Any:
     return spec
 
 
-def _optional_attr(module: str, attr: str) -> Callable[..., Any] | None:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
-            log.debug("%s not available: %s", module, exc)
-            return None
-        raise
-    fn = getattr(mod, attr, None)
-    if fn is None:
-        log.debug("%s has no %s", module, attr)
-    return fn
+def _open_cache(cfg: ScoreConfig) -> cache_mod.NullCache:
+    if cfg.cache is None:
+        return cache_mod.NullCache()
+    path = default_cache_path(Path(cfg.results)) if str(cfg.cache) == "default" else Path(cfg.cache)
+    return cache_mod.open_cache(path, trust_mtime=cfg.trust_mtime)
 
 
-# --------------------------------------------------------------------------------------------
-# main entry
+BACKENDS = ("local", "ray")
 
 
-def default_cache_path(results: Path) -> Path:
-    """``RESULTS/.paradigm/cache.sqlite``."""
-    return Path(results) / ".paradigm" / "cache.sqlite"
+def _run_backend(cfg: ScoreConfig, plan: Plan, opts: Options, collector: Collector, runner: Runner) -> None:
+    if cfg.backend == "ray":
+        from .scoring.ray_backend import RayOptions, run_ray
+
+        run_ray(plan, opts, collector, RayOptions(cfg.ray_address, cfg.cpus_per_worker, cfg.gpus_per_worker))
+    else:
+        run_local(plan, opts, collector, runner)
+
+
+def _check_backend(cfg: ScoreConfig) -> None:
+    if cfg.backend not in BACKENDS:
+        raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}")
+    if cfg.backend == "ray":
+        from .scoring.ray_backend import import_ray
+
+        import_ray()  # the install hint, before any work
+        if cfg.cpus_per_worker <= 0 or cfg.gpus_per_worker < 0:
+            raise InputError("--cpus-per-worker must be > 0 and --gpus-per-worker >= 0")
 
 
 def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> ScoreResult:
-    """Score a results tree (see the module docstring).
+    """Score a results tree: plan -> decode -> batch -> execute -> collect -> composite.
 
     Args:
         cfg: the options.
@@ -652,428 +223,39 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         A :class:`ScoreResult`.
 
     Raises:
-        InputError: missing/empty folders, bad options.
+        InputError: missing/empty folders, bad options, a bad composite (all before any decoding).
         UnknownMetricError: a named metric is not registered.
         MetricUnavailableError: ``strict`` and the composite misses parts (raised by the composite).
     """
-    import pandas as pd
-
     t0 = time.perf_counter()
     say = echo or (lambda s: log.warning("%s", s))
-    if cfg.resize not in RESIZE_POLICIES:
-        raise InputError(f"--resize must be one of {', '.join(RESIZE_POLICIES)}, got {cfg.resize!r}")
-    if cfg.precision not in PRECISIONS:
-        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
-    if cfg.crop_border < 0:
-        raise InputError(f"--crop-border must be >= 0, got {cfg.crop_border}")
-    batch_size = cfg.batch_size if cfg.batch_size is not None else 8
-    if batch_size < 1:
-        raise InputError(f"--batch-size must be >= 1, got {batch_size}")
-    workers = cfg.workers if cfg.workers is not None else min(4, os.cpu_count() or 1)
-    if workers < 0:
-        raise InputError(f"--workers must be >= 0, got {workers}")
-    if cfg.max_pixels is not None and cfg.max_pixels < 0:
-        raise InputError(f"--max-pixels must be >= 0 (0: no limit), got {cfg.max_pixels}")
-    spec = _check_composite(cfg)  # a bad composite file fails here, before any image is decoded
-    device = resolve_device(cfg.device)
-    if device.type == "cpu":
+    opts = check_options(cfg)
+    _check_backend(cfg)
+    spec = check_composite(cfg)  # a bad composite file fails here, before any image is decoded
+    if opts.device.type == "cpu":
         from ._alloc import tune_malloc
 
         tune_malloc()  # reuse freed tensor memory instead of fresh mmap pages (glibc; no effect on values)
     torch.manual_seed(cfg.seed)
-
-    # Without ground truth the input folder is the pairing anchor (and the size reference).
-    anchor = cfg.gt if cfg.gt is not None else cfg.input
-    if anchor is None:
-        raise InputError(
-            "give --gt GT, or --input LQ alone for tasks without ground truth (outputs are then paired "
-            "with, and compared against, the input)"
-        )
-    has_gt = cfg.gt is not None
-    layout = discover(cfg.results, anchor, cfg.input)
-    has_input = cfg.input is not None
-    names, explicit, skipped = select_metrics(cfg.metrics, has_input, has_gt)
-    if cfg.profile and isinstance(cfg.metrics, str) and cfg.metrics.strip().lower() == "default":
-        # a task profile replaces the default set by the metrics its composite uses
-        from .composite import load_profile
-
-        wanted = [m for pil in load_profile(cfg.profile).get("pillars", {}).values() for m in pil.get("metrics", {})]
-        known = set(list_metrics())
-        names = []
-        for n in dict.fromkeys(wanted):
-            if n not in known:
-                skipped[n] = "not implemented in this paradigm version (named by the profile)"
-                continue
-            ref = get_metric_class(n).reference
-            if (ref == "input" and not has_input) or (ref == "gt" and not has_gt):
-                skipped[n] = "needs --input LQ" if ref == "input" else "needs --gt GT"
-                continue
-            names.append(get_metric_class(n).name)
-    if cfg.input2 is None:
-        for n in list(names):
-            if getattr(get_metric_class(n), "two_inputs", False):
-                names.remove(n)
-                if n in explicit:
-                    skipped[n] = "needs two fusion sources: pass --input A --input2 B"
-    metrics, unavailable = instantiate_metrics(names, y_channel=cfg.y_channel, precision=cfg.precision, device=device)
-    skipped.update(unavailable)
-    if cfg.align not in ALIGN_POLICIES:
-        raise InputError(f"--align must be one of {', '.join(ALIGN_POLICIES)}, got {cfg.align!r}")
-    align_tag = ALIGN_POLICIES[cfg.align]
-    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag)
-    input_metrics = {m.name for m in metrics if m.reference == "input"}
-    input2_paths: dict[int, Path] = {}
-    if cfg.input2 is not None:
-        by_key = {
-            (q.method, q.task, q.dataset, q.image, q.sample): q.input_path
-            for q in discover(cfg.results, anchor, cfg.input2).pairs
-        }
-        for j, q in enumerate(layout.pairs):
-            p2 = by_key.get((q.method, q.task, q.dataset, q.image, q.sample))
-            if p2 is not None:
-                input2_paths[j] = p2
-
-    # ---- cache lookups
-    if cfg.cache is None:
-        cache: cache_mod.NullCache = cache_mod.NullCache()
-    else:
-        cpath = default_cache_path(Path(cfg.results)) if str(cfg.cache) == "default" else Path(cfg.cache)
-        cache = cache_mod.open_cache(cpath, trust_mtime=cfg.trust_mtime)
-    errors: list[dict[str, Any]] = []
-    for pr in layout.problems:  # unreadable folders, symbolic-link loops: their images are missing
-        errors.append(
-            {"method": "", "task": "", "dataset": "", "image": "", "path": str(pr.path),
-             "stage": "discovery", "reason": pr.reason}
-        )
-    for u in layout.unpaired:
-        errors.append(
-            {"method": u.method, "task": u.task, "dataset": u.dataset, "image": u.image,
-             "path": str(u.path), "stage": "pairing", "reason": u.reason}
-        )
-
-    if cfg.input2 is not None:
-        for j, q in enumerate(layout.pairs):
-            if j not in input2_paths:
-                errors.append(
-                    {"method": q.method, "task": q.task, "dataset": q.dataset, "image": q.image,
-                     "path": str(q.output_path), "stage": "pairing",
-                     "reason": "no --input2 image matches this output (two-input fusion metrics not computed)"}
-                )
-
-    pairs = layout.pairs
-    sigs = {m.name: cache_mod.metric_sig(m.signature()) for m in metrics}
-    rows: list[dict[str, Any]] = []
-    hashes: list[tuple[str, str, str]] = []
-    for i, p in enumerate(pairs):
-        try:
-            o_sha = cache.file_sha(p.output_path)
-            g_sha = cache.file_sha(p.gt_path)
-            i_sha = cache.file_sha(p.input_path) if p.input_path is not None else ""
-            if i in input2_paths:  # the second fusion source is part of the input's identity
-                i_sha = f"{i_sha}+{cache.file_sha(input2_paths[i])}"
-        except OSError as exc:
-            o_sha = g_sha = i_sha = f"unreadable:{i}"
-            log.debug("cannot hash %s: %s", p.output_path, exc)
-        hashes.append((o_sha, g_sha, i_sha))
-        rows.append(
-            {"method": p.method, "task": p.task, "dataset": p.dataset, "image": p.image, "sample": p.sample,
-             "output_path": str(p.output_path), "gt_path": str(p.gt_path),
-             "input_path": "" if p.input_path is None else str(p.input_path),
-             "height": -1, "width": -1, "resized": False}
-        )
-
-    def ref_sha(m: Metric, h: tuple[str, str, str]) -> str:
-        if m.reference == "input":
-            return f"{h[2]}:{h[1]}"
-        return h[1]
-
-    def key(m: Metric, h: tuple[str, str, str]) -> cache_mod.ScoreKey:
-        return (h[0], ref_sha(m, h), m.name, sigs[m.name], policy)
-
-    all_keys = [key(m, h) for h in hashes for m in metrics]
-    cached = cache.get_scores(all_keys)
-    geom = cache.get_geometry([(h[0], h[1], policy) for h in hashes])
-    n_cached = 0
-    work_by_gt: dict[Path, list[tuple[int, Pair, list[str]]]] = defaultdict(list)
-    for i, (p, h) in enumerate(zip(pairs, hashes, strict=True)):
-        needed = []
-        for m in metrics:
-            if m.reference == "input" and p.input_path is None:
-                continue  # listed as a pairing error
-            got = cached.get(key(m, h))
-            if got is None:
-                needed.append(m.name)
-            else:
-                n_cached += 1
-                rows[i].update(got)
-        g = geom.get((h[0], h[1], policy))
-        if g is not None:
-            rows[i]["height"], rows[i]["width"], rows[i]["resized"] = g[0], g[1], g[2]
-        if needed or g is None:
-            work_by_gt[p.gt_path].append((i, p, needed))
-
-    # ---- probe metrics that have work: a metric whose weights are missing says so before any decoding
-    with_work = {n for w in work_by_gt.values() for _, _, needed in w for n in needed}
-    for m in list(metrics):
-        if m.weights and m.name in with_work and m.name not in skipped:
-            why = _probe(m, device)
-            if why is not None:
-                skipped[m.name] = why
-    if any(m.name in skipped for m in metrics):
-        for gpath in list(work_by_gt):
-            kept_work = []
-            for i, p, needed in work_by_gt[gpath]:
-                needed = [n for n in needed if n not in skipped]
-                if needed or rows[i]["height"] < 0:
-                    kept_work.append((i, p, needed))
-            if kept_work:
-                work_by_gt[gpath] = kept_work
-            else:
-                del work_by_gt[gpath]
-    metrics_run = [m for m in metrics if m.name not in skipped]
-
-    # ---- compute
-    groups = list(work_by_gt.items())
-    n_work = sum(len(w) for _, w in groups)
-    show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
-    from tqdm import tqdm
-
-    bar = tqdm(total=n_work, desc="scoring", unit="pair", file=sys.stderr, disable=not show or n_work == 0)
-    emb = _EmbeddingCache()
-    runner = _Runner(metrics, device, emb)
-    active = {m.name: m for m in metrics_run}
-    failed_pairs: set[int] = set()
-    n_computed = 0
-    n_decoded_pairs = 0
-    decoded: set[int] = set()
-
-    def add_error(i: int, stage: str, reason: str, path: Path | str) -> None:
-        p = pairs[i]
-        errors.append(
-            {"method": p.method, "task": p.task, "dataset": p.dataset,
-             "image": p.image + (f"_s{p.sample}" if p.sample else ""),
-             "path": str(path), "stage": stage, "reason": reason}
-        )
-
-    def flush(items: list[_Item]) -> None:
-        nonlocal n_computed
-        if not items:
-            return
-        to_store: list[tuple[cache_mod.ScoreKey, dict[str, float]]] = []
-        geo_store = []
-        for it in items:
-            h = hashes[it.idx]
-            geo_store.append(((h[0], h[1], policy), (it.height, it.width, it.resized)))
-        hh, ww = int(items[0].out.shape[1]), int(items[0].out.shape[2])
-        pos = {it.idx: j for j, it in enumerate(items)}
-        per_item = runner.device.type == "cpu"
-        if per_item:  # CPU: one image per call, so no value depends on its batch neighbours
-            x_all = torch.empty(0)
-            x_one = {it.idx: it.out[None] for it in items}
-            gt_one: dict[int, torch.Tensor] = {}
-            for it in items:  # one view per GT tensor, so metrics share their memoised work on it
-                gt_one.setdefault(id(it.gt), it.gt[None])
-        else:
-            x_all = torch.stack([it.out for it in items]).to(runner.device)
-        gt_all: torch.Tensor | None = None
-        for m in list(active.values()):
-            sub = [it for it in items if m.name in it.needed]
-            if not sub:
-                continue
-            two = bool(getattr(m, "two_inputs", False))
-            if m.reference == "input":
-                sub = [it for it in sub if it.inp is not None and (not two or it.inp2 is not None)]
-                if not sub:
-                    continue
-            if min(hh, ww) < m.min_size:
-                for it in sub:
-                    add_error(it.idx, f"metric:{m.name}",
-                              f"image of {hh}x{ww} px (after cropping) is smaller than the metric's minimum "
-                              f"{m.min_size} px", pairs[it.idx].output_path)
-                continue
-            try:
-                if per_item:
-                    res = _run_per_item(runner, m, sub, x_one, gt_one, hashes)
-                else:
-                    sel = None if len(sub) == len(items) else torch.tensor(
-                        [pos[it.idx] for it in sub], device=x_all.device
-                    )
-                    x = x_all if sel is None else x_all.index_select(0, sel)
-                    ref: torch.Tensor | None
-                    if m.reference == "gt":
-                        if gt_all is None:
-                            gt_all = torch.stack([it.gt for it in items]).to(runner.device)
-                        ref = gt_all if sel is None else gt_all.index_select(0, sel)
-                        rkeys = [hashes[it.idx][1] for it in sub]
-                    else:
-                        ref, rkeys = _stacked_ref(m, sub, hashes, runner.device)
-                    res = runner.run(m, x, ref, rkeys)
-            except MetricUnavailableError as exc:
-                skipped[m.name] = str(exc)
-                del active[m.name]
-                log.info("metric %s skipped for this run: %s", m.name, exc)
-                continue
-            for it, r in zip(sub, res, strict=True):
-                n_computed += 1
-                if isinstance(r, Exception):
-                    msg = str(r) if isinstance(r, ParadigmError) else f"{type(r).__name__}: {r}"
-                    add_error(it.idx, f"metric:{m.name}", msg, pairs[it.idx].output_path)
-                    continue
-                bad = [c for c, v in r.items() if math.isnan(v)]
-                rows[it.idx].update(r)
-                if bad:
-                    add_error(it.idx, f"metric:{m.name}", f"result is NaN ({', '.join(bad)})", pairs[it.idx].output_path)
-                    continue
-                to_store.append((key(m, hashes[it.idx]), r))
-        cache.put(to_store, geo_store)
-        bar.update(len(items))
-
-    batches: SizeBuckets[_Item] = SizeBuckets(batch_size, key=lambda it: (int(it.out.shape[1]), int(it.out.shape[2])))
-
-    def prep(g: Path, work: list[tuple[int, Pair, list[str]]]) -> list[_Item | _Fail]:
-        return _prepare_group(
-            g, work, cfg.resize, cfg.crop_border, input_metrics, cfg.align, input2_paths, cfg.max_pixels
-        )
-
+    cache = _open_cache(cfg)
+    runner = Runner(opts.device)
     try:
-        for prepared in _iter_prepared(groups, workers, prep):
-            for it in prepared:
-                if isinstance(it, _Fail):
-                    add_error(it.idx, it.stage, it.reason, it.path)
-                    if it.stage != "decode" or not it.reason.startswith(("input:", "input2:")):
-                        failed_pairs.add(it.idx)
-                        bar.update(1)
-                    continue
-                n_decoded_pairs += 1
-                decoded.add(it.idx)
-                rows[it.idx]["height"], rows[it.idx]["width"], rows[it.idx]["resized"] = it.height, it.width, it.resized
-                for ready in batches.add(it):
-                    flush(ready)
-        for rest in batches.drain():
-            flush(rest)
+        plan = make_plan(cfg, opts, cache)
+        with progress_bar(plan.n_work, cfg.progress) as bar:
+            collector = Collector(plan, cache, bar.update)
+            _run_backend(cfg, plan, opts, collector, runner)
     finally:
-        bar.close()
         cache.close()
-
-    for m_name in list(skipped):
-        for c in _columns_of(m_name):
-            for r in rows:
-                r.pop(c, None)
-
-    # ---- tables
-    metric_cols: list[str] = []
-    for m in metrics:
-        if m.name in skipped:
-            continue
-        for c in m.columns:
-            if c not in metric_cols:
-                metric_cols.append(c)
-    kept = [r for i, r in enumerate(rows) if i not in failed_pairs]
-    # every scored row, computed now or served from the cache (its geometry row says it was resized)
-    n_resized = sum(1 for r in kept if r["resized"])
-    n_cached_pairs = sum(1 for i in range(len(rows)) if i not in failed_pairs and i not in decoded)
-    scores = pd.DataFrame(kept, columns=list(ID_COLUMNS) + metric_cols)
-    for c in metric_cols:
-        scores[c] = pd.to_numeric(scores[c], errors="coerce").astype("float64")
-    scores["height"] = scores["height"].astype("int64")
-    scores["width"] = scores["width"].astype("int64")
-    scores["resized"] = scores["resized"].astype(bool)
-
-    composite_info: dict[str, Any] | None = None
-    apply_composite = _optional_attr("paradigm.composite", "apply_composite")
-    composite_note = None
-    if spec is not None and not cfg.strict and len(scores) and not any(
-        c in scores.columns and scores[c].notna().any() for c in spec.metrics()
-    ):
-        # e.g. a diagnostics-only run: nothing to renormalise, so no composite (and no alarm about it)
-        composite_note = (
-            f"no composite score: none of the metrics of composite {spec.tag} ran in this run"
-        )
-        apply_composite = None
-    if apply_composite is not None and len(scores):
-        try:
-            scores, composite_info = apply_composite(
-                scores, composite=cfg.composite, profile=cfg.profile, strict=cfg.strict
-            )
-        except (MetricUnavailableError, InputError, UnknownMetricError):
-            raise
-        except ParadigmError as exc:
-            raise InputError(f"composite: {exc}") from exc
-    elif apply_composite is None and composite_note is None and (cfg.composite or cfg.profile):
-        say("--composite/--profile ignored: paradigm.composite is not available in this installation")
-
-    samples_df = None
-    if len(scores) and (scores["sample"] != "").any():
-        aggregate_samples = _optional_attr("paradigm.samples", "aggregate_samples")
-        if aggregate_samples is not None:
-            samples_df = aggregate_samples(scores)
-
-    summary = summarise(scores, seed=cfg.seed, n_boot=cfg.n_boot)
-    errors_df = pd.DataFrame(errors, columns=list(ERROR_COLUMNS))
-
-    comp_id = None
-    if composite_info:
-        comp_id = composite_info.get("composite")
-        if comp_id and composite_info.get("profile"):
-            comp_id = f"{comp_id}/{composite_info['profile']}"
-        if comp_id and composite_info.get("sha256"):
-            comp_id = f"{comp_id}+{composite_info['sha256']}"
-    ran = [m for m in metrics if m.name not in skipped]
-    sig = build_signature(
-        [m.signature() for m in ran], composite=comp_id, resize=cfg.resize, crop_border=cfg.crop_border,
-        y_channel=cfg.y_channel, colour=COLOUR_RULE, precision=cfg.precision, device=str(device), seed=cfg.seed,
-        align=align_tag, max_pixels=cfg.max_pixels or 0,
-        batch_size="per-image" if device.type == "cpu" else batch_size,
-    )
-    stage_counts: dict[str, int] = defaultdict(int)
-    for e in errors:
-        stage_counts[e["stage"].split(":")[0]] += 1
-    counts = {
-        "pairs": len(pairs),
-        "rows": int(len(scores)),
-        "methods": len(layout.methods),
-        "gt_images": len({p.gt_path for p in pairs}),
-        "unpaired": len(layout.unpaired),
-        "errors": len(errors),
-        "errors_by_stage": dict(sorted(stage_counts.items())),
-        "failed_pairs": len(failed_pairs),
-        "resized": n_resized,
-        "cached_pairs": n_cached_pairs,
-        "decoded_pairs": n_decoded_pairs,
-        "computed": n_computed,
-        "cached": n_cached,
-        "hashed_files": cache.hashed,
-        "embedding_reuse": emb.hits,
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-    run_info: dict[str, Any] = {
-        "signature": sig,
-        "signature_line": signature_line(sig),
-        "counts": counts,
-        "skipped_metrics": dict(sorted(skipped.items())),
-        "metrics": [m.name for m in ran],
-        "layout": {"form": layout.form, "single_method": layout.single_method, "methods": layout.methods},
-        "policy": policy,
-        "cache": None if cache.path is None else str(cache.path),
-        "cache_keys": "size+mtime (--trust-mtime)" if cache.trust_mtime else "sha256 of file bytes",
-        "cache_quarantined": [str(q) for q in cache.quarantined],
-        "composite": composite_info,
-        "composite_note": composite_note,
-    }
-    explicit_skipped = {k: v for k, v in skipped.items() if k in explicit}
-    if composite_note:
-        log.info("%s", composite_note)
-    if n_resized:
-        say(f"{n_resized} output(s) resized to their GT size (--resize to-gt, antialiased bicubic)")
+    scores = build_scores(plan, collector)
+    scores, info, note = apply_composite_stage(scores, cfg, spec)
+    summary, errors, samples = tables(scores, plan, cfg.seed, cfg.n_boot)
+    count = counts(plan, collector, scores, cache.hashed, runner.emb.hits, t0)
+    run = run_info(cfg, plan, opts, cache, (info, note), count, backend=cfg.backend)
+    if note:
+        log.info("%s", note)
+    if count["resized"]:
+        say(f"{count['resized']} output(s) resized to their GT size (--resize to-gt, antialiased bicubic)")
     return ScoreResult(
-        scores=scores, summary=summary, errors=errors_df, run_info=run_info, layout=layout,
-        samples=samples_df, explicit_skipped=explicit_skipped,
+        scores=scores, summary=summary, errors=errors, run_info=run, layout=plan.layout, samples=samples,
+        explicit_skipped={k: v for k, v in plan.skipped.items() if k in plan.explicit},
     )
-
-
-def _columns_of(name: str) -> tuple[str, ...]:
-    try:
-        cls = get_metric_class(name)
-    except UnknownMetricError:
-        return (name,)
-    return tuple(cls.outputs) or (cls.name,)

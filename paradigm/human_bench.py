@@ -210,8 +210,8 @@ def score_function(
     """
     import torch
 
-    from .engine import _resize
     from .io import read_image
+    from .scoring.decode import resize_to
 
     values: dict[str, float] = {}
     bad: list[Unresolved] = []
@@ -223,7 +223,7 @@ def score_function(
             bad.append(Unresolved(p.item, f"{name}: decode: {exc}"))
             continue
         if x.shape != r.shape:
-            x = _resize(x, int(r.shape[1]), int(r.shape[2]))
+            x = resize_to(x, int(r.shape[1]), int(r.shape[2]))
         by_shape[tuple(r.shape)].append((p.item, x, r))
     for group in by_shape.values():
         for s in range(0, len(group), batch_size):

@@ -44,6 +44,7 @@ def build_signature(
     seed: int = 0,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     batch_size: int | str = "per-image",
+    backend: str = "local",
 ) -> dict[str, Any]:
     """The signature dict (keys of contracts §3).
 
@@ -57,11 +58,13 @@ def build_signature(
             scored, not their values, so it is not a score field; shown on the line when not the default.
         batch_size: ``"per-image"`` (CPU: every metric sees one image per call, so values do not
             depend on ``--batch-size``) or the number of pairs per call (GPU); informative.
+        backend: where the work ran (``local`` or ``ray``); informative (scores are the same), so
+            it appears only when not local.
 
     Returns:
         A JSON-serialisable dict.
     """
-    return {
+    sig = {
         "paradigm": __version__,
         "metrics": [dict(m) for m in metrics],
         "composite": composite,
@@ -77,6 +80,9 @@ def build_signature(
         "max_pixels": int(max_pixels),
         "batch_size": batch_size,
     }
+    if backend != "local":
+        sig["backend"] = backend
+    return sig
 
 
 def _metric_token(m: dict[str, Any]) -> str:
@@ -109,6 +115,8 @@ def signature_line(sig: dict[str, Any]) -> str:
     if sig.get("max_pixels") not in (None, DEFAULT_MAX_PIXELS):
         parts.append(f"max-pixels:{sig.get('max_pixels')}")
     parts += [f"composite:{comp or 'none'}", f"seed:{sig.get('seed')}", f"device:{sig.get('device')}"]
+    if sig.get("backend") not in (None, "local"):
+        parts.append(f"backend:{sig.get('backend')}")
     return "|".join(parts)
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
-import types
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,8 +20,6 @@ from paradigm.errors import InputError, MetricUnavailableError, UnknownMetricErr
 from paradigm.metrics.base import EmbeddingMetric, Metric
 from paradigm.outputs import ERROR_COLUMNS, ID_COLUMNS, bootstrap_mean_ci, summarise, summary_table
 from paradigm.signature import build_signature, signature_line
-
-_REAL_OPTIONAL_ATTR = engine._optional_attr
 
 # ---------------------------------------------------------------- test metrics
 
@@ -365,9 +361,12 @@ def test_samples_rows_and_hooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         calls["samples"] = len(df)
         return df.groupby(["method", "image"]).size().reset_index(name="n")
 
-    hooks = {("paradigm.composite", "apply_composite"): apply_composite,
-             ("paradigm.samples", "aggregate_samples"): aggregate_samples}
-    monkeypatch.setattr(engine, "_optional_attr", lambda m, a: hooks.get((m, a)))
+    import paradigm.composite
+    import paradigm.samples
+
+    monkeypatch.setattr(engine, "check_composite", lambda cfg: None)  # "x.json" is not a real file
+    monkeypatch.setattr(paradigm.composite, "apply_composite", apply_composite)
+    monkeypatch.setattr(paradigm.samples, "aggregate_samples", aggregate_samples)
     res = run_score(cfg(tmp_path, "te_mse", composite="x.json", profile="sr", strict=True))
     s = res.scores
     assert sorted(s[s.method == "gen"]["sample"].unique()) == ["0", "1", "2"]
@@ -381,25 +380,13 @@ def test_samples_rows_and_hooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert res.summary[res.summary.metric == "te_mse"].ci_low.isna().all()
 
 
-def test_composite_hook_absent_is_silent(tmp_path: Path) -> None:
+def test_no_composite_without_its_metrics_and_no_alarm(tmp_path: Path) -> None:
     make_tree(tmp_path, {"m": 5.0}, n=1)
     said: list[str] = []
-    res = run_score(cfg(tmp_path, "te_mse"), echo=said.append)
-    assert "composite" not in res.scores.columns and not said
-    run_score(cfg(tmp_path, "te_mse", profile="sr"), echo=said.append)
-    assert any("paradigm.composite is not available" in s for s in said)
-
-
-def test_optional_attr_real_lookup() -> None:
-    mod = types.ModuleType("paradigm_fake_hook_mod")
-    mod.fn = lambda: 1  # type: ignore[attr-defined]
-    sys.modules["paradigm_fake_hook_mod"] = mod
-    try:
-        assert _REAL_OPTIONAL_ATTR("paradigm_fake_hook_mod", "fn") is mod.fn  # type: ignore[attr-defined]
-        assert _REAL_OPTIONAL_ATTR("paradigm_fake_hook_mod", "missing") is None
-        assert _REAL_OPTIONAL_ATTR("paradigm.no_such_module_xyz", "x") is None
-    finally:
-        del sys.modules["paradigm_fake_hook_mod"]
+    for extra in ({}, {"profile": "super-resolution"}):
+        res = run_score(cfg(tmp_path, "te_mse", **extra), echo=said.append)
+        assert "composite" not in res.scores.columns and not said
+        assert "none of the metrics of composite" in res.run_info["composite_note"]
 
 
 def test_bootstrap_and_summary() -> None:

@@ -23,8 +23,9 @@ from _tiny_weights import TINY_CLIP, TINY_CLIP_TAG, tiny_env, tiny_files  # noqa
 
 import paradigm
 from paradigm.errors import InputError, MetricUnavailableError, ParadigmError
+from paradigm.metrics.manifest import registered_manifest
 from paradigm.metrics.registry import get_metric_class, list_metrics
-from paradigm.metrics.spec import MANIFEST_PATH, load_manifest, manifest_text, registered_manifest
+from paradigm.metrics.spec import MANIFEST_PATH, load_manifest, manifest_text
 
 NAMES = list_metrics()
 SLACK = 1e-6
@@ -89,7 +90,7 @@ def _call(m, x, ref):  # type: ignore[no-untyped-def]
 
 def test_manifest_in_sync_with_registered_classes() -> None:
     assert MANIFEST_PATH.read_text(encoding="utf-8") == manifest_text(registered_manifest()), (
-        "paradigm/metrics/manifest.json is stale: run `python -m paradigm.metrics.spec --write`"
+        "paradigm/metrics/manifest.json is stale: run `python -m paradigm.metrics.manifest --write`"
     )
     assert set(load_manifest().names()) == set(NAMES)
 

@@ -14,7 +14,7 @@ from ..errors import UnknownMetricError
 from .base import Metric
 
 #: Modules of this package that hold no metric declarations (everything else is scanned).
-_INFRASTRUCTURE = frozenset({"base", "registry", "spec", "colour"})
+_INFRASTRUCTURE = frozenset({"base", "registry", "spec", "manifest", "colour"})
 #: Entry-point group through which other distributions add metric modules.
 ENTRY_POINT_GROUP = "paradigm.metrics"
 
