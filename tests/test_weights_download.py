@@ -118,9 +118,9 @@ def leftovers(folder: Path) -> list[str]:
 # ------------------------------------------------------------------------------------------ CLIP / DINOv2
 def _served_models(files: tuple[Path, dict[str, dict[str, Any]]], server: Server) -> dict[str, dict[str, Any]]:
     """The tiny CLIP and DINOv2 entries, with their URLs on the local server (pinned sha256)."""
-    from paradigm.metrics.deep import clip_entry_name
-
     from _tiny_weights import TINY_CLIP, TINY_CLIP_TAG
+
+    from paradigm.metrics.deep import clip_entry_name
 
     root, entries = files
     out = {}
@@ -134,9 +134,9 @@ def _served_models(files: tuple[Path, dict[str, dict[str, Any]]], server: Server
 
 
 def test_clip_and_dino_download_verify_and_run(tiny_files, server: Server, online: Path) -> None:
-    from paradigm.metrics import deep
-
     from _tiny_weights import TINY_CLIP, TINY_CLIP_TAG
+
+    from paradigm.metrics import deep
 
     register_tiny_clip_config()
     deep.clear_model_cache()
