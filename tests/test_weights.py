@@ -319,3 +319,25 @@ def test_import_paradigm_is_light() -> None:
     code = "import sys, paradigm.weights; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_pinned_entries_cite_sources_and_immutable_hub_urls() -> None:
+    import re
+
+    for name, e in all_entries().items():
+        assert bool(e["sha256"]) == bool(e["sha256_source"]), name
+        if e["sha256"]:
+            for url in e["urls"]:
+                if "huggingface.co" in url:
+                    assert re.search(r"/resolve/[0-9a-f]{40}/", url), (name, url)
+
+
+def test_default_metrics_need_only_pinned_files() -> None:
+    """Every file the default metric set needs has a full sha256: CLIP and DINOv2 download by default."""
+    from paradigm.weights.manage import names_for_metrics
+
+    needed = names_for_metrics(["default"])
+    assert {"alexnet", "lpips_alex_v0.1", "vgg16", "dists_heads", "niqe_pris_params", "brisque_allmodel",
+            "brisque_allrange", "dinov2_vits14", "open_clip_vit_b_32_laion2b_s34b_b79k"} <= set(needed)
+    for name in needed:
+        assert len(get_entry(name)["sha256"] or "") == 64, name
