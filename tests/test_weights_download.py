@@ -228,6 +228,17 @@ def test_declared_hash_recorded_then_change_refused(server: Server, online: Path
             resolve("m")
 
 
+def test_linked_etag_wins_over_a_cdn_etag(server: Server, online: Path) -> None:
+    """A CDN may send a 64-hex ETag that is not the sha256 (another hash scheme): the hub's X-Linked-Etag
+    on the redirect is the declaration."""
+    body = b"hub file" * 64
+    server.routes["/resolve/h.bin"] = Route(redirect="/cdn/h.bin", headers={"X-Linked-Etag": f'"{sha(body)}"'})
+    server.routes["/cdn/h.bin"] = Route(body, headers={"ETag": f'"{"cd" * 32}"'})
+    with override_table({"h": entry("h.bin", server.url("/resolve/h.bin"), None)}):
+        assert resolve("h").read_bytes() == body
+    assert read_lock(online)["h.bin"]["declared_by"] == "X-Linked-Etag"
+
+
 def test_etag_sha256_is_a_declaration(server: Server, online: Path) -> None:
     body = b"etag-declared" * 10
     server.routes["/e.bin"] = Route(body, headers={"ETag": f'W/"{sha(body)}"'})
@@ -317,7 +328,8 @@ def test_cli_list_states_the_rules(online: Path) -> None:
     assert res.exit_code == 0, res.output
     rows = {ln.split()[0]: ln for ln in res.output.splitlines() if ln.strip()}
     assert "pinned" in rows["dinov2_vits14"] and "declared-hash" in rows["pyiqa_musiq_koniq"]
-    assert "X-Linked-Etag" in res.output and "recorded on first use" in res.output
+    flat = " ".join(res.output.split())
+    assert "X-Linked-Etag" in flat and "recorded on first use" in flat
     assert get_entry("open_clip_vit_b_32_laion2b_s34b_b79k")["sha256"] in res.output
     res = CliRunner().invoke(cli, ["weights", "list", "--json", "--no-verify"])
     for r in json.loads(res.output):

@@ -68,7 +68,9 @@ def list_cmd(as_json: bool, no_verify: bool, brief: bool) -> None:
     click.echo(f"\nPARADIGM_WEIGHTS_DIR: {wdir if wdir else '(unset)'}   cache: {cache_dir()}")
     if brief:
         return
-    click.echo("\n" + RULES + "\n\ndigests:")
+    import textwrap
+
+    click.echo("\n" + textwrap.fill(RULES, width=100, break_on_hyphens=False) + "\n\ndigests:")
     for r in rows:
         click.echo(_digest_line(r))
 

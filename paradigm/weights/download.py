@@ -54,7 +54,7 @@ class Fetched:
     path: Path
     sha256: str
     size: int
-    declared: dict[str, str] = field(default_factory=dict)  # header -> sha256 it declared
+    declared: dict[str, str] = field(default_factory=dict)  # {header: sha256} of the declaration, if any
     url: str = ""
 
 
@@ -70,16 +70,29 @@ def declared_sha256(headers: Any) -> dict[str, str]:
 
 
 class _RecordingRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows redirects like urllib does, keeping the declared hashes each redirect response sent
-    (the hub sends ``X-Linked-Etag`` on the ``resolve`` redirect, not on the CDN response)."""
+    """Follows redirects like urllib does, keeping the first ``X-Linked-Etag`` sha256 a redirect sent
+    (the hub sends it on the ``resolve`` redirect, not on the CDN response)."""
 
     def __init__(self) -> None:
-        self.declared: dict[str, str] = {}
+        self.linked: str | None = None
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        for h, sha in declared_sha256(headers).items():
-            self.declared.setdefault(h, sha)
+        if self.linked is None:
+            self.linked = declared_sha256(headers).get("X-Linked-Etag")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _declaration(linked: str | None, final_headers: Any) -> dict[str, str]:
+    """The one declaration a download is checked against: an ``X-Linked-Etag`` (a redirect's first,
+    else the final response's), else the final response's ``ETag`` when it is a sha256. An ETag on a
+    redirect is ignored (CDNs and other hash schemes use 64-hex ETags that are not a sha256)."""
+    if linked:
+        return {"X-Linked-Etag": linked}
+    final = declared_sha256(final_headers)
+    for h in DECLARING_HEADERS:
+        if h in final:
+            return {h: final[h]}
+    return {}
 
 
 def _progress(total: int | None, desc: str, show: bool | None) -> Any:
@@ -121,8 +134,7 @@ def fetch(url: str, dest_dir: Path, filename: str, *, show_progress: bool | None
             want = int(length) if length and length.isdigit() else None
             with _progress(want, filename, show_progress) as bar:
                 digest, n = _stream(resp, out, bar)
-            declared = {**redirects.declared, **{k: v for k, v in declared_sha256(resp.headers).items()
-                                                 if k not in redirects.declared}}
+            declared = _declaration(redirects.linked, resp.headers)
         if want is not None and n != want:
             raise WeightsDownloadError(
                 f"download of {filename} from {url} is incomplete: received {n} bytes, the server announced "
