@@ -82,6 +82,12 @@ def test_torchvision_digests_agree_with_filenames() -> None:
         assert len(prefix) == 8 and e["sha256"].startswith(prefix), name
         assert e["urls"][0].startswith("https://download.pytorch.org/models/") and prefix in e["urls"][0]
         assert e["sha256_source"] and e["size"]
+    # pyiqa names its checkpoints the same way (name-<8 hex of the sha256>.pth)
+    musiq = get_entry("pyiqa_musiq_koniq")
+    assert musiq["filename"].endswith("-e95806b9.pth") and musiq["sha256"].startswith("e95806b9")
+    for name in ("pyiqa_clipiqa_plus", "pyiqa_topiq_nr_koniq", "pyiqa_maniqa_pipal", "pyiqa_nima_vgg16_ava"):
+        e = get_entry(name)
+        assert e["sha256"] is None and e["filename"].endswith(f"-{e['sha256_prefix']}.pth"), name
 
 
 def test_unknown_name_suggests() -> None:

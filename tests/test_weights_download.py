@@ -327,7 +327,7 @@ def test_cli_list_states_the_rules(online: Path) -> None:
     res = CliRunner().invoke(cli, ["weights", "list", "--no-verify"])
     assert res.exit_code == 0, res.output
     rows = {ln.split()[0]: ln for ln in res.output.splitlines() if ln.strip()}
-    assert "pinned" in rows["dinov2_vits14"] and "declared-hash" in rows["pyiqa_musiq_koniq"]
+    assert "pinned" in rows["dinov2_vits14"] and "declared-hash" in rows["pyiqa_topiq_nr_koniq"]
     flat = " ".join(res.output.split())
     assert "X-Linked-Etag" in flat and "recorded on first use" in flat
     assert get_entry("open_clip_vit_b_32_laion2b_s34b_b79k")["sha256"] in res.output

@@ -37,7 +37,8 @@ def _digest_line(r: dict) -> str:
     if r["sha256"]:
         return f"  {r['name']}: sha256 {r['sha256']}\n      source: {r['sha256_source'] or '(not recorded)'}"
     rec = f"recorded {r['recorded_sha256']}" if r.get("recorded_sha256") else "nothing recorded yet"
-    return f"  {r['name']}: declared-hash rule ({rec})"
+    prefix = f"; must also start with {r['sha256_prefix']}, the prefix in its file name" if r.get("sha256_prefix") else ""
+    return f"  {r['name']}: declared-hash rule ({rec}{prefix})"
 
 
 @weights.command("list")

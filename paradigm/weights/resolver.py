@@ -355,6 +355,7 @@ def status(name: str, verify: bool = True) -> dict[str, Any]:
         "licence_file": str(lic) if lic else None,
         "sha256": entry.get("sha256"),
         "sha256_source": entry.get("sha256_source"),
+        "sha256_prefix": entry.get("sha256_prefix"),
         "verification": verification(entry),
         "recorded_sha256": None if entry.get("sha256") else recorded_hash(entry),
         "urls": list(entry["urls"]),
