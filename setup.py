@@ -9,7 +9,12 @@ setup(
     packages=find_packages(include=["paradigm", "paradigm.*", "meta_eval", "meta_eval.*"]) + ["paradigm._data"],
     package_dir={"paradigm._data": "data"},
     package_data={
-        "paradigm._data": ["*.py", "*.json", "**/*.json", "**/*.csv", "**/*.md", "**/*.txt"],
+        # weights/niqe/*.npz and the extension-less BRISQUE files are the bundled classical parameters
+        # (with their licence texts, matched by **/*.txt); see data/weights/table.json
+        "paradigm._data": [
+            "*.py", "*.json", "**/*.json", "**/*.csv", "**/*.md", "**/*.txt",
+            "weights/*/*.npz", "weights/brisque/allmodel", "weights/brisque/allrange",
+        ],
         "paradigm": ["py.typed", "web/*", "web/**/*", "metrics/manifest.json"],
     },
     include_package_data=True,

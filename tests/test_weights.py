@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import urllib.error
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from paradigm.weights import (
     sha256_file,
     status,
 )
-from paradigm.weights import resolver as resolver_mod
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -75,11 +73,21 @@ def test_table_has_required_entries() -> None:
         assert e["sha256"] or e.get("sha256_prefix") or e.get("sha256") is None
 
 
-def test_torchvision_prefixes_match_filenames() -> None:
+def test_torchvision_digests_agree_with_filenames() -> None:
+    """torchvision embeds the first 8 hex digits of the sha256 in its file names: an independent check
+    of the full digests the table pins from public sources."""
     for name in ("alexnet", "vgg16", "squeezenet1_1"):
         e = get_entry(name)
-        assert e["sha256"] is None and e["sha256_prefix"] in e["filename"]
-        assert e["urls"][0].startswith("https://download.pytorch.org/models/")
+        prefix = e["filename"].rsplit("-", 1)[1].split(".")[0]
+        assert len(prefix) == 8 and e["sha256"].startswith(prefix), name
+        assert e["urls"][0].startswith("https://download.pytorch.org/models/") and prefix in e["urls"][0]
+        assert e["sha256_source"] and e["size"]
+    # pyiqa names its checkpoints the same way (name-<8 hex of the sha256>.pth)
+    musiq = get_entry("pyiqa_musiq_koniq")
+    assert musiq["filename"].endswith("-e95806b9.pth") and musiq["sha256"].startswith("e95806b9")
+    for name in ("pyiqa_clipiqa_plus", "pyiqa_topiq_nr_koniq", "pyiqa_maniqa_pipal", "pyiqa_nima_vgg16_ava"):
+        e = get_entry(name)
+        assert e["sha256"] is None and e["filename"].endswith(f"-{e['sha256_prefix']}.pth"), name
 
 
 def test_unknown_name_suggests() -> None:
@@ -159,19 +167,23 @@ def test_prefix_verification(tmp_path: Path, offline_env: Path) -> None:
     sha = hashlib.sha256(data).hexdigest()
     (offline_env / f"net-{sha[:8]}.pth").write_bytes(data)
     with override_table({"net": _entry(f"net-{sha[:8]}.pth", None, sha256_prefix=sha[:8])}):
-        assert resolve("net").name == f"net-{sha[:8]}.pth"
         assert status("net")["state"] == "prefix-verified"
+        assert resolve("net").name == f"net-{sha[:8]}.pth"
+        assert status("net")["state"] == "recorded"  # resolve records the full digest of the accepted file
     with override_table({"net": _entry(f"net-{sha[:8]}.pth", None, sha256_prefix="00000000")}):
         with pytest.raises(WeightsHashError):
             resolve("net")
 
 
-def test_unverified_user_file_gets_sidecar(tmp_path: Path, offline_env: Path) -> None:
+def test_unverified_user_file_is_recorded(tmp_path: Path, offline_env: Path) -> None:
+    from paradigm.weights.lock import read_lock
+
     (offline_env / "u.bin").write_bytes(b"user file")
     with override_table({"u": _entry("u.bin", None)}):
         p = resolve("u")  # accepted: the user supplied it
-        side = cache_dir() / "u.bin.sha256"
-        assert side.read_text().split()[0] == sha256_file(p)
+        rec = read_lock(cache_dir())["u.bin"]
+        assert rec["sha256"] == hashlib.sha256(b"user file").hexdigest() and rec["origin"] == "user-file"
+        assert rec["name"] == "u" and p == (offline_env / "u.bin").resolve()
         assert status("u")["state"] == "recorded"
         # later corruption is caught against the recorded digest
         (offline_env / "u.bin").write_bytes(b"user file, changed")
@@ -180,50 +192,21 @@ def test_unverified_user_file_gets_sidecar(tmp_path: Path, offline_env: Path) ->
             resolve("u")
 
 
-def test_unverified_never_downloaded(offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PARADIGM_OFFLINE")
-    called = []
-    monkeypatch.setattr(resolver_mod, "_fetch", lambda *a, **k: called.append(a) or None)
-    with override_table({"u": _entry("u.bin", None)}), pytest.raises(WeightsNotFoundError) as info:
-        resolve("u")
-    assert "PARADIGM_ALLOW_UNVERIFIED" in str(info.value)
-    assert not called
-
-
 def test_failed_connection_is_offline(offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
     monkeypatch.delenv("PARADIGM_OFFLINE")
-
-    def no_network(url: str, *args: object, **kwargs: object) -> None:
-        raise urllib.error.URLError("Temporary failure in name resolution")
-
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    with socket.socket() as s:  # a loopback port that nothing listens on: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     sha = "ef" * 32
-    with override_table({"t": _entry("t.bin", sha)}), pytest.raises(WeightsNotFoundError) as info:
+    entry = _entry("t.bin", sha)
+    entry["urls"] = [f"http://127.0.0.1:{port}/t.bin"]
+    with override_table({"t": entry}), pytest.raises(WeightsNotFoundError) as info:
         resolve("t")
     msg = str(info.value)
     assert "download failed" in msg and sha in msg and "t.bin" in msg and "paradigm weights import" in msg
     assert not list(cache_dir().glob("*.part")), "no partial file may be left behind"
-
-
-def test_download_atomic_and_verified(tmp_path: Path, offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fake URL handler (no network) exercises the download path: temp file, verify, rename."""
-    import io
-
-    monkeypatch.delenv("PARADIGM_OFFLINE")
-    payload = b"x" * 5000
-    sha = hashlib.sha256(payload).hexdigest()
-
-    class Resp(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: Resp(payload))
-    with override_table({"d": _entry("d.bin", sha)}):
-        p = resolve("d")
-        assert p.read_bytes() == payload and p.parent == cache_dir().resolve()
-    with override_table({"d2": _entry("d2.bin", "00" * 32)}), pytest.raises(WeightsHashError):
-        resolve("d2")
-    assert not (cache_dir() / "d2.bin").exists()
-    assert not list(cache_dir().glob("*.part"))
 
 
 def test_bundled_lpips_heads(offline_env: Path) -> None:
@@ -293,7 +276,9 @@ def test_import_by_hash_and_name(tmp_path: Path, offline_env: Path) -> None:
         assert name == "i" and dest == cache_dir() / "i.bin" and dest.read_bytes() == b"imported"
         assert resolve("i") == dest.resolve()
         name, dest = import_file(src, "n")  # unknown hash: accepted, digest recorded
-        assert (cache_dir() / "n.bin.sha256").read_text().split()[0] == sha
+        from paradigm.weights.lock import read_lock
+
+        assert read_lock(cache_dir())["n.bin"]["sha256"] == sha
         with pytest.raises(WeightsHashError):
             import_file(src, "niqe_pris_params")
     other, _ = _file(tmp_path, "other.bin", b"matches nothing")
@@ -340,3 +325,25 @@ def test_import_paradigm_is_light() -> None:
     code = "import sys, paradigm.weights; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_pinned_entries_cite_sources_and_immutable_hub_urls() -> None:
+    import re
+
+    for name, e in all_entries().items():
+        assert bool(e["sha256"]) == bool(e["sha256_source"]), name
+        if e["sha256"]:
+            for url in e["urls"]:
+                if "huggingface.co" in url:
+                    assert re.search(r"/resolve/[0-9a-f]{40}/", url), (name, url)
+
+
+def test_default_metrics_need_only_pinned_files() -> None:
+    """Every file the default metric set needs has a full sha256: CLIP and DINOv2 download by default."""
+    from paradigm.weights.manage import names_for_metrics
+
+    needed = names_for_metrics(["default"])
+    assert {"alexnet", "lpips_alex_v0.1", "vgg16", "dists_heads", "niqe_pris_params", "brisque_allmodel",
+            "brisque_allrange", "dinov2_vits14", "open_clip_vit_b_32_laion2b_s34b_b79k"} <= set(needed)
+    for name in needed:
+        assert len(get_entry(name)["sha256"] or "") == 64, name

@@ -46,8 +46,10 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 #: Default parameters of the ``min_penalty`` aggregation.
 MIN_PENALTY_DEFAULTS: dict[str, float] = {"threshold": 0.25, "penalty": 0.5}
 
-#: Repository folder holding the shipped composite files (``<name>-v<k>.json``).
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "composite"
+#: Folder holding the shipped composite files (``<name>-v<k>.json``): ``paradigm/_data/composite`` in an
+#: installed wheel, the repository's ``data/composite`` in a checkout / editable install.
+_WHEEL_DATA = Path(__file__).resolve().parents[1] / "_data" / "composite"
+DATA_DIR = _WHEEL_DATA if _WHEEL_DATA.is_dir() else Path(__file__).resolve().parents[2] / "data" / "composite"
 
 _TOP_KEYS = {
     "schema",

@@ -496,6 +496,7 @@ def ensure_clip_entry(model: str, pretrained: str) -> str:
             f"known tags: {tags or 'none (unknown model?)'}"
         )
     hub = (cfg.get("hf_hub") or "").strip("/")
+    sha_source = None  # no digest known: the download follows the declared-hash rule (paradigm.weights.download)
     if hub:
         urls = [f"https://huggingface.co/{hub}/resolve/main/open_clip_model.safetensors"]
         fmt, sha = "safetensors", None
@@ -506,6 +507,8 @@ def ensure_clip_entry(model: str, pretrained: str) -> str:
         fmt = "torch"
         parts = url.split("/")
         sha = parts[-2] if len(parts) > 2 and len(parts[-2]) == 64 else None
+        if sha:  # OpenAI's URLs carry the file's sha256 (openai/CLIP clip/clip.py checks downloads against it)
+            sha_source = f"the sha256 embedded in the download URL path ({url})"
         filename = f"open_clip_{model}_{pretrained}.pt"
     register_entry(
         name,
@@ -513,6 +516,7 @@ def ensure_clip_entry(model: str, pretrained: str) -> str:
             "filename": filename.replace("/", "_"),
             "urls": urls,
             "sha256": sha,
+            "sha256_source": sha_source,
             "size": None,
             "licence": "see the open_clip pretrained model card",
             "source": f"open_clip {model} pretrained={pretrained!r} (added at runtime from open_clip's config)",

@@ -431,7 +431,8 @@ def niqe(x: torch.Tensor, params_path: PathLike | None = None) -> torch.Tensor:
         x: ``(N, C, H, W)`` float in [0, 1], C in {1, 3}; H and W at least 96 (one 96x96 block).
             RGB is converted with MATLAB ``rgb2gray`` after rounding to 8 bit.
         params_path: the pristine model npz (``mu_pris_param`` 1x36, ``cov_pris_param`` 36x36);
-            None resolves ``niqe_pris_params`` through :func:`paradigm.weights.resolve`.
+            None resolves ``niqe_pris_params`` through :func:`paradigm.weights.resolve` (the
+            copy shipped inside the package, so it works offline).
 
     Returns:
         ``(N,)`` float64 on ``x``'s device, >= 0, lower is better (pristine natural images ~2-5;
@@ -525,8 +526,9 @@ def brisque(
 
     Args:
         x: ``(N, C, H, W)`` float in [0, 1], C in {1, 3}, sides at least 16 px.
-        model_path: libsvm model file (``allmodel``); None resolves ``brisque_allmodel``.
-        range_path: libsvm range file (``allrange``); None resolves ``brisque_allrange``.
+        model_path: libsvm model file (``allmodel``); None resolves ``brisque_allmodel`` (shipped
+            inside the package, so it works offline).
+        range_path: libsvm range file (``allrange``); None resolves ``brisque_allrange`` (shipped).
 
     Returns:
         ``(N,)`` float64 on ``x``'s device, lower is better (roughly 0 = best to 100 = worst; values

@@ -6,33 +6,33 @@ Search order of :func:`resolve`:
 2. ``$PARADIGM_WEIGHTS_DIR/<filename>``;
 3. a pip package that ships the file (``bundled`` entries, e.g. the LPIPS heads);
 4. the cache dir: ``$PARADIGM_CACHE_DIR`` or ``~/.cache/paradigm/weights``;
-5. a download into the cache dir (atomic: temporary file in the cache dir, then rename), unless
+5. a download into the cache dir (:mod:`paradigm.weights.download`: atomic, verified), unless
    ``PARADIGM_OFFLINE=1``. A failed connection is treated like offline.
 
 Every file is sha256-verified before it is returned; the digest is cached in-process by
-``(path, size, mtime)`` so a big file is hashed once. Entries whose ``sha256`` is unknown (null)
-are never downloaded unless ``PARADIGM_ALLOW_UNVERIFIED=1``; a file the user supplies for them
-(explicit path, ``$PARADIGM_WEIGHTS_DIR`` or ``paradigm weights import``) is accepted and its digest
-is recorded in a ``<filename>.sha256`` sidecar in the cache dir, which later uses check against.
+``(path, size, mtime)`` so a big file is hashed once. *Pinned* entries (a full sha256 in the table)
+are checked against it. Entries without one follow the *declared-hash rule*: a download must match
+the content hash the server declares, and the digest is recorded on first use in the lock file beside
+the cache (:mod:`paradigm.weights.lock`); a file the user supplies for them (explicit path,
+``$PARADIGM_WEIGHTS_DIR`` or ``paradigm weights import``) is accepted and recorded the same way.
+Later uses are checked against the record.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import importlib.util
 import logging
 import os
 import shutil
 import tempfile
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from ..errors import WeightsHashError, WeightsNotFoundError
-from .table import all_entries, get_entry
+from . import lock
+from .table import all_entries, get_entry, verification
 
 log = logging.getLogger(__name__)
 
@@ -70,22 +70,40 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "paradigm" / "weights"
 
 
-def bundled_path(entry: dict[str, Any]) -> Path | None:
-    """The file inside the pip package an entry says ships it, or None (package absent)."""
-    pkg = entry.get("bundled")
-    if not pkg:
-        return None
+def _package_dirs(pkg: str) -> list[Path]:
+    """The folders of the (namespace) package ``pkg``; for ``paradigm._data`` also the repository's
+    ``data/`` folder (some editable installs cannot import the mapped package)."""
+    dirs: list[Path] = []
     try:
         spec = importlib.util.find_spec(pkg)
     except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for loc in spec.submodule_search_locations:
-        cand = Path(loc) / entry.get("package_path", entry["filename"])
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        dirs = [Path(loc) for loc in spec.submodule_search_locations]
+    if pkg == "paradigm._data":
+        dirs.append(Path(__file__).resolve().parents[2] / "data")
+    return dirs
+
+
+def package_file(pkg: str, relative: str) -> Path | None:
+    """``relative`` inside the installed package ``pkg``, or None when absent."""
+    for folder in _package_dirs(pkg):
+        cand = folder / relative
         if cand.is_file():
             return cand
     return None
+
+
+def bundled_path(entry: dict[str, Any]) -> Path | None:
+    """The file inside the pip package an entry says ships it, or None (package absent)."""
+    pkg = entry.get("bundled")
+    return package_file(pkg, entry.get("package_path", entry["filename"])) if pkg else None
+
+
+def licence_path(entry: dict[str, Any]) -> Path | None:
+    """The licence text shipped beside a bundled file (``licence_file``), or None."""
+    pkg, rel = entry.get("bundled"), entry.get("licence_file")
+    return package_file(pkg, rel) if pkg and rel else None
 
 
 # ----------------------------------------------------------------------------------------- hashing
@@ -113,31 +131,29 @@ def clear_hash_cache() -> None:
         _hash_cache.clear()
 
 
-def _sidecar(name: str, entry: dict[str, Any]) -> Path:
-    return cache_dir() / f"{entry['filename']}.sha256"
+def _lock_folders(path: Path | None = None) -> list[Path]:
+    """Folders whose lock files may record a digest: the file's own folder, the cache, the weights dir."""
+    folders = [path.parent] if path is not None else []
+    folders.append(cache_dir())
+    wdir = weights_dir()
+    if wdir is not None:
+        folders.append(wdir)
+    return folders
 
 
-def _read_sidecar(name: str, entry: dict[str, Any]) -> str | None:
-    side = _sidecar(name, entry)
-    try:
-        text = side.read_text(encoding="utf-8").split()
-    except OSError:
-        return None
-    return text[0].lower() if text else None
+def recorded_hash(entry: dict[str, Any], path: Path | None = None) -> str | None:
+    """The digest recorded for ``entry``'s file in a lock file (see :mod:`paradigm.weights.lock`)."""
+    rec = lock.recorded(entry["filename"], _lock_folders(path))
+    return rec[0] if rec else None
 
 
-def _write_sidecar(name: str, entry: dict[str, Any], digest: str) -> None:
-    side = _sidecar(name, entry)
-    try:
-        side.parent.mkdir(parents=True, exist_ok=True)
-        side.write_text(f"{digest}  {entry['filename']}\n", encoding="utf-8")
-    except OSError as exc:  # read-only cache: the file is still usable
-        log.warning("could not record the sha256 of %s in %s: %s", entry["filename"], side, exc)
+def _record(name: str, entry: dict[str, Any], digest: str, origin: str, folder: Path | None = None) -> None:
+    lock.record(folder or cache_dir(), entry["filename"], name, digest, origin=origin)
 
 
 def expected_hash(name: str, entry: dict[str, Any]) -> str | None:
-    """The digest a file for ``entry`` must have: the table's, else a recorded sidecar, else None."""
-    return entry.get("sha256") or _read_sidecar(name, entry)
+    """The digest a file for ``entry`` must have: the table's, else a recorded one, else None."""
+    return entry.get("sha256") or recorded_hash(entry)
 
 
 def check_file(name: str, entry: dict[str, Any], path: Path) -> str:
@@ -145,8 +161,8 @@ def check_file(name: str, entry: dict[str, Any], path: Path) -> str:
 
     Returns:
         ``"verified"`` (full sha256 matched), ``"prefix-verified"`` (only a digest prefix is known and
-        it matched), ``"recorded"`` (matched the digest recorded at import) or ``"unverified"``
-        (nothing to compare with).
+        it matched), ``"recorded"`` (matched the digest recorded in a lock file on first use) or
+        ``"unverified"`` (nothing to compare with).
 
     Raises:
         WeightsHashError: the digest does not match; the message names both digests.
@@ -158,18 +174,16 @@ def check_file(name: str, entry: dict[str, Any], path: Path) -> str:
             raise WeightsHashError(_hash_message(name, entry, path, want, digest))
         return "verified"
     prefix = entry.get("sha256_prefix")
-    if prefix:
-        if not digest.startswith(prefix):
-            raise WeightsHashError(_hash_message(name, entry, path, f"{prefix}… (prefix)", digest))
-        return "prefix-verified"
-    recorded = _read_sidecar(name, entry)
+    if prefix and not digest.startswith(prefix):
+        raise WeightsHashError(_hash_message(name, entry, path, f"{prefix}… (prefix)", digest))
+    recorded = recorded_hash(entry, path)
     if recorded:
         if digest != recorded:
             raise WeightsHashError(
-                _hash_message(name, entry, path, f"{recorded} (recorded at import)", digest)
+                _hash_message(name, entry, path, f"{recorded} (recorded in {lock.LOCK_NAME} on first use)", digest)
             )
         return "recorded"
-    return "unverified"
+    return "prefix-verified" if prefix else "unverified"
 
 
 def _hash_message(name: str, entry: dict[str, Any], path: Path, want: str, got: str) -> str:
@@ -204,75 +218,23 @@ def not_found_message(name: str, entry: dict[str, Any], reason: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- download
-def _download(name: str, entry: dict[str, Any]) -> Path:
-    """Download into the cache dir atomically and verify; raise WeightsNotFoundError when offline."""
+def _download(name: str, entry: dict[str, Any], dest_dir: Path | None = None, show_progress: bool | None = None) -> Path:
+    """Download into ``dest_dir`` (default: the cache dir) and verify; WeightsNotFoundError when it cannot."""
+    from .download import WeightsDownloadError, download_to
+
     if is_offline():
         raise WeightsNotFoundError(not_found_message(name, entry, "not found locally and PARADIGM_OFFLINE=1"))
     if not entry["urls"]:
         raise WeightsNotFoundError(not_found_message(name, entry, "not found locally and no URL is known"))
-    if not entry.get("sha256") and not entry.get("sha256_prefix") and not allow_unverified():
-        raise WeightsNotFoundError(
-            not_found_message(
-                name,
-                entry,
-                "not found locally, and its sha256 is unknown so paradigm will not download it "
-                "(set PARADIGM_ALLOW_UNVERIFIED=1 to download anyway, or supply the file yourself)",
-            )
-        )
-    dest_dir = cache_dir()
+    folder = dest_dir if dest_dir is not None else cache_dir()
     try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+        return download_to(name, entry, folder, show_progress=show_progress)
+    except WeightsDownloadError as exc:
+        raise WeightsNotFoundError(not_found_message(name, entry, f"the download failed: {exc}")) from exc
+    except OSError as exc:  # the destination cannot be created or written
         raise WeightsNotFoundError(
-            not_found_message(name, entry, f"the cache dir {dest_dir} cannot be created ({exc})")
+            not_found_message(name, entry, f"the folder {folder} cannot be written ({exc})")
         ) from exc
-    dest = dest_dir / entry["filename"]
-    errors: list[str] = []
-    for url in entry["urls"]:
-        try:
-            tmp = _fetch(url, dest_dir, entry)
-        except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
-            errors.append(f"{url}: {exc}")
-            log.info("download of %s from %s failed: %s", name, url, exc)
-            continue
-        try:
-            digest = sha256_file(tmp)
-            want = entry.get("sha256")
-            prefix = entry.get("sha256_prefix")
-            if (want and digest != want) or (not want and prefix and not digest.startswith(prefix)):
-                raise WeightsHashError(_hash_message(name, entry, Path(url), want or f"{prefix}…", digest))
-            os.replace(tmp, dest)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        if not want:
-            _write_sidecar(name, entry, digest)
-            log.warning("downloaded %s without a known sha256 (recorded %s)", entry["filename"], digest)
-        return dest
-    raise WeightsNotFoundError(
-        not_found_message(name, entry, "the download failed (no network?): " + "; ".join(errors))
-    )
-
-
-def _fetch(url: str, dest_dir: Path, entry: dict[str, Any]) -> Path:
-    """Stream ``url`` into a temporary file in ``dest_dir``; returns its path."""
-    from tqdm.auto import tqdm
-
-    timeout = float(os.environ.get("PARADIGM_DOWNLOAD_TIMEOUT", "30"))
-    req = urllib.request.Request(url, headers={"User-Agent": "paradigm-iqa"})
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry['filename']}.", suffix=".part", dir=dest_dir)
-    tmp = Path(tmp_name)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0) or entry.get("size") or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=entry["filename"], leave=False) as bar:
-                for chunk in iter(lambda: resp.read(_CHUNK), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
 
 
 # ----------------------------------------------------------------------------------------- resolve
@@ -367,12 +329,10 @@ def resolve(name: str, path: str | os.PathLike[str] | None = None) -> Path:
         return p.resolve()
     p, place = found
     state = check_file(name, entry, p)
-    if state == "unverified":
-        if place == "cache":
-            log.warning("using %s for %r without a known sha256", p, name)
-        else:  # user-supplied: remember its digest so later corruption is caught
-            log.warning("weights %r: %s has no known sha256; accepting the file you supplied", name, p)
-            _write_sidecar(name, entry, sha256_file(p))
+    if state in ("unverified", "prefix-verified") and place != "package":
+        # user-supplied (or an old cache file): remember its digest so later corruption is caught
+        log.warning("weights %r: %s has no pinned sha256; accepting it and recording its digest", name, p)
+        _record(name, entry, sha256_file(p), "user-file" if place != "cache" else "cache-file")
     return p.resolve()
 
 
@@ -380,17 +340,25 @@ def status(name: str, verify: bool = True) -> dict[str, Any]:
     """Where ``name`` is and whether it verifies, for ``paradigm weights list``.
 
     Returns:
-        dict with ``name, filename, size, licence, state, where, path, sha256`` where ``state`` is
-        ``verified``, ``prefix-verified``, ``recorded``, ``unverified``, ``present`` (not hashed:
-        ``verify=False``), ``missing`` or ``hash-mismatch``.
+        dict with ``name, filename, size, licence, licence_file, state, where, path, sha256,
+        sha256_source, verification, recorded_sha256`` where ``state`` is ``verified``,
+        ``prefix-verified``, ``recorded``, ``unverified``, ``present`` (not hashed: ``verify=False``),
+        ``missing`` or ``hash-mismatch``, and ``verification`` is ``pinned`` or ``declared-hash``.
     """
     entry = get_entry(name)
+    lic = licence_path(entry)
     out: dict[str, Any] = {
         "name": name,
         "filename": entry["filename"],
         "size": entry.get("size"),
         "licence": entry.get("licence"),
+        "licence_file": str(lic) if lic else None,
         "sha256": entry.get("sha256"),
+        "sha256_source": entry.get("sha256_source"),
+        "sha256_prefix": entry.get("sha256_prefix"),
+        "verification": verification(entry),
+        "recorded_sha256": None if entry.get("sha256") else recorded_hash(entry),
+        "urls": list(entry["urls"]),
         "state": "missing",
         "where": "",
         "path": None,
@@ -469,7 +437,7 @@ def import_file(src: str | os.PathLike[str], name: str | None = None) -> tuple[s
         finally:
             Path(tmp_name).unlink(missing_ok=True)
     if not want:
-        _write_sidecar(name, entry, digest)
+        _record(name, entry, digest, "import")
     return name, dest
 
 

@@ -7,22 +7,32 @@ with the keys
 * ``alt_filenames`` (list of str, optional): other names the file is known by upstream (accepted in
   ``$PARADIGM_WEIGHTS_DIR`` or an explicit folder only when the full sha256 matches);
 * ``urls`` (list of str): where to download it from, tried in order;
-* ``sha256`` (str or null): full hex digest; null when it could not be established offline;
+* ``sha256`` (str or null): full hex digest (the entry is *pinned*); null when no digest could be
+  established from a public source, and the file is then checked by the *declared-hash rule*
+  (:func:`verification`, :mod:`paradigm.weights.download`);
+* ``sha256_source`` (str or null): where the digest came from (which public sources quote it, and
+  whether they agree);
 * ``sha256_prefix`` (str, optional): a digest prefix (torchvision embeds 8-10 hex digits in its
   file names) checked when ``sha256`` is null;
-* ``size`` (int or null): bytes; ``licence``, ``source``, ``description`` (str);
+* ``size`` (int or null): bytes; ``licence``, ``source``, ``description``, ``provenance`` (str);
 * ``format``: ``"torch"``, ``"safetensors"``, ``"npz"`` or ``"text"``;
 * ``bundled`` / ``package_path`` (optional): the file ships inside a pip package
-  (``importlib.util.find_spec(bundled)`` folder / ``package_path``);
+  (``importlib.util.find_spec(bundled)`` folder / ``package_path``); ``"paradigm._data"`` is
+  paradigm's own data package (the NIQE and BRISQUE parameters);
+* ``licence_file`` (optional, bundled entries): the licence text shipped beside the file, relative to
+  the same package folder;
 * ``preprocess`` (optional, models): ``mean``, ``std``, ``size``, ``interpolation``, ``crop``.
 
 Tests and plugins add entries with :func:`register_entry` or, scoped, :func:`override_table`.
+``$PARADIGM_WEIGHTS_TABLE`` names a JSON file of the same schema whose entries are laid over the
+packaged ones (a site mirror's URLs, or a test server's).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,8 +44,12 @@ from ..errors import InputError, WeightsError
 FORMATS = ("torch", "safetensors", "npz", "text")
 _REQUIRED = ("filename", "urls", "sha256", "format")
 
+VERIFICATIONS = ("pinned", "declared-hash")
+TABLE_ENV = "PARADIGM_WEIGHTS_TABLE"
+
 _lock = threading.RLock()
 _TABLE: dict[str, dict[str, Any]] | None = None
+_TABLE_OVERLAY: str | None = None  # the $PARADIGM_WEIGHTS_TABLE value _TABLE was built with
 
 
 def _read_table_text() -> str:
@@ -86,6 +100,13 @@ def validate_entry(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
     if out["format"] not in FORMATS:
         raise InputError(f"weights entry {name!r}: format must be one of {FORMATS}, got {out['format']!r}")
     out["alt_filenames"] = [str(a) for a in out.get("alt_filenames", [])]
+    src = out.get("sha256_source")
+    if src is not None and not isinstance(src, str):
+        raise InputError(f"weights entry {name!r}: sha256_source must be a string or null, got {src!r}")
+    out["sha256_source"] = src or None
+    for key in ("licence_file", "package_path", "bundled"):
+        if key in out and not isinstance(out[key], str):
+            raise InputError(f"weights entry {name!r}: {key} must be a string, got {out[key]!r}")
     out.setdefault("size", None)
     out.setdefault("licence", "unknown")
     out.setdefault("source", "")
@@ -93,13 +114,45 @@ def validate_entry(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def verification(entry: Mapping[str, Any]) -> str:
+    """How a download of ``entry`` is checked: ``"pinned"`` (a full sha256 in the table) or
+    ``"declared-hash"`` (the server's declared content hash, recorded on first use; see
+    :mod:`paradigm.weights.download`)."""
+    return "pinned" if entry.get("sha256") else "declared-hash"
+
+
+def _entries_of(text: str, origin: str) -> dict[str, dict[str, Any]]:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{origin} is not valid JSON: {exc}") from exc
+    entries = raw.get("entries", raw) if isinstance(raw, dict) else None
+    if not isinstance(entries, dict):
+        raise InputError(f"{origin} must be a JSON object with an 'entries' object")
+    return {str(name): validate_entry(str(name), e) for name, e in entries.items()}
+
+
+def _overlay() -> dict[str, dict[str, Any]]:
+    """Entries of ``$PARADIGM_WEIGHTS_TABLE`` (empty when unset)."""
+    value = os.environ.get(TABLE_ENV)
+    if not value:
+        return {}
+    path = Path(value).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WeightsError(f"${TABLE_ENV} names {path}, which cannot be read ({exc}); unset it or fix the path") from exc
+    return _entries_of(text, f"${TABLE_ENV} file {path}")
+
+
 def _table() -> dict[str, dict[str, Any]]:
-    global _TABLE
+    global _TABLE, _TABLE_OVERLAY
     with _lock:
-        if _TABLE is None:
-            raw = json.loads(_read_table_text())
-            entries = raw.get("entries", raw)
-            _TABLE = {name: validate_entry(name, e) for name, e in entries.items()}
+        overlay = os.environ.get(TABLE_ENV) or None
+        if _TABLE is None or overlay != _TABLE_OVERLAY:
+            table = _entries_of(_read_table_text(), "the packaged weights table")
+            table.update(_overlay())
+            _TABLE, _TABLE_OVERLAY = table, overlay
         return _TABLE
 
 
