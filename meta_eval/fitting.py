@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from paradigm.errors import InputError
+from . import stats
+from .errors import InputError
+from .stats import finite_clip
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +32,6 @@ _MIN_SPAN = 1e-3
 
 def _sig(v: float) -> float:
     return float(f"{float(v):.{_DIGITS}g}")
-
-
-def finite_clip(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Replace ``+inf``/``-inf`` by the largest/smallest finite value (NaN stays NaN).
-
-    Used before least-squares fits: the TID2013 sentinel ``100000`` (infinite PSNR) is read as
-    ``+inf`` and ranks above every finite value, but a curve fit needs finite numbers.
-    """
-    x = np.asarray(x, dtype=np.float64).copy()
-    fin = np.isfinite(x)
-    if fin.any():
-        x[np.isposinf(x)] = x[fin].max()
-        x[np.isneginf(x)] = x[fin].min()
-    return x
 
 
 def logistic4(x: ArrayLike, lo: float, hi: float, center: float, scale: float) -> NDArray[np.float64]:
@@ -417,14 +405,17 @@ def fit_composite(
         ``{"metrics", "folds", "seed", "aggregations": {agg: {"oof": {...}, "weights": {...}, ...}},
         "single": {metric: {...}}, "best_single", "calibrations", "weights", "aggregation"}``.
     """
-    from . import stats
-
     names = list(values)
     x = np.stack([np.asarray(values[m], dtype=np.float64) for m in names], axis=1)  # (n, k)
     y = np.asarray(human01, dtype=np.float64)
     g = np.asarray(groups)
     keep = np.isfinite(y) & ~np.isnan(x).all(axis=1)
     x, y, g = x[keep], y[keep], g[keep]
+    if y.size < 4 or np.ptp(y) == 0:
+        raise InputError(
+            f"cannot fit a composite: {y.size} items with metric values and their human scores "
+            f"{'are all equal' if y.size else 'are missing'}"
+        )
     ds = None if datasets is None else np.asarray(datasets)[keep]
     folds = grouped_folds(g, n_folds, ds)
     for tr, te in folds:
@@ -473,6 +464,8 @@ def fit_composite(
         okk = ~np.isnan(o)
         delta, p = stats.permutation_test(o[ok], raw_or[names.index(best)][ok], y[ok], units=g[ok],
                                           n_perm=n_perm, seed=seed)
+        if not math.isfinite(stats.srcc(o, y)):  # constant out-of-fold predictions: no test to report
+            delta, p = float("nan"), float("nan")
         results[agg] = {
             "oof": {
                 "srcc": stats.srcc(o, y),
@@ -579,6 +572,32 @@ def composite_document(
             if rename.get(m, m) in used
         },
     }
+
+
+def check_finite(doc: Any, where: str = "the file") -> None:
+    """Refuse a document (composite, calibrations) holding a non-finite number.
+
+    Raises:
+        InputError: listing the first offending fields.
+    """
+    bad: list[str] = []
+
+    def walk(v: Any, path: str) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, f"{path}.{k}" if path else str(k))
+        elif isinstance(v, (list, tuple)):
+            for i, x in enumerate(v):
+                walk(x, f"{path}[{i}]")
+        elif isinstance(v, (float, np.floating)) and not math.isfinite(float(v)):
+            bad.append(f"{path} = {v}")
+
+    walk(doc, "")
+    if bad:
+        raise InputError(
+            f"refusing to write {where}: {len(bad)} value(s) are not finite ({'; '.join(bad[:5])}); "
+            "the human or metric data are degenerate (constant scores, too few items?)"
+        )
 
 
 def _jsonable(v: Any) -> Any:

@@ -20,9 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from paradigm.errors import InputError
-
-from .fitting import finite_clip
+from .errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +29,20 @@ Level = Literal["item", "group", "system"]
 
 
 # ----------------------------------------------------------------------------------- basics
+def finite_clip(x: ArrayLike) -> FloatArray:
+    """Replace ``+inf``/``-inf`` by the largest/smallest finite value (NaN stays NaN).
+
+    Used before least-squares fits: the TID2013 sentinel ``100000`` (infinite PSNR) is read as
+    ``+inf`` and ranks above every finite value, but a curve fit needs finite numbers.
+    """
+    a = np.asarray(x, dtype=np.float64).copy()
+    fin = np.isfinite(a)
+    if fin.any():
+        a[np.isposinf(a)] = a[fin].max()
+        a[np.isneginf(a)] = a[fin].min()
+    return a
+
+
 def orient(x: ArrayLike, higher_is_better: bool = True) -> FloatArray:
     """The metric as a float array that increases with quality (negated when lower is better)."""
     a = np.asarray(x, dtype=np.float64)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from meta_eval import scores
 from meta_eval.cli import meta_eval
 from meta_eval.human import load_human
-from paradigm.errors import InputError
+from meta_eval.errors import InputError
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "meta_eval"
 TID = f"tid2013:{FIX / 'tid2013'}"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from meta_eval import fitting
-from paradigm.errors import InputError
+from meta_eval.errors import InputError
 
 
 def test_calibration_recovers_known_curve() -> None:

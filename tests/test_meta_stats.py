@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as ss
 
 from meta_eval import stats
-from paradigm.errors import InputError
+from meta_eval.errors import InputError
 
 
 @pytest.fixture
