@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy.io import savemat
 
-from meta_eval.human import load_csiq, load_human, load_live
 from meta_eval.errors import InputError
+from meta_eval.human import load_csiq, load_human, load_live
 
 
 def _live(folder: Path) -> None:

@@ -50,7 +50,7 @@ def test_fit_beats_fsimc_out_of_sample(tid: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(meta_eval, [
         "fit", "--human", f"tid2013:{tid}", "--scores", f"tid2013-metrics:{tid / 'metrics_values'}",
         "--folds", "5", "--bootstrap", "200", "--permutations", "200", "--seed", "0", "-o", str(out),
-        "--results", str(tmp_path / "fit.json"), "--no-progress"])
+        "--results", str(tmp_path / "fit.json"), "--allow-unknown-metrics", "--no-progress"])
     assert res.exit_code == 0, res.output
     fit = json.loads((tmp_path / "fit.json").read_text())
     agg = fit["aggregations"]["weighted_arithmetic"]

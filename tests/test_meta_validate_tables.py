@@ -31,8 +31,8 @@ def _csiq_like(tmp: Path) -> dict[str, np.ndarray]:
     lpips = 0.6 - 0.5 * quality + rng.normal(0, 0.08, quality.size)
     (tmp / "csiq_dmos.txt").write_text("".join(f"{v:.6f}\n" for v in dmos))
     (tmp / "psnr.txt").write_text("".join(f"{v:.6f}\n" for v in psnr))
-    (tmp / "others.csv").write_text("SSIM,LPIPS\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in zip(ssim, lpips)))
-    (tmp / "labels.txt").write_text("".join(f"{r} {d}\n" for r, d in zip(ref, dist)))
+    (tmp / "others.csv").write_text("SSIM,LPIPS\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in zip(ssim, lpips, strict=True)))
+    (tmp / "labels.txt").write_text("".join(f"{r} {d}\n" for r, d in zip(ref, dist, strict=True)))
     return {"dmos": dmos, "PSNR": psnr, "SSIM": ssim, "LPIPS": lpips, "ref": ref}
 
 
