@@ -241,7 +241,7 @@ def _write_json(path: str, doc: Any) -> None:
 
 
 @meta_eval.command("fit")
-@click.option("--human", "humans", required=True, multiple=True,
+@click.option("--human", "--train", "humans", required=True, multiple=True,
               help=_HUMAN_HELP + " Repeat for several datasets (then leave-one-dataset-out CV).")
 @click.option("--scores", "scores", required=True, multiple=True,
               help=_SCORES_HELP + " With one --human, several tables are joined; with several --human, one or one each.")
@@ -262,6 +262,10 @@ def _write_json(path: str, doc: Any) -> None:
 @click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False), default=None, help=_MANIFEST_HELP)
 @click.option("--allow-unknown-metrics", is_flag=True,
               help="Write the composite even if it names metrics paradigm cannot compute (for study only).")
+@click.option("--test", "test_human", default=None,
+              help="Cross-dataset check: human data of another dataset (KIND:PATH), never used in the fit; the "
+              "fitted file is applied to it and reported next to the within-dataset out-of-fold results.")
+@click.option("--test-scores", "test_scores", multiple=True, help="Metric values of the --test data (repeatable).")
 @click.option("--name", default="fitted", show_default=True, help="Composite name in the file.")
 @click.option("--version", "version", type=int, default=1, show_default=True)
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False), required=True, help="Composite JSON file to write.")
@@ -272,16 +276,23 @@ def fit_cmd(
     humans: tuple[str, ...], scores: tuple[str, ...], metrics: tuple[str, ...], folds: int, n_boot: int,
     n_perm: int, seed: int, aggregations: tuple[str, ...], l2: float, pillars: tuple[str, ...],
     lower: tuple[str, ...], higher: tuple[str, ...], manifest_path: str | None, allow_unknown_metrics: bool,
-    name: str, version: int, out: str, results_path: str | None, progress: bool,
+    test_human: str | None, test_scores: tuple[str, ...], name: str, version: int, out: str,
+    results_path: str | None, progress: bool,
 ) -> None:
-    """Fit the composite's weights (and calibrations) with grouped cross-validation; write a composite file."""
+    """Fit the composite's weights (and calibrations) with grouped cross-validation; write a composite file.
+
+    With ``--test`` (and ``--test-scores``), the fitted file is also applied to another dataset.
+    """
     from .fitting import composite_document, fit_composite
     from .report import _f
     from .scores import metric_direction
 
     params = dict(human=humans, scores=scores, metric=metrics, folds=folds, bootstrap=n_boot, permutations=n_perm,
                   seed=seed, aggregation=aggregations, l2=l2, pillar=pillars, lower_is_better=lower,
-                  higher_is_better=higher, name=name, version=version, out=Path(out).name)
+                  higher_is_better=higher, test=test_human, test_scores=test_scores, name=name, version=version,
+                  out=Path(out).name)
+    if bool(test_human) != bool(test_scores):
+        raise click.UsageError("--test and --test-scores go together")
     aggs = ["weighted_arithmetic", "weighted_geometric"] if "both" in aggregations else list(dict.fromkeys(aggregations))
     try:
         given = _pillars(pillars)
@@ -297,6 +308,8 @@ def fit_cmd(
             dirs, aggregations=aggs, n_folds=folds, n_boot=n_boot, seed=seed, l2=l2, datasets=datasets,
             n_perm=n_perm, progress=progress,
         )
+        if test_human:
+            fit["transfer"] = _transfer(fit, test_human, test_scores, cols, n_boot, n_perm, seed)
         data = "; ".join(
             f"{h} ({r['n_matched']} items)" for h, r in zip(humans, reports, strict=True)
         ) + " — human score mapped linearly to [0, 1]"
@@ -311,6 +324,35 @@ def fit_cmd(
         _fail(exc)
     click.echo(format_fit(fit, rename))
     click.echo(f"wrote {out}", err=True)
+
+
+def _transfer(
+    fit: dict[str, Any], spec: str, scores: Sequence[str], cols: Sequence[str], n_boot: int, n_perm: int, seed: int
+) -> dict[str, Any]:
+    from .fitting import transfer
+
+    joined, _, _, reports = _load_joined([spec], scores, list(cols))
+    res = transfer(fit, {c: joined[c].to_numpy() for c in cols}, joined["human01"].to_numpy(),
+                   joined["reference"].to_numpy(), n_boot=n_boot, n_perm=n_perm, seed=seed)
+    res["data"] = f"{spec} ({reports[0]['n_matched']} items)"
+    return res
+
+
+def _format_transfer(fit: dict[str, Any], rename: dict[str, str]) -> list[str]:
+    t = fit["transfer"]
+    lines = [f"cross-dataset: trained on all --human data, tested on {t['data']}, {t['n_references']} references"]
+    for agg, r in t["aggregations"].items():
+        within = fit["aggregations"][agg]["oof"]["srcc"]
+        v = r["vs_best_single"]
+        lines.append(
+            f"  composite ({agg}): test SRCC {r['srcc']:.4f} [{r['srcc_ci'][0]:.4f}, {r['srcc_ci'][1]:.4f}] "
+            f"(within-dataset out-of-fold {within:.4f}); vs {rename.get(v['metric'], v['metric'])} (best on the "
+            f"training data): ΔSRCC {v['delta_srcc']:+.4f}, p = {v['p_value']:.4f}"
+        )
+    best = ", ".join(f"{rename.get(m, m)} {s['srcc']:.4f}" for m, s in
+                     sorted(t["single"].items(), key=lambda kv: -kv[1]["srcc"])[:5])
+    lines.append(f"  single metrics on the test data (top 5): {best}")
+    return lines
 
 
 def format_fit(fit: dict[str, Any], rename: dict[str, str] | None = None) -> str:
@@ -339,6 +381,8 @@ def format_fit(fit: dict[str, Any], rename: dict[str, str] | None = None) -> str
     for m, s in sorted(fit["single"].items(), key=lambda t: -t[1]["srcc_full"]):
         ci = s["srcc_full_ci"]
         lines.append(f"  {rename.get(m, m):<10} {s['srcc_full']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}] / {s['srcc_oof']:.4f}")
+    if "transfer" in fit:
+        lines += _format_transfer(fit, rename)
     return "\n".join(lines)
 
 

@@ -503,6 +503,69 @@ def fit_composite(
     }
 
 
+def transfer(
+    fit: Mapping[str, Any],
+    values: Mapping[str, ArrayLike],
+    human01: ArrayLike,
+    groups: ArrayLike,
+    *,
+    n_boot: int = 1000,
+    n_perm: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Cross-dataset check: apply a :func:`fit_composite` result (full-data calibrations and weights)
+    to another dataset, untouched by the fit.
+
+    Reports, on the test data, each aggregation's SRCC [bootstrap 95% CI over the test references],
+    KRCC and PLCC, every single metric's SRCC (raw, oriented) [CI], and the paired permutation p-value
+    (test references swapped) of "the composite beats the single metric that was best on the training
+    data".
+
+    Args:
+        fit: from :func:`fit_composite`.
+        values: metric -> raw values ``(n,)`` on the test data (every fitted metric).
+        human01: test human quality ``(n,)`` in [0, 1]; groups: test reference per item.
+        n_boot, n_perm, seed: as in :func:`fit_composite`.
+
+    Raises:
+        InputError: when a fitted metric has no values on the test data or the test scores are constant.
+    """
+    names = list(fit["metrics"])
+    missing = [m for m in names if m not in values]
+    if missing:
+        raise InputError(f"the test data lack the fitted metric(s) {missing}")
+    x = np.stack([np.asarray(values[m], dtype=np.float64) for m in names], axis=1)
+    y = np.asarray(human01, dtype=np.float64)
+    g = np.asarray(groups)
+    keep = np.isfinite(y) & ~np.isnan(x).any(axis=1)
+    x, y, g = x[keep], y[keep], g[keep]
+    if y.size < 4 or np.ptp(y) == 0:
+        raise InputError(f"the test data have {y.size} usable items with constant or missing human scores")
+    dirs = {m: bool(fit["single"][m]["higher_is_better"]) for m in names}
+    q = np.stack([apply_calibration(fit["calibrations"][m], x[:, j]) for j, m in enumerate(names)], axis=1)
+    raw_or = np.stack([stats.orient(x[:, j], dirs[m]) for j, m in enumerate(names)])
+    aggs = list(fit["aggregations"])
+    comp = {a: composite_values(q, np.array([fit["aggregations"][a]["weights"][m] for m in names]), a) for a in aggs}
+    mat = np.stack([comp[a] for a in aggs] + list(raw_or))
+    boots = (stats.bootstrap_srcc(mat, y, stats.bootstrap_weights(y.size, g, n_boot, seed, "group"))
+             if n_boot > 0 else np.full((1, mat.shape[0]), np.nan))
+    best = str(fit["best_single"])
+    out: dict[str, Any] = {"n": int(y.size), "n_references": int(len(np.unique(g))), "best_single_on_train": best,
+                           "aggregations": {}, "single": {}}
+    for i, a in enumerate(aggs):
+        delta, p = stats.permutation_test(comp[a], raw_or[names.index(best)], y, units=g, n_perm=n_perm, seed=seed)
+        out["aggregations"][a] = {
+            "srcc": stats.srcc(comp[a], y), "srcc_ci": list(stats.percentile_ci(boots[:, i])),
+            "krcc": stats.krcc(comp[a], y), "plcc": stats.plcc_rmse(comp[a], y)[0],
+            "vs_best_single": {"metric": best, "delta_srcc": delta, "p_value": p,
+                               "test": f"paired permutation, test references swapped, {n_perm} permutations"},
+        }
+    for j, m in enumerate(names):
+        out["single"][m] = {"srcc": stats.srcc(raw_or[j], y),
+                            "srcc_ci": list(stats.percentile_ci(boots[:, len(aggs) + j]))}
+    return out
+
+
 def composite_document(
     fit: Mapping[str, Any],
     *,
@@ -550,6 +613,10 @@ def composite_document(
         "single_srcc": {rename.get(m, m): s["srcc_full"] for m, s in fit["single"].items()},
         "folds": fit["folds"], "fold_kind": fit["fold_kind"], "seed": fit["seed"], "bootstrap": fit["bootstrap"],
     }
+    if "transfer" in fit:
+        t = fit["transfer"]
+        results["cross_dataset"] = {"data": t.get("data", ""), **t["aggregations"][agg],
+                                    "single_srcc": {rename.get(m, m): v["srcc"] for m, v in t["single"].items()}}
     cal_prov = {"data": data, "command": command}
     return {
         "schema": "paradigm.composite/1",

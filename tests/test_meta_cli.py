@@ -172,3 +172,21 @@ def test_fit_refuses_names_paradigm_cannot_compute(tmp_path: Path) -> None:
     res = CliRunner().invoke(meta_eval, ["calibrate", "--human", TID, "--scores", TIDM, "--metric", "NOISE",
                                          "--manifest", str(man), "-o", str(tmp_path / "cal.json")])
     assert res.exit_code != 0 and "NOISE" in res.output
+
+
+def test_fit_train_test_cross_dataset(tmp_path: Path) -> None:
+    tid08 = f"tid2008:{FIX / 'tid2013'}"  # the fixture read as a second dataset
+    res = CliRunner().invoke(meta_eval, ["fit", "--train", TID, "--scores", TIDM, "--test", tid08,
+                                         "--test-scores", TIDM, "--metric", "PSNR", "--metric", "SSIM",
+                                         "--folds", "3", "--bootstrap", "50", "--permutations", "50",
+                                         "--allow-unknown-metrics", "-o", str(tmp_path / "c.json"),
+                                         "--results", str(tmp_path / "r.json"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "cross-dataset" in res.output and "within-dataset out-of-fold" in res.output
+    fit = json.loads((tmp_path / "r.json").read_text())
+    assert fit["transfer"]["n"] == 24
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert "cross_dataset" in doc["weights_provenance"]["results"]
+    res = CliRunner().invoke(meta_eval, ["fit", "--train", TID, "--scores", TIDM, "--test", tid08,
+                                         "-o", str(tmp_path / "d.json")])
+    assert res.exit_code != 0 and "--test-scores" in res.output
