@@ -289,7 +289,8 @@ def fit_cmd(
 
     params = dict(human=humans, scores=scores, metric=metrics, folds=folds, bootstrap=n_boot, permutations=n_perm,
                   seed=seed, aggregation=aggregations, l2=l2, pillar=pillars, lower_is_better=lower,
-                  higher_is_better=higher, test=test_human, test_scores=test_scores, name=name, version=version,
+                  higher_is_better=higher, allow_unknown_metrics=allow_unknown_metrics, test=test_human,
+                  test_scores=test_scores, name=name, version=version,
                   out=Path(out).name)
     if bool(test_human) != bool(test_scores):
         raise click.UsageError("--test and --test-scores go together")

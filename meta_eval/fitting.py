@@ -367,6 +367,48 @@ def grouped_folds(
     return [(tr, te) for tr, te in GroupKFold(n_splits=k).split(np.zeros(n), groups=groups)]
 
 
+def _cross_validate(
+    x: NDArray[np.float64], y: NDArray[np.float64], g: NDArray[Any], names: list[str],
+    directions: Mapping[str, bool], cals_all: Mapping[str, dict[str, Any]],
+    folds: list[tuple[NDArray[np.intp], NDArray[np.intp]]], aggregations: Sequence[str], *, l2: float,
+    seed: int, progress: bool,
+) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float64], dict[str, list[list[float]]]]:
+    """Out-of-fold composite values, out-of-fold calibrated single metrics, and the weights of each fold."""
+    iterator: Any = folds
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(folds, desc="folds", leave=False)
+    oof = {a: np.full(y.size, np.nan) for a in aggregations}
+    oof_single = np.full(x.shape, np.nan)
+    fold_weights: dict[str, list[list[float]]] = {a: [] for a in aggregations}
+    for tr, te in iterator:
+        # fitted on the training fold only; the full-data fit is just the starting point
+        cals = [fit_calibration(x[tr, j], y[tr], directions[m], init=cals_all[m]) for j, m in enumerate(names)]
+        q_tr = np.stack([apply_calibration(c, x[tr, j]) for j, c in enumerate(cals)], axis=1)
+        q_te = np.stack([apply_calibration(c, x[te, j]) for j, c in enumerate(cals)], axis=1)
+        oof_single[te] = q_te
+        for agg in aggregations:
+            w, _ = fit_weights(q_tr, y[tr], g[tr], aggregation=agg, l2=l2, seed=seed)
+            oof[agg][te] = composite_values(q_te, w, agg)
+            fold_weights[agg].append([float(v) for v in clean_weights(w)])
+    return oof, oof_single, fold_weights
+
+
+def _final_weights(
+    results: dict[str, Any], x: NDArray[np.float64], y: NDArray[np.float64], g: NDArray[Any], names: list[str],
+    cals_all: Mapping[str, dict[str, Any]], aggregations: Sequence[str], *, l2: float, seed: int,
+) -> None:
+    """Weights refitted on all data (what the composite file holds), with their in-sample SRCC."""
+    q_all = np.stack([apply_calibration(cals_all[m], x[:, j]) for j, m in enumerate(names)], axis=1)
+    for agg in aggregations:
+        w, info = fit_weights(q_all, y, g, aggregation=agg, l2=l2, seed=seed)
+        w = clean_weights(w)
+        results[agg]["weights"] = {m: float(v) for m, v in zip(names, w, strict=True)}
+        results[agg]["fit"] = info
+        results[agg]["in_sample_srcc"] = stats.srcc(composite_values(q_all, w, agg), y)
+
+
 def fit_composite(
     values: Mapping[str, ArrayLike],
     human01: ArrayLike,
@@ -420,25 +462,10 @@ def fit_composite(
     folds = grouped_folds(g, n_folds, ds)
     for tr, te in folds:
         assert not set(g[tr]) & set(g[te])  # by construction
-    iterator: Any = folds
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(folds, desc="folds", leave=False)
-    oof = {a: np.full(y.size, np.nan) for a in aggregations}
-    oof_single = np.full(x.shape, np.nan)
-    fold_weights: dict[str, list[list[float]]] = {a: [] for a in aggregations}
     cals_all = {m: fit_calibration(x[:, j], y, directions[m]) for j, m in enumerate(names)}
-    for tr, te in iterator:
-        # fitted on the training fold only; the full-data fit is just the starting point
-        cals = [fit_calibration(x[tr, j], y[tr], directions[m], init=cals_all[m]) for j, m in enumerate(names)]
-        q_tr = np.stack([apply_calibration(c, x[tr, j]) for j, c in enumerate(cals)], axis=1)
-        q_te = np.stack([apply_calibration(c, x[te, j]) for j, c in enumerate(cals)], axis=1)
-        oof_single[te] = q_te
-        for agg in aggregations:
-            w, _ = fit_weights(q_tr, y[tr], g[tr], aggregation=agg, l2=l2, seed=seed)
-            oof[agg][te] = composite_values(q_te, w, agg)
-            fold_weights[agg].append([float(v) for v in clean_weights(w)])
+    oof, oof_single, fold_weights = _cross_validate(
+        x, y, g, names, directions, cals_all, folds, aggregations, l2=l2, seed=seed, progress=progress
+    )
     # single metrics: raw (oriented) full-data values
     raw_or = np.stack([stats.orient(x[:, j], directions[m]) for j, m in enumerate(names)])  # (k, n)
     single: dict[str, Any] = {}
@@ -478,14 +505,7 @@ def fit_composite(
                                "test": f"paired permutation, references swapped, {n_perm} permutations"},
             "fold_weights": fold_weights[agg],
         }
-    # final fit on all data
-    q_all = np.stack([apply_calibration(cals_all[m], x[:, j]) for j, m in enumerate(names)], axis=1)
-    for agg in aggregations:
-        w, info = fit_weights(q_all, y, g, aggregation=agg, l2=l2, seed=seed)
-        w = clean_weights(w)
-        results[agg]["weights"] = {m: float(v) for m, v in zip(names, w, strict=True)}
-        results[agg]["fit"] = info
-        results[agg]["in_sample_srcc"] = stats.srcc(composite_values(q_all, w, agg), y)
+    _final_weights(results, x, y, g, names, cals_all, aggregations, l2=l2, seed=seed)
     return {
         "metrics": names,
         "n": int(y.size),

@@ -79,6 +79,19 @@ class Judgments:
     def __contains__(self, column: object) -> bool:
         return column in self.frame.columns
 
+    def __getattr__(self, name: str) -> Any:
+        """Read-only pandas access for code written against the former DataFrame API (``j.groupby``)."""
+        if name.startswith("_") or name == "frame":
+            raise AttributeError(name)
+        return getattr(self.frame, name)
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The typed fields as the former ``DataFrame.attrs`` dict (compatibility; a copy)."""
+        return {"kind": self.kind, "higher_is_better": self.higher_is_better, "score_range": self.score_range,
+                "name": self.name, "source": self.source, "spec": self.spec, "scaling": self.scaling,
+                "scaled_from": self.scaled_from}
+
     @property
     def items(self) -> list[str]:
         """Item ids (opinion) or the union of both sides' items (2AFC, votes)."""
