@@ -139,19 +139,8 @@ def _rows(mask: NDArray[np.bool_], labels: pd.Series, values: pd.Series, limit: 
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 
-def parse_scores(values: Any, labels: Any, source: str, what: str = "score") -> NDArray[np.float64]:
-    """Human scores as floats, refusing what is not a number.
-
-    Numbers pass; strings are stripped and parsed; decimal commas (``"3,5"``) are read as ``3.5``
-    with a warning that counts them; empty cells become NaN (missing, counted in a warning).
-
-    Raises:
-        InputError: naming the first offending rows when a value is not a number (``"good"``) or is
-            infinite.
-    """
-    s = pd.Series(np.asarray(values, dtype=object) if not isinstance(values, pd.Series) else values.to_numpy(object))
-    lab = pd.Series(labels).reset_index(drop=True).astype(str)
-    s = s.reset_index(drop=True)
+def _parse_text(s: pd.Series, lab: pd.Series, source: str, what: str) -> NDArray[np.float64]:
+    """Numbers from text cells: decimal commas read with a warning, anything else not a number refused."""
     text = s.map(lambda v: v.strip() if isinstance(v, str) else v)
     blank = text.map(lambda v: v is None or (isinstance(v, str) and v == "") or (isinstance(v, float) and np.isnan(v)))
     comma = text.map(lambda v: isinstance(v, str) and bool(_DECIMAL_COMMA.match(v))).to_numpy(bool)
@@ -166,11 +155,30 @@ def parse_scores(values: Any, labels: Any, source: str, what: str = "score") -> 
             f"{source}: {int(bad.sum())} {what} value(s) are not numbers: {_rows(bad, lab, s)}; "
             "fix or remove those rows"
         )
+    return np.asarray(num)
+
+
+def parse_scores(values: Any, labels: Any, source: str, what: str = "score") -> NDArray[np.float64]:
+    """Human scores as floats, refusing what is not a number.
+
+    Numbers pass; strings are stripped and parsed; decimal commas (``"3,5"``) are read as ``3.5``
+    with a warning that counts them; empty cells become NaN (missing, counted in a warning).
+
+    Raises:
+        InputError: naming the first offending rows when a value is not a number (``"good"``) or is
+            infinite.
+    """
+    lab = pd.Series(labels).reset_index(drop=True).astype(str)
+    raw = (values if isinstance(values, pd.Series) else pd.Series(values)).reset_index(drop=True)
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        num = raw.to_numpy(np.float64)  # fast path: already numbers
+    else:
+        num = _parse_text(raw, lab, source, what)
     inf = np.isinf(num)
     if inf.any():
         raise InputError(
             f"{source}: {int(inf.sum())} {what} value(s) are infinite ({int(np.isposinf(num).sum())} +inf, "
-            f"{int(np.isneginf(num).sum())} -inf): {_rows(inf, lab, s)}; human scores must be finite"
+            f"{int(np.isneginf(num).sum())} -inf): {_rows(inf, lab, raw)}; human scores must be finite"
         )
     missing = int(np.isnan(num).sum())
     if missing == num.size and num.size:
