@@ -97,7 +97,7 @@ def _load_joined(
         frames.append(f)
         reports.append({"n_matched": min(r["n_matched"] for r in reps), "tables": reps})
         declared.update(dec)
-        cols = list(j.extra["metrics"]) if cols is None else cols
+        cols = list(j.metrics) if cols is None else cols
     joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return joined, cols or [], declared, reports
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -55,6 +55,7 @@ class Judgments:
         scaling: for votes, the scaling to use (``bt``/``thurstone``); for opinion scores scaled from
             votes, the scaling used (``bradley-terry``/``thurstone-case-v``).
         scaled_from: ``pairwise`` when the opinion scores were scaled from votes.
+        metrics: metric columns a join (:func:`meta_eval.scores.join`) added to ``frame``.
     """
 
     frame: pd.DataFrame
@@ -67,7 +68,7 @@ class Judgments:
     score_range: tuple[float, float] | None = None
     scaling: str | None = None
     scaled_from: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ()
 
     # -- convenience views --------------------------------------------------------------
     def __len__(self) -> int:
@@ -117,8 +118,8 @@ class Judgments:
 
     @property
     def extra_columns(self) -> list[str]:
-        """Columns beyond the standard ones of the kind (e.g. ``ci_low``, metric columns after a join)."""
-        return [c for c in self.frame.columns if c not in _STANDARD]
+        """Columns beyond the standard ones of the kind and the joined metrics (e.g. ``ci_low``)."""
+        return [c for c in self.frame.columns if c not in _STANDARD and c not in self.metrics]
 
     def with_frame(self, frame: pd.DataFrame, **changes: Any) -> Judgments:
         """A copy with another table (and optionally other fields)."""

@@ -156,7 +156,7 @@ def validate(
         res["human"]["n_items"] = int(len(human))
     joined, reports, declared = join_all(human, tables, metrics)
     res["match"] = _match_summary(reports)
-    names = list(joined.extra["metrics"])
+    names = list(joined.metrics)
     table = pd.DataFrame()
     table.attrs["higher_is_better"] = declared
     dirs = {m: metric_direction(m, table, lower_is_better, higher_is_better, manifest) for m in names}

@@ -388,7 +388,7 @@ def join(
         metrics: metric columns to keep (default all).
 
     Returns:
-        ``(joined, report)``: the judgments with the metric columns added (``extra["metrics"]``).
+        ``(joined, report)``: the judgments with the metric columns added (named in ``joined.metrics``).
 
     Raises:
         InputError: when no item matches or a requested metric is absent.
@@ -413,8 +413,7 @@ def join(
             "check that both name the same images"
         )
     rep["source"] = table.attrs.get("spec") or table.attrs.get("source")
-    prev = list(human.extra.get("metrics", []))
-    return human.with_frame(out, extra={**human.extra, "metrics": prev + cols}), rep
+    return human.with_frame(out, metrics=(*human.metrics, *cols)), rep
 
 
 def join_all(
