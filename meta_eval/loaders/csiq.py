@@ -49,8 +49,8 @@ def load_csiq(path: str | Path) -> Judgments:
     images = [str(i).strip() for i in t["image"]]
     try:
         levels = [int(float(v)) for v in t["dst_lev"]]
-    except ValueError as exc:
-        raise InputError(f"{path}: dst_lev must be numbers ({exc})") from exc
+    except (ValueError, OverflowError) as exc:
+        raise InputError(f"{path}: dst_lev must be whole numbers ({exc})") from exc
     items = [f"{i}.{tok}.{lv}.png" for i, tok, lv in zip(images, tokens, levels, strict=True)]
     return opinion(
         items, t["dmos"], reference=[f"{i}.png" for i in images], distortion=tokens,

@@ -20,7 +20,11 @@ def load_pipal(path: str | Path) -> Judgments:
         raise InputError(f"PIPAL: no label .txt files in {p} (expected Train_Label/A0001.txt ...)")
     items, refs, scores, dist = [], [], [], []
     for f in files:
-        for ln, line in enumerate(f.read_text().splitlines(), 1):
+        try:
+            text = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"PIPAL: {f} is not a text file of 'name,score' lines ({exc})") from exc
+        for ln, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             parts = [s.strip() for s in line.split(",")]
