@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from paradigm.errors import InputError
+from . import stats
+from .errors import InputError
+from .stats import finite_clip
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +32,6 @@ _MIN_SPAN = 1e-3
 
 def _sig(v: float) -> float:
     return float(f"{float(v):.{_DIGITS}g}")
-
-
-def finite_clip(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Replace ``+inf``/``-inf`` by the largest/smallest finite value (NaN stays NaN).
-
-    Used before least-squares fits: the TID2013 sentinel ``100000`` (infinite PSNR) is read as
-    ``+inf`` and ranks above every finite value, but a curve fit needs finite numbers.
-    """
-    x = np.asarray(x, dtype=np.float64).copy()
-    fin = np.isfinite(x)
-    if fin.any():
-        x[np.isposinf(x)] = x[fin].max()
-        x[np.isneginf(x)] = x[fin].min()
-    return x
 
 
 def logistic4(x: ArrayLike, lo: float, hi: float, center: float, scale: float) -> NDArray[np.float64]:
@@ -379,6 +367,48 @@ def grouped_folds(
     return [(tr, te) for tr, te in GroupKFold(n_splits=k).split(np.zeros(n), groups=groups)]
 
 
+def _cross_validate(
+    x: NDArray[np.float64], y: NDArray[np.float64], g: NDArray[Any], names: list[str],
+    directions: Mapping[str, bool], cals_all: Mapping[str, dict[str, Any]],
+    folds: list[tuple[NDArray[np.intp], NDArray[np.intp]]], aggregations: Sequence[str], *, l2: float,
+    seed: int, progress: bool,
+) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float64], dict[str, list[list[float]]]]:
+    """Out-of-fold composite values, out-of-fold calibrated single metrics, and the weights of each fold."""
+    iterator: Any = folds
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(folds, desc="folds", leave=False)
+    oof = {a: np.full(y.size, np.nan) for a in aggregations}
+    oof_single = np.full(x.shape, np.nan)
+    fold_weights: dict[str, list[list[float]]] = {a: [] for a in aggregations}
+    for tr, te in iterator:
+        # fitted on the training fold only; the full-data fit is just the starting point
+        cals = [fit_calibration(x[tr, j], y[tr], directions[m], init=cals_all[m]) for j, m in enumerate(names)]
+        q_tr = np.stack([apply_calibration(c, x[tr, j]) for j, c in enumerate(cals)], axis=1)
+        q_te = np.stack([apply_calibration(c, x[te, j]) for j, c in enumerate(cals)], axis=1)
+        oof_single[te] = q_te
+        for agg in aggregations:
+            w, _ = fit_weights(q_tr, y[tr], g[tr], aggregation=agg, l2=l2, seed=seed)
+            oof[agg][te] = composite_values(q_te, w, agg)
+            fold_weights[agg].append([float(v) for v in clean_weights(w)])
+    return oof, oof_single, fold_weights
+
+
+def _final_weights(
+    results: dict[str, Any], x: NDArray[np.float64], y: NDArray[np.float64], g: NDArray[Any], names: list[str],
+    cals_all: Mapping[str, dict[str, Any]], aggregations: Sequence[str], *, l2: float, seed: int,
+) -> None:
+    """Weights refitted on all data (what the composite file holds), with their in-sample SRCC."""
+    q_all = np.stack([apply_calibration(cals_all[m], x[:, j]) for j, m in enumerate(names)], axis=1)
+    for agg in aggregations:
+        w, info = fit_weights(q_all, y, g, aggregation=agg, l2=l2, seed=seed)
+        w = clean_weights(w)
+        results[agg]["weights"] = {m: float(v) for m, v in zip(names, w, strict=True)}
+        results[agg]["fit"] = info
+        results[agg]["in_sample_srcc"] = stats.srcc(composite_values(q_all, w, agg), y)
+
+
 def fit_composite(
     values: Mapping[str, ArrayLike],
     human01: ArrayLike,
@@ -417,37 +447,25 @@ def fit_composite(
         ``{"metrics", "folds", "seed", "aggregations": {agg: {"oof": {...}, "weights": {...}, ...}},
         "single": {metric: {...}}, "best_single", "calibrations", "weights", "aggregation"}``.
     """
-    from . import stats
-
     names = list(values)
     x = np.stack([np.asarray(values[m], dtype=np.float64) for m in names], axis=1)  # (n, k)
     y = np.asarray(human01, dtype=np.float64)
     g = np.asarray(groups)
     keep = np.isfinite(y) & ~np.isnan(x).all(axis=1)
     x, y, g = x[keep], y[keep], g[keep]
+    if y.size < 4 or np.ptp(y) == 0:
+        raise InputError(
+            f"cannot fit a composite: {y.size} items with metric values and their human scores "
+            f"{'are all equal' if y.size else 'are missing'}"
+        )
     ds = None if datasets is None else np.asarray(datasets)[keep]
     folds = grouped_folds(g, n_folds, ds)
     for tr, te in folds:
         assert not set(g[tr]) & set(g[te])  # by construction
-    iterator: Any = folds
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(folds, desc="folds", leave=False)
-    oof = {a: np.full(y.size, np.nan) for a in aggregations}
-    oof_single = np.full(x.shape, np.nan)
-    fold_weights: dict[str, list[list[float]]] = {a: [] for a in aggregations}
     cals_all = {m: fit_calibration(x[:, j], y, directions[m]) for j, m in enumerate(names)}
-    for tr, te in iterator:
-        # fitted on the training fold only; the full-data fit is just the starting point
-        cals = [fit_calibration(x[tr, j], y[tr], directions[m], init=cals_all[m]) for j, m in enumerate(names)]
-        q_tr = np.stack([apply_calibration(c, x[tr, j]) for j, c in enumerate(cals)], axis=1)
-        q_te = np.stack([apply_calibration(c, x[te, j]) for j, c in enumerate(cals)], axis=1)
-        oof_single[te] = q_te
-        for agg in aggregations:
-            w, _ = fit_weights(q_tr, y[tr], g[tr], aggregation=agg, l2=l2, seed=seed)
-            oof[agg][te] = composite_values(q_te, w, agg)
-            fold_weights[agg].append([float(v) for v in clean_weights(w)])
+    oof, oof_single, fold_weights = _cross_validate(
+        x, y, g, names, directions, cals_all, folds, aggregations, l2=l2, seed=seed, progress=progress
+    )
     # single metrics: raw (oriented) full-data values
     raw_or = np.stack([stats.orient(x[:, j], directions[m]) for j, m in enumerate(names)])  # (k, n)
     single: dict[str, Any] = {}
@@ -473,6 +491,8 @@ def fit_composite(
         okk = ~np.isnan(o)
         delta, p = stats.permutation_test(o[ok], raw_or[names.index(best)][ok], y[ok], units=g[ok],
                                           n_perm=n_perm, seed=seed)
+        if not math.isfinite(stats.srcc(o, y)):  # constant out-of-fold predictions: no test to report
+            delta, p = float("nan"), float("nan")
         results[agg] = {
             "oof": {
                 "srcc": stats.srcc(o, y),
@@ -485,14 +505,7 @@ def fit_composite(
                                "test": f"paired permutation, references swapped, {n_perm} permutations"},
             "fold_weights": fold_weights[agg],
         }
-    # final fit on all data
-    q_all = np.stack([apply_calibration(cals_all[m], x[:, j]) for j, m in enumerate(names)], axis=1)
-    for agg in aggregations:
-        w, info = fit_weights(q_all, y, g, aggregation=agg, l2=l2, seed=seed)
-        w = clean_weights(w)
-        results[agg]["weights"] = {m: float(v) for m, v in zip(names, w, strict=True)}
-        results[agg]["fit"] = info
-        results[agg]["in_sample_srcc"] = stats.srcc(composite_values(q_all, w, agg), y)
+    _final_weights(results, x, y, g, names, cals_all, aggregations, l2=l2, seed=seed)
     return {
         "metrics": names,
         "n": int(y.size),
@@ -508,6 +521,69 @@ def fit_composite(
         "aggregation": aggregations[0],
         "calibrations": cals_all,
     }
+
+
+def transfer(
+    fit: Mapping[str, Any],
+    values: Mapping[str, ArrayLike],
+    human01: ArrayLike,
+    groups: ArrayLike,
+    *,
+    n_boot: int = 1000,
+    n_perm: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Cross-dataset check: apply a :func:`fit_composite` result (full-data calibrations and weights)
+    to another dataset, untouched by the fit.
+
+    Reports, on the test data, each aggregation's SRCC [bootstrap 95% CI over the test references],
+    KRCC and PLCC, every single metric's SRCC (raw, oriented) [CI], and the paired permutation p-value
+    (test references swapped) of "the composite beats the single metric that was best on the training
+    data".
+
+    Args:
+        fit: from :func:`fit_composite`.
+        values: metric -> raw values ``(n,)`` on the test data (every fitted metric).
+        human01: test human quality ``(n,)`` in [0, 1]; groups: test reference per item.
+        n_boot, n_perm, seed: as in :func:`fit_composite`.
+
+    Raises:
+        InputError: when a fitted metric has no values on the test data or the test scores are constant.
+    """
+    names = list(fit["metrics"])
+    missing = [m for m in names if m not in values]
+    if missing:
+        raise InputError(f"the test data lack the fitted metric(s) {missing}")
+    x = np.stack([np.asarray(values[m], dtype=np.float64) for m in names], axis=1)
+    y = np.asarray(human01, dtype=np.float64)
+    g = np.asarray(groups)
+    keep = np.isfinite(y) & ~np.isnan(x).any(axis=1)
+    x, y, g = x[keep], y[keep], g[keep]
+    if y.size < 4 or np.ptp(y) == 0:
+        raise InputError(f"the test data have {y.size} usable items with constant or missing human scores")
+    dirs = {m: bool(fit["single"][m]["higher_is_better"]) for m in names}
+    q = np.stack([apply_calibration(fit["calibrations"][m], x[:, j]) for j, m in enumerate(names)], axis=1)
+    raw_or = np.stack([stats.orient(x[:, j], dirs[m]) for j, m in enumerate(names)])
+    aggs = list(fit["aggregations"])
+    comp = {a: composite_values(q, np.array([fit["aggregations"][a]["weights"][m] for m in names]), a) for a in aggs}
+    mat = np.stack([comp[a] for a in aggs] + list(raw_or))
+    boots = (stats.bootstrap_srcc(mat, y, stats.bootstrap_weights(y.size, g, n_boot, seed, "group"))
+             if n_boot > 0 else np.full((1, mat.shape[0]), np.nan))
+    best = str(fit["best_single"])
+    out: dict[str, Any] = {"n": int(y.size), "n_references": int(len(np.unique(g))), "best_single_on_train": best,
+                           "aggregations": {}, "single": {}}
+    for i, a in enumerate(aggs):
+        delta, p = stats.permutation_test(comp[a], raw_or[names.index(best)], y, units=g, n_perm=n_perm, seed=seed)
+        out["aggregations"][a] = {
+            "srcc": stats.srcc(comp[a], y), "srcc_ci": list(stats.percentile_ci(boots[:, i])),
+            "krcc": stats.krcc(comp[a], y), "plcc": stats.plcc_rmse(comp[a], y)[0],
+            "vs_best_single": {"metric": best, "delta_srcc": delta, "p_value": p,
+                               "test": f"paired permutation, test references swapped, {n_perm} permutations"},
+        }
+    for j, m in enumerate(names):
+        out["single"][m] = {"srcc": stats.srcc(raw_or[j], y),
+                            "srcc_ci": list(stats.percentile_ci(boots[:, len(aggs) + j]))}
+    return out
 
 
 def composite_document(
@@ -557,6 +633,10 @@ def composite_document(
         "single_srcc": {rename.get(m, m): s["srcc_full"] for m, s in fit["single"].items()},
         "folds": fit["folds"], "fold_kind": fit["fold_kind"], "seed": fit["seed"], "bootstrap": fit["bootstrap"],
     }
+    if "transfer" in fit:
+        t = fit["transfer"]
+        results["cross_dataset"] = {"data": t.get("data", ""), **t["aggregations"][agg],
+                                    "single_srcc": {rename.get(m, m): v["srcc"] for m, v in t["single"].items()}}
     cal_prov = {"data": data, "command": command}
     return {
         "schema": "paradigm.composite/1",
@@ -579,6 +659,32 @@ def composite_document(
             if rename.get(m, m) in used
         },
     }
+
+
+def check_finite(doc: Any, where: str = "the file") -> None:
+    """Refuse a document (composite, calibrations) holding a non-finite number.
+
+    Raises:
+        InputError: listing the first offending fields.
+    """
+    bad: list[str] = []
+
+    def walk(v: Any, path: str) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, f"{path}.{k}" if path else str(k))
+        elif isinstance(v, (list, tuple)):
+            for i, x in enumerate(v):
+                walk(x, f"{path}[{i}]")
+        elif isinstance(v, (float, np.floating)) and not math.isfinite(float(v)):
+            bad.append(f"{path} = {v}")
+
+    walk(doc, "")
+    if bad:
+        raise InputError(
+            f"refusing to write {where}: {len(bad)} value(s) are not finite ({'; '.join(bad[:5])}); "
+            "the human or metric data are degenerate (constant scores, too few items?)"
+        )
 
 
 def _jsonable(v: Any) -> Any:

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from paradigm.errors import InputError
-
 from . import stats
-from .fitting import finite_clip
-from .human import oriented_score, split_half_ceiling, vote_agreement, votes_to_opinion
-from .scores import join, metric_columns, metric_direction
+from .directions import Manifest
+from .errors import InputError
+from .judgments import Judgments, oriented_score, require_spread
+from .scaling import split_half_ceiling, vote_agreement, votes_to_opinion
+from .scores import join_all, metric_direction
+from .stats import finite_clip
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,44 @@ def _drop_empty(joined: pd.DataFrame, names: list[str], res: dict[str, Any]) -> 
     return kept
 
 
+def _match_summary(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(reports) == 1:
+        return reports[0]
+    return {
+        "n_items": reports[0]["n_items"],
+        "n_matched": min(r["n_matched"] for r in reports),
+        "matched_by": "; ".join(str(r["matched_by"]) for r in reports),
+        "tables": reports,
+    }
+
+
+def _human_direction_warning(human: Judgments) -> str | None:
+    if human.kind != "opinion" or human.direction_stated:
+        return None
+    return (
+        f"the direction of the human scores of {human.name or human.source!r} was not stated and its name does not "
+        "imply it; assuming higher is better (add ?higher_is_better=0 to the --human spec for DMOS-like scores)"
+    )
+
+
+def _sign_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for r in rows:
+        s, p = r.get("srcc"), r.get("plcc")
+        if s is None or p is None or not (math.isfinite(s) and math.isfinite(p)):
+            continue
+        if s * p < 0:
+            out.append(
+                f"{r['metric']}: rank correlation {s:+.4f} and linear correlation (PLCC after the logistic fit) "
+                f"{p:+.4f} disagree in sign: the metric's direction (--lower-is-better/--higher-is-better) or the "
+                "human direction (?higher_is_better=) is probably wrong"
+            )
+    return out
+
+
 def validate(
-    human: pd.DataFrame,
-    table: pd.DataFrame,
+    human: Judgments,
+    tables: pd.DataFrame | Sequence[pd.DataFrame],
     *,
     metrics: Sequence[str] | None = None,
     level: str = "item",
@@ -77,13 +113,15 @@ def validate(
     n_perm: int = 1000,
     ceiling_reps: int = 20,
     progress: bool = False,
+    manifest: Manifest | None = None,
 ) -> dict[str, Any]:
     """Evaluate every metric column against the human judgments.
 
     Args:
-        human: from :func:`meta_eval.human.load_human` (opinion, 2afc or pairwise votes).
-        table: from :func:`meta_eval.scores.load_scores`.
-        metrics: metric columns (default: all in the table).
+        human: from :func:`meta_eval.loaders.load_human` (opinion, 2afc or pairwise votes).
+        tables: one or several metric tables from :func:`meta_eval.scores.load_scores` (joined to the
+            human items one after the other).
+        metrics: metric columns (default: all in the tables).
         level: ``item``, ``group`` (per reference, averaged) or ``system`` (means per system).
         n_boot: bootstrap resamples for the SRCC (2AFC: agreement) CI; 0 disables.
         seed: seed of bootstrap, permutation tests and the split-half ceiling.
@@ -94,43 +132,62 @@ def validate(
         n_perm: permutations of the paired tests behind the clusters.
         ceiling_reps: split-half repetitions for vote data.
         progress: tqdm bars on stderr.
+        manifest: paradigm's metric manifest (metric directions), or None.
 
     Returns:
         A JSON-ready dict (see ``docs/meta-eval.md``): ``human``, ``scores``, ``match``, ``settings``,
-        ``metrics`` (list of per-metric rows), ``ceiling`` (votes/2AFC).
+        ``metrics`` (list of per-metric rows), ``warnings``, ``ceiling`` (votes/2AFC).
+
+    Raises:
+        InputError: when the human scores of the matched items are all equal (or fewer than 3).
     """
-    kind = human.attrs.get("kind", "opinion")
-    names = list(metrics) if metrics else metric_columns(table)
-    dirs = {m: metric_direction(m, table, lower_is_better, higher_is_better) for m in names}
+    tables = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
     res: dict[str, Any] = {
-        "human": {k: human.attrs.get(k) for k in ("spec", "name", "kind", "higher_is_better", "source")},
-        "scores": {"spec": table.attrs.get("spec"), "source": table.attrs.get("source")},
+        "human": human.describe(),
+        "scores": [{"spec": t.attrs.get("spec"), "source": t.attrs.get("source")} for t in tables],
         "settings": {"level": level, "bootstrap": n_boot, "seed": seed, "alpha": alpha, "n_perm": n_perm},
+        "warnings": [w for w in [_human_direction_warning(human)] if w],
     }
-    res["human"]["n"] = int(len(human))
-    if kind == "2afc":
-        joined, rep = join(human, table, names)
-        res["match"] = rep
-        names = _drop_empty(joined, names, res)
-        res.update(_validate_2afc(joined, names, dirs, n_boot, seed))
-        return _f(res)
     votes = None
-    if kind == "pairwise":
+    if human.kind == "pairwise":
         votes = human
         human = votes_to_opinion(votes)
-        res["human"]["scaling"] = human.attrs.get("scaling")
+        res["human"]["scaling"] = human.scaling
         res["human"]["n_items"] = int(len(human))
-    joined, rep = join(human, table, names)
-    res["match"] = rep
-    names = _drop_empty(joined, names, res)
+    joined, reports, declared = join_all(human, tables, metrics)
+    res["match"] = _match_summary(reports)
+    names = list(joined.metrics)
+    table = pd.DataFrame()
+    table.attrs["higher_is_better"] = declared
+    dirs = {m: metric_direction(m, table, lower_is_better, higher_is_better, manifest) for m in names}
+    names = _drop_empty(joined.frame, names, res)
+    if human.kind == "2afc":
+        res.update(_validate_2afc(joined.frame, names, dirs, n_boot, seed))
+        return _f(res)
     y = oriented_score(joined)
+    xm = np.stack([stats.orient(joined[m].to_numpy(np.float64), dirs[m][0]) for m in names])
+    require_spread(y[~np.isnan(xm).all(axis=0)], f"human scores of {human.name or human.source}")
+    rows = _metric_rows(joined, names, dirs, y, level, votes, progress)
+    res["warnings"] += _sign_warnings(rows) if level == "item" else []
+    for w in res["warnings"]:
+        log.warning("%s", w)
+    _significance(res, rows, joined, names, xm, y, level, n_boot, seed, unit, alpha, n_perm)
+    res["metrics"] = rows
+    if votes is not None:
+        res["ceiling"] = split_half_ceiling(votes, n_rep=ceiling_reps, seed=seed)
+    res["_plot"] = {  # kept out of results.json; used by the HTML scatter plots
+        "x": {m: joined[m].to_numpy(np.float64) for m in names},
+        "y": y,
+    }
+    return res
+
+
+def _metric_rows(
+    joined: Judgments, names: list[str], dirs: Mapping[str, tuple[bool, str]], y: np.ndarray, level: str,
+    votes: Judgments | None, progress: bool,
+) -> list[dict[str, Any]]:
     groups = joined["reference"].to_numpy() if "reference" in joined else None
-    systems = joined["system"].to_numpy() if "system" in joined else None
-    if level == "system" and systems is None:
-        systems = joined["distortion"].to_numpy()
-    if unit == "auto":
-        unit = "group" if groups is not None and pd.Series(groups).nunique() < len(groups) else "item"
-    res["settings"]["unit"] = unit
+    systems = _systems(joined, level)
     rows = []
     for m in _progress(names, "metrics", show=progress):
         hib, src = dirs[m]
@@ -142,8 +199,25 @@ def validate(
             score_of = dict(zip(joined["item"], joined[m], strict=True))
             r["vote_agreement"] = vote_agreement(votes, score_of, hib)
         rows.append(r)
-    # bootstrap CI of the SRCC
-    xm = np.stack([stats.orient(joined[m].to_numpy(np.float64), dirs[m][0]) for m in names])
+    return rows
+
+
+def _systems(joined: Judgments, level: str) -> np.ndarray | None:
+    if "system" in joined:
+        return joined["system"].to_numpy()
+    return joined["distortion"].to_numpy() if level == "system" else None
+
+
+def _significance(
+    res: dict[str, Any], rows: list[dict[str, Any]], joined: Judgments, names: list[str], xm: np.ndarray,
+    y: np.ndarray, level: str, n_boot: int, seed: int, unit: str, alpha: float, n_perm: int,
+) -> None:
+    """Bootstrap CIs of the SRCC, significance clusters, and tests against the top metric."""
+    groups = joined["reference"].to_numpy() if "reference" in joined else None
+    systems = _systems(joined, level)
+    if unit == "auto":
+        unit = "group" if groups is not None and pd.Series(groups).nunique() < len(groups) else "item"
+    res["settings"]["unit"] = unit
     ok = ~np.isnan(xm).any(axis=0) & ~np.isnan(y)
     if (~ok).any():
         log.info("bootstrap and tests use the %d items that every metric scores (of %d)", int(ok.sum()), ok.size)
@@ -154,7 +228,6 @@ def validate(
         boots = _bootstrap(xm, yy, gg, ss, level, n_boot, seed, unit)
         for k, r in enumerate(rows):
             r["srcc_ci"] = list(stats.percentile_ci(boots[:, k]))
-    # significance clusters (paired permutation test on the SRCC, swapping per unit)
     cache: dict[tuple[str, str], float] = {}
     idx = {m: k for k, m in enumerate(names)}
     perm_units = gg if unit in ("group", "both") else None
@@ -168,6 +241,11 @@ def validate(
             cache[(a, b)] = p
         return cache[(a, b)]
 
+    grouped = gg is not None and pd.Series(gg).nunique() < gg.size
+    res["settings"]["williams"] = (
+        "not reported: items share references, and the Williams test assumes independent items "
+        "(p_vs_top is the paired permutation test over references)" if grouped else "reported (independent items)"
+    )
     vals = {r["metric"]: r["srcc"] for r in rows}
     if n_perm > 0 and len(names) > 1:
         clusters = stats.significance_clusters(names, vals, pval, alpha)
@@ -176,17 +254,10 @@ def validate(
             r["cluster"] = clusters[r["metric"]]
             if r["metric"] != top and level == "item":
                 r["p_vs_top"] = pval(top, r["metric"])
-                r23 = stats.srcc(xm[idx[top]], xm[idx[r["metric"]]])
-                r["williams_p_vs_top"] = stats.williams_test(vals[top], vals[r["metric"]], r23, int(yy.size))[1]
+                if not grouped:
+                    r23 = stats.srcc(xm[idx[top]], xm[idx[r["metric"]]])
+                    r["williams_p_vs_top"] = stats.williams_test(vals[top], vals[r["metric"]], r23, int(yy.size))[1]
         res["top"] = top
-    res["metrics"] = rows
-    if votes is not None:
-        res["ceiling"] = split_half_ceiling(votes, n_rep=ceiling_reps, seed=seed)
-    res["_plot"] = {  # kept out of results.json; used by the HTML scatter plots
-        "x": {m: joined[m].to_numpy(np.float64) for m in names},
-        "y": y,
-    }
-    return res
 
 
 def _paired_boot_p(ra: Mapping[str, Any], rb: Mapping[str, Any]) -> float:
@@ -320,6 +391,9 @@ def _footer(res: Mapping[str, Any]) -> list[str]:
         f"level: {s['level']}; bootstrap: {s['bootstrap']} resamples of {s.get('unit', 'items')} (seed {s['seed']}); "
         f"clusters: paired permutation test, alpha {s['alpha']}"
     )
+    if s.get("williams"):
+        out.append(f"Williams test: {s['williams']}")
+    out += [f"warning: {w}" for w in res.get("warnings", [])]
     c = res.get("ceiling")
     if c and "agreement" in c:
         out.append(

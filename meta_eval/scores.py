@@ -13,11 +13,21 @@ The ``--scores SPEC`` syntax is ``KIND:PATH[?key=value&...]`` (or a bare path, a
   is given). ``100000`` is the database's sentinel for an infinite value (identical images for
   PSNR-like metrics) and is read as ``+inf``: rank statistics rank it above every finite value
   (which reproduces the published correlations) and curve fits clip it to the largest finite value.
-* ``table:FILE?item=COL`` — a CSV/parquet with an item column and one numeric column per metric.
+* ``table:FILE?item=COL[&reference=COL&distortion=COL&header=0&names=a,b&sep=;]`` — a CSV/parquet with
+  an item column and one numeric column per metric. Columns may be given by position (``#0`` is the
+  first), ``item=#row`` keys the rows by their number (from 1) for files that hold one value per line
+  in the order of the human scores, ``header=0`` reads a file without a header row (columns ``#0,
+  #1, ...``, or ``names=``). ``reference``/``distortion`` name label columns that are not metrics:
+  they give the human items their reference/distortion for grouping (bootstrap over references,
+  pairwise accuracy within a reference, per-distortion breakdowns).
+
+Several tables are joined to the same human items one after the other (:func:`join_all`), each
+matched on its own item key.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -27,9 +37,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from paradigm.errors import InputError
-
-from .human import parse_spec
+from .directions import COMPOSITE_COLUMNS, Manifest, run_directions
+from .directions import metric_direction as _direction
+from .errors import InputError
+from .judgments import Judgments
+from .loaders import parse_spec
+from .loaders._common import column, read_table
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +55,14 @@ PARADIGM_ID_COLUMNS = (
     "height", "width", "resized",
 )
 
-#: Metrics known to be higher-is-better although not registered in paradigm (TID2013 official set).
+#: The TID2013 official metric set (``metrics_values/<NAME>.txt``): all higher-is-better.
 TID2013_OFFICIAL = (
     "PSNR", "PSNRc", "PSNRHVS", "PSNRHVSM", "PSNRHA", "PSNRHMA", "SSIM", "MSSIM", "FSIM", "FSIMc",
     "VIFP", "VSNR", "WSNR", "NQM",
 )
 
-#: Common lower-is-better metric names (distances, errors, NR scores where lower is better).
-KNOWN_LOWER = {
-    "lpips", "dists", "niqe", "brisque", "piqe", "mse", "rmse", "mae", "gmsd", "pieapp", "ciede2000",
-    "delta_e", "fid", "kid", "nlpd", "mad", "vsi_dist", "ilniqe", "pi",
-}
+#: Non-metric label columns a table may carry for grouping (``table:...?reference=COL``).
+GROUP_COLUMNS = ("reference", "distortion")
 
 
 def norm_key(s: Any) -> str:
@@ -104,12 +114,7 @@ def load_tid2013_metrics(path: str | Path, names: str | Path | None = None) -> p
 def _read_table(p: Path) -> pd.DataFrame:
     if not p.is_file():
         raise InputError(f"scores file not found: {p}")
-    if p.suffix == ".parquet":
-        return pd.read_parquet(p)
-    try:
-        return pd.read_csv(p, keep_default_na=True)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot parse {p}: {exc}") from exc
+    return read_table(p)
 
 
 def load_paradigm_scores(path: str | Path) -> pd.DataFrame:
@@ -143,23 +148,56 @@ def load_paradigm_scores(path: str | Path) -> pd.DataFrame:
     agg = t.groupby("key", sort=False).agg({**{c: "mean" for c in metric_cols}, "output_path": "first"})
     out = agg.reset_index().rename(columns={"output_path": "alt_key"})
     out = out[["key", "alt_key", *metric_cols]]
-    out.attrs.update(kind="paradigm", source=str(p), higher_is_better={})
+    out.attrs.update(kind="paradigm", source=str(p), higher_is_better=_run_json_directions(p.parent))
     return out
 
 
-def load_table(path: str | Path, item: str | None = None) -> pd.DataFrame:
-    """A precomputed table: an item column (``item``, default the first column) and numeric metric columns."""
+def _run_json_directions(folder: Path) -> dict[str, bool]:
+    """Per-column directions from the run's ``run.json`` (empty when absent or when it records none)."""
+    f = folder / "run.json"
+    if not f.is_file():
+        return {}
+    try:
+        run = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read %s (%s); metric directions come from the manifest", f, exc)
+        return {}
+    dirs = run_directions(run) if isinstance(run, dict) else {}
+    return {**{c: True for c in COMPOSITE_COLUMNS}, **dirs} if dirs else {}
+
+
+def load_table(
+    path: str | Path,
+    item: str | None = None,
+    reference: str | None = None,
+    distortion: str | None = None,
+    header: bool = True,
+    names: str | None = None,
+    sep: str = ",",
+) -> pd.DataFrame:
+    """A precomputed table: an item column (``item``, default the first column), numeric metric columns
+    and optional ``reference``/``distortion`` label columns (see the module docstring)."""
     p = Path(path)
-    t = _read_table(p)
-    col = item or t.columns[0]
-    if col not in t.columns:
-        raise InputError(f"{p} has no column {col!r}; found {list(t.columns)}")
-    metric_cols = [c for c in t.columns if c != col and pd.api.types.is_numeric_dtype(t[c])]
-    if not metric_cols:
-        raise InputError(f"{p}: no numeric metric columns besides {col!r}")
-    out = t[[col, *metric_cols]].rename(columns={col: "key"})
-    out["key"] = out["key"].astype(str)
-    out.attrs.update(kind="table", source=str(p), higher_is_better={})
+    if not p.is_file():
+        raise InputError(f"scores file not found: {p}")
+    t = read_table(p, header=header, names=names, sep=sep)
+    src = str(p)
+    key = column(t, item, src) if item else t.iloc[:, 0]
+    used = {key.name} if item and item.strip().lower() != "#row" else ({t.columns[0]} if not item else set())
+    out = pd.DataFrame({"key": key.astype(str).to_numpy()})
+    labels = {}
+    for gname, spec in (("reference", reference), ("distortion", distortion)):
+        if spec:
+            col = column(t, spec, src)
+            used.add(col.name)
+            labels[gname] = True
+            out[f"__{gname}"] = col.astype(str).to_numpy()
+    metric_cols = [c for c in t.columns if c not in used and pd.api.types.is_numeric_dtype(t[c])]
+    if not metric_cols and not labels:
+        raise InputError(f"{p}: no numeric metric columns besides the item column (and no reference=/distortion=)")
+    for c in metric_cols:
+        out[str(c)] = t[c].to_numpy(np.float64)
+    out.attrs.update(kind="table", source=src, higher_is_better={}, labels=sorted(labels))
     return out
 
 
@@ -177,7 +215,7 @@ def load_scores(spec: str) -> pd.DataFrame:
         else:
             kind, path, opts = "table", spec, {}
     else:
-        kind, path, opts = parse_spec(spec)
+        kind, path, opts = parse_spec(spec, kinds=("paradigm", "tid2013-metrics", "table"))
     if not Path(path).exists():
         raise InputError(f"scores: {path} does not exist")
     if kind == "tid2013-metrics":
@@ -186,7 +224,7 @@ def load_scores(spec: str) -> pd.DataFrame:
         _only(opts, set(), kind)
         df = load_paradigm_scores(path)
     elif kind == "table":
-        df = load_table(path, **_only(opts, {"item"}, kind))
+        df = load_table(path, **_only(opts, {"item", "reference", "distortion", "header", "names", "sep"}, kind))
     else:
         raise InputError(f"unknown scores kind {kind!r}; use paradigm:, tid2013-metrics: or table:")
     df.attrs["spec"] = spec
@@ -211,7 +249,7 @@ def _only(opts: Mapping[str, Any], allowed: set[str], kind: str) -> dict[str, An
 
 def metric_columns(table: pd.DataFrame) -> list[str]:
     """The metric columns of a metric table."""
-    return [c for c in table.columns if c not in ("key", "alt_key")]
+    return [c for c in table.columns if c not in ("key", "alt_key") and not str(c).startswith("__")]
 
 
 # ---------------------------------------------------------------------------------- direction
@@ -220,56 +258,19 @@ def metric_direction(
     table: pd.DataFrame | None = None,
     lower_is_better: Iterable[str] = (),
     higher_is_better: Iterable[str] = (),
+    manifest: Manifest | None = None,
 ) -> tuple[bool, str]:
-    """Direction of a metric column and where it came from.
+    """Direction of a metric column and where it came from (:func:`meta_eval.directions.metric_direction`).
 
-    Order: ``--lower-is-better``/``--higher-is-better`` options; the table's own declaration (TID2013
-    official metrics: all higher-is-better); paradigm's registry (``paradigm.metric_info``, also for
-    output columns ``<metric>_<suffix>``); a list of well-known lower-is-better names; else
-    higher-is-better with a warning.
+    ``table`` supplies its own declaration (``attrs["higher_is_better"]``: the TID2013 official set,
+    or the directions a paradigm run recorded in ``run.json``); ``manifest`` is paradigm's metric
+    manifest (default: none — callers load it once with :func:`meta_eval.directions.load_manifest`).
 
     Returns:
-        ``(higher_is_better, source)`` with source in ``option|table|registry|known|default``.
+        ``(higher_is_better, source)`` with source in ``option|table|manifest|composite|external|default``.
     """
-    low = {n.lower() for n in lower_is_better}
-    high = {n.lower() for n in higher_is_better}
-    key = name.lower()
-    if key in low:
-        return False, "option"
-    if key in high:
-        return True, "option"
     declared = (table.attrs.get("higher_is_better", {}) if table is not None else {}) or {}
-    if name in declared:
-        return bool(declared[name]), "table"
-    if key in ("perceptual", "stability", "fidelity", "composite"):
-        return True, "registry"
-    info = registry_info(name)
-    if info is not None:
-        return bool(info["higher_is_better"]), "registry"
-    if key in KNOWN_LOWER or key.split("_")[0] in KNOWN_LOWER:
-        return False, "known"
-    log.warning("direction of metric %r unknown; assuming higher is better (use --lower-is-better %s)", name, name)
-    return True, "default"
-
-
-def registry_info(name: str) -> dict[str, Any] | None:
-    """``paradigm.metric_info`` for ``name`` or its prefix before the last ``_`` parts; None if unknown."""
-    try:
-        import paradigm
-        from paradigm.errors import UnknownMetricError
-    except ImportError:  # pragma: no cover
-        return None
-    parts = name.split("_")
-    for k in range(len(parts), 0, -1):
-        cand = "_".join(parts[:k])
-        try:
-            return paradigm.metric_info(cand)
-        except UnknownMetricError:
-            continue
-        except Exception as exc:  # a sibling metric module that fails to import must not break meta_eval
-            log.warning("paradigm registry unavailable (%s); using known directions only", exc)
-            return None
-    return None
+    return _direction(name, declared, lower_is_better, higher_is_better, manifest)
 
 
 # ------------------------------------------------------------------------------------ join
@@ -341,55 +342,112 @@ def match_items(items: Iterable[str], table: pd.DataFrame) -> tuple[np.ndarray, 
     return best_rows, report
 
 
-def join(human: pd.DataFrame, table: pd.DataFrame, metrics: Iterable[str] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _pick(cols: list[str], metrics: Iterable[str] | None) -> list[str]:
+    if metrics is None:
+        return cols
+    want = list(metrics)
+    lower = {c.lower(): c for c in cols}
+    missing = [m for m in want if m.lower() not in lower]
+    if missing:
+        raise InputError(f"metric(s) {missing} not in the scores; available: {cols}")
+    return [lower[m.lower()] for m in want]
+
+
+def _attach(out: pd.DataFrame, rows: np.ndarray, vals: np.ndarray, cols: list[str], suffix: str = "") -> None:
+    got = np.where(rows[:, None] >= 0, vals[np.maximum(rows, 0)], np.nan)
+    for k, c in enumerate(cols):
+        out[f"{c}{suffix}"] = got[:, k]
+
+
+def _labels(out: pd.DataFrame, table: pd.DataFrame, rows: np.ndarray) -> list[str]:
+    """Copy a table's reference/distortion labels onto the matched human items (they override)."""
+    used = []
+    for g in GROUP_COLUMNS:
+        if f"__{g}" not in table.columns:
+            continue
+        lab = table[f"__{g}"].to_numpy(object)
+        new = np.where(rows >= 0, lab[np.maximum(rows, 0)], None)
+        old = out[g].to_numpy(object) if g in out else np.full(len(out), "", dtype=object)
+        out[g] = np.where(rows >= 0, new, old).astype(str)
+        used.append(g)
+    return used
+
+
+def join(
+    human: Judgments, table: pd.DataFrame, metrics: Iterable[str] | None = None
+) -> tuple[Judgments, dict[str, Any]]:
     """Attach metric values to human judgments.
 
     Opinion tables get one column per metric; 2AFC and vote tables get ``<metric>__a`` and
-    ``<metric>__b`` for their two items. Unmatched items get NaN and are listed in the report.
+    ``<metric>__b`` for their two items. Unmatched items get NaN and are listed in the report. A
+    table's ``reference``/``distortion`` label columns replace the human items' labels.
 
     Args:
-        human: a table from :func:`meta_eval.human.load_human`.
+        human: from :func:`meta_eval.loaders.load_human`.
         table: a metric table from :func:`load_scores`.
         metrics: metric columns to keep (default all).
 
     Returns:
-        ``(joined, report)``.
+        ``(joined, report)``: the judgments with the metric columns added (named in ``joined.metrics``).
 
     Raises:
         InputError: when no item matches or a requested metric is absent.
     """
-    cols = metric_columns(table)
-    if metrics is not None:
-        want = list(metrics)
-        lower = {c.lower(): c for c in cols}
-        missing = [m for m in want if m.lower() not in lower]
-        if missing:
-            raise InputError(f"metric(s) {missing} not in the scores; available: {cols}")
-        cols = [lower[m.lower()] for m in want]
-    out = human.copy()
-    kind = human.attrs.get("kind", "opinion")
-    if kind == "opinion":
-        rows, rep = match_items(human["item"], table)
-        vals = table[cols].to_numpy(np.float64)
-        got = np.where(rows[:, None] >= 0, vals[np.maximum(rows, 0)], np.nan)
-        for k, c in enumerate(cols):
-            out[c] = got[:, k]
+    cols = _pick(metric_columns(table), metrics)
+    out = human.frame.copy()
+    vals = table[cols].to_numpy(np.float64)
+    if human.kind == "opinion":
+        rows, rep = match_items(out["item"], table)
+        _attach(out, rows, vals, cols)
+        rep["labels"] = _labels(out, table, rows)
     else:
-        both = pd.concat([human["item_a"], human["item_b"]], ignore_index=True).drop_duplicates()
+        both = pd.concat([out["item_a"], out["item_b"]], ignore_index=True).drop_duplicates()
         rows, rep = match_items(both, table)
         pos = dict(zip(both, rows, strict=True))
-        vals = table[cols].to_numpy(np.float64)
         for side in ("a", "b"):
-            r = human[f"item_{side}"].map(pos).to_numpy()
-            got = np.where(r[:, None] >= 0, vals[np.maximum(r, 0)], np.nan)
-            for k, c in enumerate(cols):
-                out[f"{c}__{side}"] = got[:, k]
+            _attach(out, out[f"item_{side}"].map(pos).to_numpy(), vals, cols, f"__{side}")
     if rep["n_matched"] == 0:
         raise InputError(
             f"none of the {rep['n_items']} human items matched a row of the scores "
             f"(human e.g. {rep['unmatched_items'][:2]}, scores e.g. {table['key'].head(2).tolist()}); "
             "check that both name the same images"
         )
-    out.attrs = dict(human.attrs)
-    out.attrs["metrics"] = cols
-    return out, rep
+    rep["source"] = table.attrs.get("spec") or table.attrs.get("source")
+    return human.with_frame(out, metrics=(*human.metrics, *cols)), rep
+
+
+def join_all(
+    human: Judgments, tables: list[pd.DataFrame], metrics: Iterable[str] | None = None
+) -> tuple[Judgments, list[dict[str, Any]], dict[str, bool]]:
+    """Join several metric tables to the same human items, each matched on its own item key.
+
+    ``metrics`` (default all) are looked up across the tables. Returns ``(joined, reports,
+    declared)`` where ``declared`` merges the tables' own direction declarations.
+
+    Raises:
+        InputError: when a metric name appears in two tables, or a requested metric is in none.
+    """
+    want = None if metrics is None else {m.lower() for m in metrics}
+    seen: dict[str, str] = {}
+    reports: list[dict[str, Any]] = []
+    declared: dict[str, bool] = {}
+    j = human
+    for t in tables:
+        cols = [c for c in metric_columns(t) if want is None or c.lower() in want]
+        for c in cols:
+            if c.lower() in seen:
+                raise InputError(
+                    f"metric {c!r} is in two score tables ({seen[c.lower()]} and {t.attrs.get('spec')}); "
+                    "keep it in one (or pick columns with --metric)"
+                )
+            seen[c.lower()] = str(t.attrs.get("spec") or t.attrs.get("source"))
+        if not cols and not t.attrs.get("labels"):
+            raise InputError(f"{t.attrs.get('spec')}: none of the requested metrics is in this table")
+        j, rep = join(j, t, cols)
+        reports.append(rep)
+        declared.update(t.attrs.get("higher_is_better", {}) or {})
+    if want is not None:
+        missing = sorted(want - set(seen))
+        if missing:
+            raise InputError(f"metric(s) {missing} are in none of the score tables")
+    return j, reports, declared

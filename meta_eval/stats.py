@@ -20,9 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from paradigm.errors import InputError
-
-from .fitting import finite_clip
+from .errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +29,20 @@ Level = Literal["item", "group", "system"]
 
 
 # ----------------------------------------------------------------------------------- basics
+def finite_clip(x: ArrayLike) -> FloatArray:
+    """Replace ``+inf``/``-inf`` by the largest/smallest finite value (NaN stays NaN).
+
+    Used before least-squares fits: the TID2013 sentinel ``100000`` (infinite PSNR) is read as
+    ``+inf`` and ranks above every finite value, but a curve fit needs finite numbers.
+    """
+    a = np.asarray(x, dtype=np.float64).copy()
+    fin = np.isfinite(a)
+    if fin.any():
+        a[np.isposinf(a)] = a[fin].max()
+        a[np.isneginf(a)] = a[fin].min()
+    return a
+
+
 def orient(x: ArrayLike, higher_is_better: bool = True) -> FloatArray:
     """The metric as a float array that increases with quality (negated when lower is better)."""
     a = np.asarray(x, dtype=np.float64)
@@ -114,12 +126,62 @@ class LogisticFit:
         return f(x, *self.params)
 
 
+def _basis(z: FloatArray, kind: str, p: ArrayLike, q: ArrayLike) -> FloatArray:
+    """The non-constant shape column of the logistic for shape parameters ``(p, q)`` (broadcast).
+
+    5-parameter: ``y = b1 * (0.5 - expit(-p (z - q))) + b4 z + b5``: the column is ``0.5 - expit(...)``,
+    the linear parameters multiply ``[column, z, 1]``; 4-parameter: ``y = (b1 - b2) expit((z - q) / p)
+    + b2``: the column is ``expit(...)`` and the linear parameters multiply ``[column, 1]``.
+    """
+    zz = np.asarray(z, dtype=np.float64)[:, None]
+    pp, qq = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    if kind == "5":  # 0.5 - expit(-t) = tanh(t / 2) / 2
+        return np.asarray(0.5 * np.tanh(0.5 * pp * (zz - qq)))
+    return np.asarray(0.5 + 0.5 * np.tanh(0.5 * (zz - qq) / pp))
+
+
+def _grid_starts(z: FloatArray, y: FloatArray, kind: str, keep: int = 6) -> list[list[float]]:
+    """Global search: on a grid of shape parameters (20 slopes x 62 centres: 31 metric quantiles and 31
+    evenly spaced values), solve the linear parameters exactly by least squares (variable projection,
+    batched normal equations) and return the ``keep`` best full parameter vectors."""
+    slopes = np.geomspace(0.05, 30.0, 20)
+    centres = np.unique(np.r_[np.quantile(z, np.linspace(0.0, 1.0, 31)), np.linspace(z.min(), z.max(), 31)])
+    pp = np.repeat(slopes if kind == "5" else 1.0 / slopes, centres.size)
+    qq = np.tile(centres, slopes.size)
+    col = _basis(z, kind, pp[None, :], qq[None, :])  # (n, G)
+    others = [z, np.ones_like(z)] if kind == "5" else [np.ones_like(z)]
+    k = 1 + len(others)
+    gram = np.empty((pp.size, k, k))
+    rhs = np.empty((pp.size, k))
+    gram[:, 0, 0] = np.einsum("ng,ng->g", col, col)
+    rhs[:, 0] = y @ col
+    for i, o in enumerate(others, start=1):
+        gram[:, 0, i] = gram[:, i, 0] = o @ col
+        rhs[:, i] = float(o @ y)
+        for j2, o2 in enumerate(others, start=1):
+            gram[:, i, j2] = float(o @ o2)
+    gram += np.eye(k)[None] * 1e-12
+    coef = np.linalg.solve(gram, rhs[..., None])[..., 0]  # (G, k)
+    sse = float(y @ y) - np.einsum("gk,gk->g", coef, rhs)
+    out = []
+    for g in np.argsort(sse)[:keep]:
+        c = coef[g]
+        if kind == "5":
+            out.append([float(c[0]), float(pp[g]), float(qq[g]), float(c[1]), float(c[2])])
+        else:
+            out.append([float(c[0] + c[1]), float(c[1]), float(qq[g]), float(pp[g])])
+    return out
+
+
 def fit_logistic(x: ArrayLike, y: ArrayLike, kind: str = "5") -> LogisticFit:
     """Fit the VQEG logistic from (oriented) metric values to human scores.
 
-    Several robust starting points are tried (``scipy.optimize.curve_fit``, then bounded least squares
-    if it fails); the one with the smallest squared error wins. If no fit converges, a linear map is
-    returned (``converged=False``), so PLCC falls back to the plain Pearson correlation.
+    Robust global start: on the standardised metric, a grid of 20 slopes x 62 centres (31 metric
+    quantiles and 31 evenly spaced values over the range) is searched with the linear parameters solved exactly by least squares at every grid
+    point (variable projection); the 6 best grid points and 4 fixed heuristic starts are then refined
+    by ``scipy.optimize.curve_fit`` and the smallest squared error wins (a refinement never replaces
+    a better grid point). If nothing finite comes out, a linear map is returned (``converged=False``),
+    so PLCC falls back to the plain Pearson correlation.
 
     Args:
         x: oriented metric values ``(n,)`` (finite).
@@ -139,37 +201,24 @@ def fit_logistic(x: ArrayLike, y: ArrayLike, kind: str = "5") -> LogisticFit:
         raise InputError(f"logistic kind must be '4' or '5', got {kind!r}")
     sx = float(np.std(xa)) or 1.0
     mx = float(np.mean(xa))
-    # work on standardised x for conditioning, convert parameters back afterwards
-    z = (xa - mx) / sx
-    yr = float(np.ptp(ya)) or 1.0
+    z = (xa - mx) / sx  # standardised x for conditioning; parameters are converted back below
+    f: Callable[..., FloatArray] = vqeg_logistic5 if kind == "5" else vqeg_logistic4
+    starts = _grid_starts(z, ya, kind) + _heuristic_starts(z, ya, kind)
     best: tuple[float, list[float]] | None = None
-    starts: list[list[float]]
-    if kind == "5":
-        starts = [
-            [yr, 1.0, float(np.median(z)), 0.0, float(np.mean(ya))],
-            [2 * yr, 0.5, 0.0, 0.0, float(np.mean(ya))],
-            [yr, 3.0, float(np.quantile(z, 0.75)), 0.0, float(np.mean(ya))],
-            [yr, 3.0, float(np.quantile(z, 0.25)), 0.0, float(np.mean(ya))],
-        ]
-        f: Callable[..., FloatArray] = vqeg_logistic5
-    else:
-        starts = [
-            [float(ya.max()), float(ya.min()), float(np.median(z)), 1.0],
-            [float(ya.max()), float(ya.min()), float(np.quantile(z, 0.25)), 0.3],
-            [float(ya.max()), float(ya.min()), float(np.quantile(z, 0.75)), 0.3],
-        ]
-        f = vqeg_logistic4
     for p0 in starts:
+        sse0 = float(np.sum((f(z, *p0) - ya) ** 2))
+        cands = [(sse0, list(p0))] if math.isfinite(sse0) else []
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", OptimizeWarning)
                 warnings.simplefilter("ignore", RuntimeWarning)
                 p, _ = curve_fit(f, z, ya, p0=p0, maxfev=20000)
+            cands.append((float(np.sum((f(z, *p) - ya) ** 2)), [float(v) for v in p]))
         except (RuntimeError, ValueError):
-            continue
-        sse = float(np.sum((f(z, *p) - ya) ** 2))
-        if math.isfinite(sse) and (best is None or sse < best[0]):
-            best = (sse, [float(v) for v in p])
+            pass
+        for sse, par in cands:
+            if math.isfinite(sse) and (best is None or sse < best[0]):
+                best = (sse, par)
     if best is None:
         slope = float(np.polyfit(xa, ya, 1)[0]) if np.ptp(xa) > 0 else 0.0
         icpt = float(np.mean(ya) - slope * mx)
@@ -182,6 +231,22 @@ def fit_logistic(x: ArrayLike, y: ArrayLike, kind: str = "5") -> LogisticFit:
     else:
         params = [p[0], p[1], mx + sx * p[2], abs(p[3]) * sx]
     return LogisticFit(kind, params, True)
+
+
+def _heuristic_starts(z: FloatArray, y: FloatArray, kind: str) -> list[list[float]]:
+    yr = float(np.ptp(y)) or 1.0
+    if kind == "5":
+        return [
+            [yr, 1.0, float(np.median(z)), 0.0, float(np.mean(y))],
+            [2 * yr, 0.5, 0.0, 0.0, float(np.mean(y))],
+            [yr, 3.0, float(np.quantile(z, 0.75)), 0.0, float(np.mean(y))],
+            [yr, 3.0, float(np.quantile(z, 0.25)), 0.0, float(np.mean(y))],
+        ]
+    return [
+        [float(y.max()), float(y.min()), float(np.median(z)), 1.0],
+        [float(y.max()), float(y.min()), float(np.quantile(z, 0.25)), 0.3],
+        [float(y.max()), float(y.min()), float(np.quantile(z, 0.75)), 0.3],
+    ]
 
 
 def plcc_rmse(

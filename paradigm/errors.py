@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from meta_eval.errors import InputError as _MetaEvalInputError
+from meta_eval.errors import MetaEvalError
+
+__all__ = [
+    "ParadigmError", "InputError", "UnknownMetricError", "MetricUnavailableError", "WeightsError",
+    "WeightsNotFoundError", "WeightsHashError", "CompositeSchemaError", "MetaEvalError",
+]
+
 
 class ParadigmError(Exception):
     """Base class of all paradigm errors."""
 
 
-class InputError(ParadigmError, ValueError):
-    """Bad user input: wrong tensor shape/range, unreadable image, bad folder, bad option."""
+class InputError(ParadigmError, _MetaEvalInputError):
+    """Bad user input: wrong tensor shape/range, unreadable image, bad folder, bad option.
+
+    A subclass of ``meta_eval.errors.InputError`` (itself a ``ValueError``): meta_eval stands on its own
+    and never imports paradigm, so paradigm code that calls meta_eval catches ``MetaEvalError``
+    (re-exported here) or ``meta_eval.errors.InputError``, which also catches this class.
+    """
 
 
 class UnknownMetricError(ParadigmError, KeyError):

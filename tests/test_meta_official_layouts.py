@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy.io import savemat
 
+from meta_eval.errors import InputError
 from meta_eval.human import load_csiq, load_human, load_live
-from paradigm.errors import InputError
 
 
 def _live(folder: Path) -> None:
@@ -30,10 +30,10 @@ def test_live_release_folder(tmp_path: Path) -> None:
     _live(tmp_path)
     df = load_live(tmp_path)
     assert len(df) == 979  # three reference copies left out
-    assert df.item.iloc[0] == "jp2k/img2.bmp" and df.item.iloc[-1] == "fastfading/img173.bmp"
-    assert df.attrs["higher_is_better"] is False
-    assert set(df.distortion) == {"jp2k", "jpeg", "wn", "gblur", "fastfading"}
-    assert df.reference.iloc[0] == "ref1.bmp"
+    assert df.frame.item.iloc[0] == "jp2k/img2.bmp" and df.frame.item.iloc[-1] == "fastfading/img173.bmp"
+    assert df.higher_is_better is False
+    assert set(df.frame.distortion) == {"jp2k", "jpeg", "wn", "gblur", "fastfading"}
+    assert df.frame.reference.iloc[0] == "ref1.bmp"
     assert len(load_human(f"live:{tmp_path}")) == 979
 
 
@@ -48,8 +48,8 @@ def test_csiq_csv_export_names_items_like_the_files(tmp_path: Path) -> None:
                   "dst_type": ["noise", "jpeg 2000", "f noise"], "dst_lev": [1, 3, 2],
                   "dmos_std": [0.1, 0.1, 0.1], "dmos": [0.06, 0.3, 0.2]}).to_csv(f, index=False)
     df = load_csiq(f)
-    assert df.item.tolist() == ["1600.AWGN.1.png", "1600.jpeg2000.3.png", "aerial_city.fnoise.2.png"]
-    assert df.attrs["higher_is_better"] is False
+    assert df.frame.item.tolist() == ["1600.AWGN.1.png", "1600.jpeg2000.3.png", "aerial_city.fnoise.2.png"]
+    assert df.higher_is_better is False
 
 
 def test_csiq_spreadsheet(tmp_path: Path) -> None:
@@ -64,4 +64,4 @@ def test_csiq_spreadsheet(tmp_path: Path) -> None:
             load_csiq(f)
         return
     t.to_excel(f, sheet_name="all_by_image", index=False)
-    assert load_csiq(f).item.tolist() == ["1600.BLUR.2.png", "1600.contrast.4.png"]
+    assert load_csiq(f).frame.item.tolist() == ["1600.BLUR.2.png", "1600.contrast.4.png"]

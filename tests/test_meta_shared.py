@@ -38,11 +38,11 @@ def test_real_files(hdir: Path, spec: str, kind: str, n: int | None, hib: bool, 
     if not path.exists():
         pytest.skip(f"{path} absent")
     df = human.load_human(f"{k}:{path}")
-    assert df.attrs["kind"] == kind
+    assert df.kind == kind
     if n is not None:
         assert len(df) == n
     if kind == "opinion":
-        assert df.attrs["higher_is_better"] is hib
+        assert df.higher_is_better is hib
         q = human.quality01(df)
         assert np.nanmin(q) >= 0 and np.nanmax(q) <= 1
         if n_refs is not None:
@@ -56,5 +56,5 @@ def test_sriqa_original_is_best(hdir: Path) -> None:
     if not p.is_file():
         pytest.skip(f"{p} absent")
     df = human.load_sriqa(p)
-    by = df.assign(q=human.quality01(df)).groupby("system")["q"].mean()
+    by = df.frame.assign(q=human.quality01(df)).groupby("system")["q"].mean()
     assert by.idxmax() == "Original"

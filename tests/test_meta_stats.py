@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as ss
 
 from meta_eval import stats
-from paradigm.errors import InputError
+from meta_eval.errors import InputError
 
 
 @pytest.fixture
@@ -151,3 +151,15 @@ def test_levels() -> None:
 def test_mismatched_lengths_raise() -> None:
     with pytest.raises(InputError):
         stats.srcc([1, 2, 3], [1, 2])
+
+
+def test_logistic_global_start_finds_a_steep_curve_at_the_edge() -> None:
+    # a steep step near the top of the metric range plus a linear trend: fixed starts at the median
+    # and quartiles converge to a worse local optimum; the grid search must find the true curve
+    x = np.linspace(0, 10, 400)
+    b = [-2.0, 12.0, 9.5, 0.3, 1.0]  # the four fixed starts of the old fit all fail or stop at max error 0.81
+    y = b[0] * (0.5 - 1 / (1 + np.exp(b[1] * (x - b[2])))) + b[3] * x + b[4]
+    fit = stats.fit_logistic(x, y)
+    pred = fit.predict(x)
+    assert float(np.max(np.abs(pred - y))) < 1e-3
+    np.testing.assert_allclose(fit.params, b, rtol=1e-3, atol=1e-3)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, MetaEvalError
 from .schema import SCHEMA_ID, dump_json, validate
 
 log = logging.getLogger(__name__)
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         obj = build(args.shared)
-    except InputError as exc:
+    except (InputError, MetaEvalError) as exc:  # fit_calibration raises meta_eval errors
         log.error("%s", exc)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -76,7 +76,7 @@ class _RecordingRedirects(urllib.request.HTTPRedirectHandler):
     def __init__(self) -> None:
         self.linked: str | None = None
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         if self.linked is None:
             self.linked = declared_sha256(headers).get("X-Linked-Etag")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
