@@ -185,6 +185,18 @@ def signature(cfg: ScoreConfig, plan: Plan, opts: Options, comp_id: str | None, 
     )
 
 
+def _column_facts(plan: Plan) -> dict[str, dict[str, Any]]:
+    """Each score column's metric, direction and pillar (read by ``meta_eval`` without paradigm)."""
+    out: dict[str, dict[str, Any]] = {}
+    for m in plan.metrics:
+        if m.name in plan.skipped:
+            continue
+        spec = type(m).spec()
+        for c in spec.columns:
+            out[c.name] = {"metric": spec.name, "higher_is_better": c.higher_is_better, "pillar": spec.pillar}
+    return out
+
+
 def run_info(
     cfg: ScoreConfig, plan: Plan, opts: Options, cache: cache_mod.NullCache, composite: tuple[dict[str, Any] | None, str | None],
     count: dict[str, Any], backend: str = "local",
@@ -198,6 +210,7 @@ def run_info(
         "counts": count,
         "skipped_metrics": dict(sorted(plan.skipped.items())),
         "metrics": [m.name for m in plan.metrics if m.name not in plan.skipped],
+        "columns": _column_facts(plan),
         "layout": {"form": plan.layout.form, "single_method": plan.layout.single_method,
                    "methods": plan.layout.methods},
         "policy": plan.policy,

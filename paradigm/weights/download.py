@@ -152,6 +152,15 @@ def fetch(url: str, dest_dir: Path, filename: str, *, show_progress: bool | None
     return Fetched(tmp, digest, n, declared, url)
 
 
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def allow_unverified() -> bool:
+    """True when ``PARADIGM_ALLOW_UNVERIFIED`` permits downloading files with unknown sha256."""
+    return _truthy(os.environ.get("PARADIGM_ALLOW_UNVERIFIED"))
+
+
 def check_download(name: str, entry: dict[str, Any], got: Fetched, recorded: str | None) -> tuple[str, str | None]:
     """Decide whether a fetched file may be kept; returns ``(origin, declaring header)``.
 
@@ -162,8 +171,6 @@ def check_download(name: str, entry: dict[str, Any], got: Fetched, recorded: str
         WeightsHashError: the digest contradicts the table, the server's declaration or the record.
         WeightsDownloadError: nothing to check against and unverified downloads are not allowed.
     """
-    from .resolver import allow_unverified
-
     where = f"{entry['filename']} downloaded from {got.url}"
     want = entry.get("sha256")
     if want:

@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import WeightsHashError, WeightsNotFoundError
 from . import lock
+from .download import _truthy
 from .table import all_entries, get_entry, verification
 
 log = logging.getLogger(__name__)
@@ -42,18 +43,9 @@ _hash_lock = threading.Lock()
 
 
 # ----------------------------------------------------------------------------------------- places
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def is_offline() -> bool:
     """True when ``PARADIGM_OFFLINE`` is set to 1/true/yes/on."""
     return _truthy(os.environ.get("PARADIGM_OFFLINE"))
-
-
-def allow_unverified() -> bool:
-    """True when ``PARADIGM_ALLOW_UNVERIFIED`` permits downloading files with unknown sha256."""
-    return _truthy(os.environ.get("PARADIGM_ALLOW_UNVERIFIED"))
 
 
 def weights_dir() -> Path | None:
