@@ -23,7 +23,48 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["fit_calibration", "apply_calibration", "load_human", "load_scores", "Judgments"]
+__all__ = ["fit_calibration", "apply_calibration", "load_human", "load_scores", "Judgments", "benchmark"]
+
+#: Entry-point group of scorers that compute metrics on a dataset's images (paradigm installs one).
+SCORERS_GROUP = "meta_eval.scorers"
+
+
+def benchmark(
+    fn: Any = None,
+    *,
+    dataset: str,
+    baselines: Any = ("psnr", "ssim"),
+    scores: Any = (),
+    out: Any = None,
+    name: str = "candidate",
+    higher_is_better: bool = True,
+    **options: Any,
+) -> dict[str, Any]:
+    """Validate a metric that is just a function against a human-judged dataset, next to baselines.
+
+    ``meta_eval.benchmark(my_fn, dataset="kadid:/data/kadid10k", baselines=["psnr", "ssim", "fsim"])``
+    pairs the dataset's images by its own naming, computes ``my_fn(x, ref) -> (N,)`` on
+    ``(N, C, H, W)`` tensors in [0, 1] and the baselines, and returns ``validate``'s results (also
+    written to ``out``, default ``./paradigm-benchmark/<kind>``, which keeps the scoring cache).
+
+    The images are scored by a scorer installed under the ``meta_eval.scorers`` entry point (paradigm
+    provides it); meta_eval itself never imports paradigm or torch.
+
+    Raises:
+        meta_eval.errors.InputError: no scorer is installed.
+    """
+    from importlib.metadata import entry_points
+    from pathlib import Path
+
+    from .errors import InputError
+
+    found = sorted(entry_points(group=SCORERS_GROUP), key=lambda ep: ep.name)
+    if not found:
+        raise InputError("benchmark needs a scorer for the images: pip install paradigm-iqa (it provides one)")
+    scorer = found[0].load()
+    where = Path(out) if out is not None else Path("paradigm-benchmark") / dataset.split(":", 1)[0]
+    return dict(scorer(dataset, out=where, metrics=list(baselines) or None, scores=tuple(scores), fn=fn,
+                       fn_name=name, fn_higher_is_better=higher_is_better, **options))
 
 _LAZY = {
     "fit_calibration": "meta_eval.fitting",

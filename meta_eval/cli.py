@@ -151,7 +151,38 @@ def _registry_names(
     return out
 
 
-@click.group("meta-eval", context_settings={"help_option_names": ["-h", "--help"]})
+#: Entry-point group through which other distributions add ``meta-eval`` subcommands (paradigm adds
+#: ``benchmark``, which scores a dataset's images); meta_eval itself never imports them by name.
+COMMANDS_GROUP = "meta_eval.commands"
+
+
+class _PluginGroup(click.Group):
+    """A click group that also lists the subcommands installed under :data:`COMMANDS_GROUP`."""
+
+    def _plugins(self) -> dict[str, Any]:
+        from importlib.metadata import entry_points
+
+        return {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP) if ep.name not in self.commands}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            return cmd
+        ep = self._plugins().get(cmd_name)
+        if ep is None:
+            return None
+        try:
+            loaded: click.Command = ep.load()
+        except ImportError as exc:  # the providing distribution is broken or absent
+            log.debug("meta-eval %s unavailable: %s", cmd_name, exc)
+            return None
+        return loaded
+
+
+@click.group("meta-eval", cls=_PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def meta_eval() -> None:
     """Validate metrics against human judgments and fit paradigm's composite weights."""
 

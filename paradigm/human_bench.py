@@ -239,3 +239,109 @@ def score_function(
                 continue
             values.update({c[0]: v for c, v in zip(chunk, vals, strict=True)})
     return values, bad
+
+
+# ------------------------------------------------------------------------------------ benchmark
+
+
+def dataset_root(human: Any, items: Sequence[tuple[str, str]], images: str | Path | None = None) -> Path:
+    """The folder holding the dataset's images.
+
+    ``images`` when given; else the loader's source folder (the score file's folder) or one of its
+    two parents, the first under which the first judged item resolves (PIPAL keeps its labels in
+    ``Train_Label/`` beside ``Train_Dist/`` and ``Train_Ref/``).
+    """
+    if images is not None:
+        return Path(images)
+    src = Path(str(human.source or ""))
+    if not str(src):
+        raise InputError("the human data names no source to find its images under; pass the images folder")
+    start = src if src.is_dir() else src.parent
+    for cand in (start, start.parent, start.parent.parent):
+        if items and isinstance(ImageIndex(cand).resolve(items[0][0]), Path):
+            return cand
+    return start
+
+
+def _score_table(values: Any, columns: Sequence[str], directions: dict[str, bool], source: str) -> Any:
+    """A metric table as ``meta_eval.scores`` returns it (``key`` = the dataset's item name)."""
+    import pandas as pd
+
+    table = pd.DataFrame({"key": values["item"].astype(str).to_numpy()})
+    for c in columns:
+        table[c] = pd.to_numeric(values[c], errors="coerce").to_numpy()
+    table.attrs.update(kind="table", source=source, higher_is_better=directions, labels=[])
+    return table
+
+
+def _engine_table(scores: Any, info: dict[str, Any]) -> Any:
+    facts = info.get("columns", {})
+    cols = [c for c in facts if c in scores.columns and scores[c].notna().any()]
+    dirs = {c: bool(facts[c]["higher_is_better"]) for c in cols if facts[c]["higher_is_better"] is not None}
+    return _score_table(scores, cols, dirs, "paradigm score")
+
+
+def benchmark(
+    dataset: str,
+    *,
+    out: str | Path,
+    metrics: str | Sequence[str] | None = "default",
+    scores: Sequence[str] = (),
+    fn: Callable[..., Any] | None = None,
+    fn_name: str = "candidate",
+    fn_higher_is_better: bool = True,
+    images: str | Path | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    progress: bool | None = None,
+    **engine: Any,
+) -> dict[str, Any]:
+    """Score a human-judged dataset's images and validate the metrics against its judgments.
+
+    Args:
+        dataset: ``KIND:ROOT`` as ``meta-eval validate --human`` takes it (``tid2013:/data/tid2013``);
+            the images are found under the loader's source folder.
+        out: folder for ``pairs/`` (linked tree and engine cache), ``scores.csv``, ``errors.csv`` and
+            the ``report.*`` files.
+        metrics: paradigm metrics to compute (None: none).
+        scores: extra ``--scores`` specs (e.g. a metric author's precomputed table).
+        fn: a plain metric function ``fn(x, ref) -> (N,)`` on ``(N, C, H, W)`` tensors in [0, 1].
+        fn_name, fn_higher_is_better: its column name and direction.
+        images: the folder holding the dataset's images (default: found from the score file's folder).
+        n_boot, seed, progress: passed to ``meta_eval.report.validate``.
+        **engine: further :class:`paradigm.engine.ScoreConfig` options.
+
+    Returns:
+        ``meta_eval``'s results dict (also written under ``out``).
+    """
+    import pandas as pd
+
+    from meta_eval.loaders import load_human
+    from meta_eval.report import validate, write_reports
+    from meta_eval.scores import load_scores
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    human = load_human(dataset)
+    items = judged_items(human.frame)
+    pairs, bad = pair_images(dataset_root(human, items, images), items)
+    tables, errors = [], [{"item": b.item, "stage": "pairing", "reason": b.reason} for b in bad]
+    if metrics:
+        got, errs, info = score_pairs(pairs, out / LAYOUT_DIR, method=human.name or "dataset", metrics=metrics,
+                                      progress=progress, **engine)
+        got.to_csv(out / "scores.csv", index=False)
+        errors += [{"item": r.item, "stage": r.stage, "reason": r.reason} for r in errs.itertuples()]
+        tables.append(_engine_table(got, info))
+    if fn is not None:
+        values, fbad = score_function(fn, pairs, name=fn_name)
+        errors += [{"item": b.item, "stage": f"function:{fn_name}", "reason": b.reason} for b in fbad]
+        frame = pd.DataFrame({"item": list(values), fn_name: list(values.values())})
+        tables.append(_score_table(frame, [fn_name], {fn_name: fn_higher_is_better}, fn_name))
+    tables += [load_scores(s) for s in scores]
+    if not tables:
+        raise InputError("nothing to validate: give paradigm metrics, a function or --scores tables")
+    pd.DataFrame(errors, columns=["item", "stage", "reason"]).to_csv(out / "errors.csv", index=False)
+    res = validate(human, tables, n_boot=n_boot, seed=seed, progress=bool(progress))
+    res["pairing"] = {"judged": len(pairs) + len(bad), "paired": len(pairs), "unpaired": len(bad)}
+    write_reports(res, out)
+    return res
