@@ -93,6 +93,7 @@ class ScoreConfig:
             recorded in the signature when not local. Scores are the same on either.
         ray_address, cpus_per_worker, gpus_per_worker: the Ray cluster (None: start or join a local
             one) and the resources of each task.
+        pairs_per_unit: pairs per Ray task (whole GT groups; the unit of retry on worker failure).
     """
 
     results: Path
@@ -122,6 +123,7 @@ class ScoreConfig:
     ray_address: str | None = None
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
+    pairs_per_unit: int = 32
 
 
 @dataclass
@@ -196,7 +198,8 @@ def _run_backend(cfg: ScoreConfig, plan: Plan, opts: Options, collector: Collect
     if cfg.backend == "ray":
         from .scoring.ray_backend import RayOptions, run_ray
 
-        run_ray(plan, opts, collector, RayOptions(cfg.ray_address, cfg.cpus_per_worker, cfg.gpus_per_worker))
+        ray_opts = RayOptions(cfg.ray_address, cfg.cpus_per_worker, cfg.gpus_per_worker, cfg.pairs_per_unit)
+        run_ray(plan, opts, collector, ray_opts)
     else:
         run_local(plan, opts, collector, runner)
 
