@@ -22,6 +22,12 @@ METRIC_MODULES: tuple[str, ...] = (
     "paradigm.metrics.pyiqa_models",
     "paradigm.metrics.diagnostics",
     "paradigm.metrics.task",
+    "paradigm.metrics.fsim",
+    "paradigm.metrics.vif",
+    "paradigm.metrics.vsi",
+    "paradigm.metrics.nlpd",
+    "paradigm.metrics.piqe",
+    "paradigm.metrics.cw_ssim",
 )
 
 _REGISTRY: dict[str, type[Metric]] = {}
