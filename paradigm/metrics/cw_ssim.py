@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -87,27 +87,29 @@ def _crop_box(h: int, w: int) -> tuple[slice, slice]:
 
 
 @functools.lru_cache(maxsize=8)
-def _scf_masks(h: int, w: int) -> tuple[torch.Tensor, list[tuple[slice, slice]], torch.Tensor]:
-    """Everything buildSCFpyr multiplies the centred spectrum by, for the coarsest level's bands.
+def _scf_masks(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Everything buildSCFpyr multiplies the spectrum by, for the coarsest level's bands.
+
+    The pyramid works on the centred spectrum (``fftshift``), crops its centre between levels and
+    returns to the spatial domain through ``ifftshift``. The crops compose into one index set, so
+    here the needed coefficients are gathered directly from the unshifted ``fft2`` output, already
+    in ``ifftshift`` order, which spares the shifts of full-size complex arrays.
 
     Returns:
-        ``lead`` ``(h, w)``: ``lo0mask`` (float64); ``crops``: the centre crops between levels 1-2,
-        2-3 and 3-4; ``bands`` ``(8, h4, w4)`` complex: ``(-i)^7 anglemask_b himask`` of level 4
-        times the low-pass masks of levels 1-3 (each cropped like the spectrum it multiplied).
+        ``rows``, ``cols``: indices into the unshifted spectrum; ``mask`` ``(8, h4, w4)`` complex: the
+        product of ``lo0mask``, the ``lomask`` of levels 1-3 (each cropped like the spectrum it
+        multiplied), ``himask`` and ``(-i)^7 anglemask_b`` of level 4, in the same order.
     """
     ylut, x0, inc = _rcos()
     yilut = torch.sqrt((1.0 - ylut**2).clamp_min(0.0))
     log_rad, angle = _grids(h, w)
-    lead = point_op(log_rad, yilut, x0, inc)
-    crops = []
-    gain: torch.Tensor | None = None
+    gain = point_op(log_rad, yilut, x0, inc)  # lo0mask
+    start = [0, 0]
     for level in range(1, CW_LEVELS):
         box = _crop_box(*log_rad.shape)
-        crops.append(box)
-        log_rad, angle = log_rad[box], angle[box]
-        lomask = point_op(log_rad, yilut, x0 - level, inc)
-        gain = lomask if gain is None else gain[box] * lomask
-    assert gain is not None
+        start = [start[0] + box[0].start, start[1] + box[1].start]
+        log_rad, angle, gain = log_rad[box], angle[box], gain[box]
+        gain = gain * point_op(log_rad, yilut, x0 - level, inc)  # lomask of this level
     himask = point_op(log_rad, ylut, x0 - CW_LEVELS, inc)
     lutsize = 1024
     xcosn = math.pi * torch.arange(-(2 * lutsize + 1), lutsize + 2, dtype=torch.float64) / lutsize
@@ -119,18 +121,21 @@ def _scf_masks(h: int, w: int) -> tuple[torch.Tensor, list[tuple[slice, slice]],
     angmasks = torch.stack(
         [point_op(angle, ycosn, float(xcosn[0]) + math.pi * b / CW_ORIENTATIONS, step) for b in range(CW_ORIENTATIONS)]
     )
-    bands = (-1j) ** order * (angmasks * himask * gain).to(torch.complex128)
-    return lead, crops, bands
+    mask = (-1j) ** order * (angmasks * himask * gain).to(torch.complex128)
+    h4, w4 = log_rad.shape
+    # centred-small index c = (j + n4 // 2) mod n4 (ifftshift order); centred-full = start + c;
+    # unshifted-full = (centred-full - n // 2) mod n (inverse of fftshift)
+    rows = (start[0] + (torch.arange(h4) + h4 // 2) % h4 - h // 2) % h
+    cols = (start[1] + (torch.arange(w4) + w4 // 2) % w4 - w // 2) % w
+    mask = torch.fft.ifftshift(mask, dim=(-2, -1))
+    return rows, cols, mask
 
 
 def _coarse_bands(g: torch.Tensor) -> torch.Tensor:
     """The 8 complex bands of level 4 of ``buildSCFpyr(g, 4, 7)`` for ``(B, 1, H, W)``: ``(B, 8, h4, w4)``."""
-    h, w = g.shape[-2:]
-    lead, crops, bands = _scf_masks(h, w)
-    dft = torch.fft.fftshift(torch.fft.fft2(g.to(torch.float64)), dim=(-2, -1)) * lead.to(g.device)
-    for box in crops:
-        dft = dft[..., box[0], box[1]]
-    return torch.fft.ifft2(torch.fft.ifftshift(dft * bands.to(g.device), dim=(-2, -1)))
+    rows, cols, mask = (t.to(g.device) for t in _scf_masks(*g.shape[-2:]))
+    spec = torch.fft.fft2(g.to(torch.float64)).index_select(-2, rows).index_select(-1, cols)
+    return torch.fft.ifft2(spec * mask)
 
 
 def _gaussian2d(rows: int, cols: int, sigma: float) -> torch.Tensor:

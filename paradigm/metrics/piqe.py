@@ -23,7 +23,7 @@ reference and no trained model. See ``docs/metrics-fr-classic.md``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
