@@ -136,8 +136,9 @@ def matlab_median(x: torch.Tensor) -> torch.Tensor:
     n = x.shape[-1]
     if n % 2:
         return x.kthvalue(n // 2 + 1, dim=-1).values
-    srt = x.sort(dim=-1).values
-    return 0.5 * (srt[..., n // 2 - 1] + srt[..., n // 2])
+    lo = x.kthvalue(n // 2, dim=-1).values
+    hi = x.kthvalue(n // 2 + 1, dim=-1).values
+    return 0.5 * (lo + hi)
 
 
 def phase_congruency(y: torch.Tensor) -> torch.Tensor:
@@ -213,7 +214,7 @@ def _fsim_both(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.
     den = torch.where(flat, float(pcm[0].numel()), den)
     fsim_v = (sim * weight).flatten(1).sum(1) / den
     fsimc_v = (sim * chroma * weight).flatten(1).sum(1) / den
-    return fsim_v, fsimc_v
+    return fsim_v.to(torch.float64), fsimc_v.to(torch.float64)
 
 
 def fsim(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
