@@ -20,6 +20,10 @@ A one-channel image is treated as grey RGB. Where a saliency map is constant (a 
 a grey one: the official min-max normalisations divide 0 by 0) it is taken as 0, and a pair whose
 weights are all zero scores the unweighted mean of the similarity map.
 
+The ``vsi`` row of IQA-PyTorch's ResultsCalibra table was not made by ``VSI.m`` but by another
+PyTorch port (saliency at full resolution); we reproduce ``VSI.m`` and differ from that row by up
+to 0.0123 (``docs/probes/vsi_row_source.py``).
+
 Pillar: perceptual. VSI is a standard perceptual full-reference baseline (saliency-weighted
 gradient and colour similarity, validated against human opinion: TID2013 SROCC 0.90), not a pixel
 fidelity measure. See ``docs/metrics-fr-classic.md``.
