@@ -100,3 +100,11 @@ def test_listed_and_declared(name: str) -> None:
     x = photo()
     out = paradigm.create_metric(name)(noisy(x, 0.05), x)
     assert out.shape == (1,) and out.dtype == torch.float64
+
+
+@pytest.mark.parametrize("fn", [vif, vifp])
+def test_flat_reference_gives_nan_not_an_error(fn) -> None:
+    # no information in the reference: 0 / 0 as the official code (which warns on inv() for VIF)
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    assert torch.isnan(fn(flat, flat)).all()
+    assert torch.isnan(fn(photo(64, 64), flat)).all()

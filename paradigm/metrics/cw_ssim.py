@@ -156,7 +156,8 @@ def cw_ssim(x: torch.Tensor, ref: torch.Tensor, *, k: float = 0.0) -> torch.Tens
         k: the stabilising constant ``K`` (0 as the calibration; on the 0..255 grey scale).
 
     Returns:
-        ``(N,)`` float64 CW-SSIM in [0, 1]; 1 for identical images; higher is better.
+        ``(N,)`` float64 CW-SSIM in [0, 1]; 1 for identical images; higher is better. With ``k = 0``
+        (the default, as the calibration) flat images give NaN (0 / 0, as the official code).
     """
     fast_check_pair(x, ref, CW_MIN_SIZE)
 

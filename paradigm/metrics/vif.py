@@ -178,7 +178,9 @@ def _gsm_params(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     cu = centred @ centred.transpose(1, 2) / patches.shape[2]
     # non-overlapping blocks in the same element order, (B, 9, L')
     blocks = y.reshape(b, hh // m, m, ww // m, m).permute(0, 2, 4, 1, 3).reshape(b, m * m, -1)
-    ss = ((torch.linalg.inv(cu) @ blocks) * blocks).sum(dim=1) / (m * m)
+    # pseudo-inverse: equals inv() for the (positive definite) covariance of a textured subband,
+    # and stays finite for a flat one (MATLAB's inv() warns and returns Inf there)
+    ss = ((torch.linalg.pinv(cu, hermitian=True) @ blocks) * blocks).sum(dim=1) / (m * m)
     h, w = hh // m, ww // m
     return ss.reshape(b, 1, h, w).to(dt), torch.linalg.eigvalsh(cu).to(dt)
 
@@ -192,7 +194,8 @@ def vif(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
     Returns:
         ``(N,)`` float64 VIF: 1 for identical images, 0 when no information survives; can exceed 1
-        for contrast enhancement. Higher is better.
+        for contrast enhancement. Higher is better. NaN when the reference carries no information
+        (a flat image: 0 / 0, as the official code).
     """
     fast_check_pair(x, ref, VIF_MIN_SIZE)
     # float32 unless the input is float64 (the official values are reproduced to ~1e-6 either way)
@@ -226,7 +229,7 @@ def vifp(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
     Returns:
         ``(N,)`` float64 VIFP: 1 for identical images, 0 when no information survives; can exceed 1
-        for contrast enhancement. Higher is better.
+        for contrast enhancement. Higher is better. NaN for a flat reference (0 / 0, as the official code).
     """
     fast_check_pair(x, ref, VIFP_MIN_SIZE)
     a = torch.cat((_grey(ref), _grey(x)), dim=1)  # (N, 2, H, W): reference, distorted
