@@ -244,7 +244,7 @@ def fsimc(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 class _FRPerceptual(Metric):
-    """Shared declaration parts of the classical perceptual full-reference metrics of this module."""
+    """Shared declaration and forward of the classical perceptual full-reference metrics (FSIM, VIF, VSI, NLPD)."""
 
     pillar: ClassVar[Pillar] = "perceptual"
     min_size: ClassVar[int] = FSIM_MIN_SIZE
