@@ -154,18 +154,21 @@ def phase_congruency(y: torch.Tensor) -> torch.Tensor:
     filters, em_n, an2_aiaj = (t.to(y.device, y.dtype) for t in _pc_filters(rows, cols))
     eo = torch.fft.ifft2(torch.fft.fft2(y)[:, :, None] * filters[None])  # (N, O, S, H, W)
     even, odd = eo.real, eo.imag
-    amp2 = even * even + odd * odd
-    amp = torch.sqrt(amp2)
+    amp2 = (even * even).addcmul_(odd, odd)
     sum_e, sum_o = even.sum(dim=2, keepdim=True), odd.sum(dim=2, keepdim=True)
     x_energy = torch.sqrt(sum_e * sum_e + sum_o * sum_o) + PC_EPSILON
     mean_e, mean_o = sum_e / x_energy, sum_o / x_energy
-    energy = (even * mean_e + odd * mean_o - torch.abs(even * mean_o - odd * mean_e)).sum(dim=2)
+    # sum_s E mean_e + O mean_o - |E mean_o - O mean_e|, with in-place temporaries
+    dot = (even * mean_e).addcmul_(odd, mean_o)
+    cross = (even * mean_o).addcmul_(odd, mean_e, value=-1.0).abs_()
+    energy = dot.sub_(cross).sum(dim=2)
+    del dot, cross
     # noise threshold per image and orientation from the smallest scale (Rayleigh model)
     mean_e2n = -matlab_median(amp2[:, :, 0].flatten(2)) / math.log(0.5)
     tau = torch.sqrt(mean_e2n / em_n * an2_aiaj)  # sqrt(EstNoiseEnergy2 / 2)
     thresh = tau * (math.sqrt(math.pi / 2) + PC_K * math.sqrt(2 - math.pi / 2)) / 1.7
     energy_all = (energy - thresh[..., None, None]).clamp_min(0.0).sum(dim=1, keepdim=True)
-    an_all = amp.sum(dim=(1, 2))[:, None]
+    an_all = amp2.sqrt_().sum(dim=(1, 2))[:, None]
     return torch.where(an_all > 0, energy_all / torch.where(an_all > 0, an_all, 1.0), 0.0)
 
 
