@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from ..errors import InputError
 from ._filters import MEMO, fast_check_pair
 from .base import Metric, Pillar
-from .fidelity import matlab_gray255
 from .registry import register
+from .vif import _grey
 
 CW_LEVELS = 4
 CW_ORIENTATIONS = 8
@@ -162,9 +162,7 @@ def cw_ssim(x: torch.Tensor, ref: torch.Tensor, *, k: float = 0.0) -> torch.Tens
     fast_check_pair(x, ref, CW_MIN_SIZE)
 
     def bands_of(t: torch.Tensor) -> torch.Tensor:
-        return MEMO.get_or_compute(
-            "cw_ssim_bands", (t,), lambda: _coarse_bands(matlab_gray255(t.to(torch.float64), quantize=True))
-        )
+        return MEMO.get_or_compute("cw_ssim_bands", (t,), lambda: _coarse_bands(_grey(t)))
 
     b1, b2 = bands_of(x), bands_of(ref)
     n, nb, hh, ww = b1.shape

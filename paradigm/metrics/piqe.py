@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ._filters import MEMO, gaussian_kernel1d, separable_filter_valid
+from ._filters import gaussian_kernel1d, separable_filter_valid
 from .base import Kind, Metric, Pillar, Reference, check_image
-from .fidelity import matlab_gray255
 from .registry import register
+from .vif import _grey
 
 PIQE_BLOCK = 16
 PIQE_ACTIVITY_THRESHOLD = 0.1
@@ -104,7 +104,7 @@ def piqe(x: torch.Tensor) -> torch.Tensor:
     check_image(x)
     if min(x.shape[-2:]) < PIQE_BLOCK:
         raise InputError(f"images of {tuple(x.shape[-2:])} px are too small for PIQE (min {PIQE_BLOCK} px)")
-    g = MEMO.get_or_compute("piqe_grey", (x,), lambda: matlab_gray255(x.to(torch.float64), quantize=True))
+    g = _grey(x)  # shared with VIF, VIFP, NLPD and CW-SSIM on the same batch
     peak = g.flatten(1).max(dim=1).values.clamp_min(1e-12).view(-1, 1, 1, 1)
     g = torch.floor(255.0 * g / peak + 0.5)
     var, artifact, noisy = _block_stats(_mscn(_pad_post_symmetric(g, PIQE_BLOCK)))
