@@ -18,6 +18,30 @@ import numpy as np
 import torch
 
 DEFAULT_METRICS = "psnr,ssim,ms_ssim,gmsd,ciede2000,edge_f1"
+#: The classical perceptual metrics (issue 14): ``--metrics classic``.
+CLASSIC_METRICS = "fsim,fsimc,vif,vifp,vsi,nlpd,cw_ssim,piqe"
+#: pyiqa's name for the same computation (its ``fsim`` is chromatic, i.e. FSIMc).
+PYIQA_NAMES = {"fsimc": "fsim", "vif": "vif", "vsi": "vsi", "nlpd": "nlpd", "cw_ssim": "cw_ssim", "piqe": "piqe"}
+
+
+def time_pyiqa(name: str, x: torch.Tensor, ref: torch.Tensor, repeat: int) -> float | None:
+    """Best wall ms per pair of pyiqa's implementation of ``name``, or None (no pyiqa / no such metric)."""
+    try:
+        import pyiqa  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    if name not in PYIQA_NAMES:
+        return None
+    m = pyiqa.create_metric(PYIQA_NAMES[name], device="cpu")
+    call = (lambda: m(x)) if name == "piqe" else (lambda: m(x, ref))
+    with torch.no_grad():
+        call()
+        best = float("inf")
+        for _ in range(repeat):
+            t = time.perf_counter()
+            call()
+            best = min(best, (time.perf_counter() - t) / x.shape[0] * 1000)
+    return best
 
 
 def make_batch(n: int, w: int, h: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,8 +61,11 @@ def main() -> None:
     ap.add_argument("--size", default="512x384", help="WxH")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=5, help="timed calls per metric (the fastest is kept)")
-    ap.add_argument("--metrics", default=DEFAULT_METRICS)
+    ap.add_argument("--metrics", default=DEFAULT_METRICS, help="comma list, or 'classic' for the classical FR set")
+    ap.add_argument("--pyiqa", action="store_true", help="also time pyiqa's implementation when it is importable")
     args = ap.parse_args()
+    if args.metrics == "classic":
+        args.metrics = CLASSIC_METRICS
     w, h = (int(v) for v in args.size.lower().split("x"))
     import paradigm
 
@@ -58,7 +85,9 @@ def main() -> None:
             best_cpu = min(best_cpu, (time.process_time() - c) / args.batch * 1000)
         total_wall += best_wall
         total_cpu += best_cpu
-        print(f"{name:12s} {best_wall:13.2f} {best_cpu:12.2f}")
+        ref_ms = time_pyiqa(name.strip(), x, ref, args.repeat) if args.pyiqa else None
+        extra = f"   pyiqa {ref_ms:.2f} ms/pair ({ref_ms / best_wall:.1f}x)" if ref_ms is not None else ""
+        print(f"{name:12s} {best_wall:13.2f} {best_cpu:12.2f}{extra}")
     print(f"{'total':12s} {total_wall:13.2f} {total_cpu:12.2f}")
 
 

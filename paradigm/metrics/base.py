@@ -92,6 +92,8 @@ class Metric(torch.nn.Module):
         column_higher_is_better: direction per output column where it differs from ``higher_is_better``
             (``None``: a signed or informational column with no better/worse).
         column_ranges: value range per output column where it differs from ``value_range``.
+        ideal: the value of identical inputs when it is not the better end of ``value_range`` (e.g.
+            VIF: 1, while contrast enhancement can exceed it); None: that end.
         defaults: option name -> default value.
         description: one line for ``paradigm metrics`` and docs.
     """
@@ -110,6 +112,7 @@ class Metric(torch.nn.Module):
     outputs: ClassVar[tuple[str, ...]] = ()
     column_higher_is_better: ClassVar[Mapping[str, bool | None]] = {}
     column_ranges: ClassVar[Mapping[str, tuple[float, float]]] = {}
+    ideal: ClassVar[float | None] = None
     defaults: ClassVar[Mapping[str, Any]] = {}
     description: ClassVar[str] = ""
 
@@ -171,6 +174,7 @@ class Metric(torch.nn.Module):
             supports_y_channel=cls.supports_y_channel,
             defaults=dict(cls.defaults),
             description=cls.description,
+            ideal=cls.ideal,
         )
 
     @classmethod

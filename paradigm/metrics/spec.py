@@ -96,6 +96,7 @@ class MetricSpec:
     supports_y_channel: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    ideal: float | None = None  # value of identical inputs when not the better end of the range
 
     def __post_init__(self) -> None:
         problems = []
@@ -120,6 +121,16 @@ class MetricSpec:
         """Direction of the metric's main (first) column; signed columns count as higher-is-better."""
         d = self.columns[0].higher_is_better
         return True if d is None else d
+
+    @property
+    def ideal_value(self) -> float | None:
+        """Value of identical inputs for the main column (None: no direction, so no ideal)."""
+        if self.ideal is not None:
+            return self.ideal
+        d = self.columns[0].higher_is_better
+        if d is None:
+            return None
+        return self.columns[0].value_range[1] if d else self.columns[0].value_range[0]
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -157,6 +168,7 @@ class MetricSpec:
             "supports_y_channel": self.supports_y_channel,
             "defaults": {k: _jsonable(v) for k, v in self.defaults.items()},
             "description": self.description,
+            "ideal": None if self.ideal is None else _num_to_json(self.ideal),
         }
 
     @classmethod
@@ -175,6 +187,7 @@ class MetricSpec:
             supports_y_channel=bool(d.get("supports_y_channel", False)),
             defaults=dict(d.get("defaults", {})),
             description=str(d.get("description", "")),
+            ideal=None if d.get("ideal") is None else _num_from_json(d["ideal"]),
         )
 
 

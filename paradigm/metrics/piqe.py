@@ -1,0 +1,139 @@
+"""PIQE, the perception-based image quality evaluator (Venkatanath et al., NCC 2015), no-reference.
+
+Reproduces MATLAB's ``piqe`` (Image Processing Toolbox), which has no trained parameters:
+
+* grey image: MATLAB ``rgb2gray`` of the 8-bit image (rounded as uint8), rescaled to
+  ``round(255 * g / max(g))``;
+* padded (``padarray(., 'symmetric', 'post')``) to a multiple of the 16x16 block size;
+* MSCN coefficients ``(I - mu) / (sigma + 1)`` with a 7x7 Gaussian window (sigma 7/6) and
+  replicated borders (``imfilter(., 'replicate')``);
+* per block (all blocks at once here): variance ``v`` (N - 1 normalisation); a block is *active*
+  when ``v > 0.1``; it shows a *noticeable artifact* when any of the 11 six-pixel segments of its
+  four edges has a standard deviation below 0.1; it is *noisy* when ``sigma > 2 beta`` with
+  ``beta = |sigma - r| / max(sigma, r)`` and ``r`` the ratio of the standard deviations of the
+  block's two centre columns and of the rest of the block;
+* ``PIQE = 100 (1 + sum_active(artifact (1 - v) + noisy v)) / (1 + number of active blocks)``.
+
+Scores lie in [0, 100]; lower is better (MATLAB's bands: 0-20 excellent ... 80-100 bad).
+
+Pillar: perceptual. PIQE is an opinion-unaware no-reference estimate of perceived distortion
+(blockiness and noise in spatially active regions), used as a perceptual baseline; it needs no
+reference and no trained model. See ``docs/metrics-fr-classic.md``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+from ._filters import gaussian_kernel1d, separable_filter_valid
+from .base import Kind, Metric, Pillar, Reference, check_image
+from .registry import register
+from .vif import _grey
+
+PIQE_BLOCK = 16
+PIQE_ACTIVITY_THRESHOLD = 0.1
+PIQE_IMPAIRED_THRESHOLD = 0.1
+PIQE_SEGMENT = 6
+
+
+def _mscn(g: torch.Tensor) -> torch.Tensor:
+    """``(I - mu) / (sigma + 1)`` with ``fspecial('gaussian', 7, 7/6)`` and replicated borders."""
+    win = gaussian_kernel1d(7, 7.0 / 6.0, dtype=g.dtype)
+    gp = F.pad(g, (3, 3, 3, 3), mode="replicate")
+    f = separable_filter_valid(torch.cat((gp, gp * gp), dim=1), win)
+    mu = f[:, 0:1]
+    sigma = torch.sqrt((f[:, 1:2] - mu * mu).abs())
+    return (g - mu) / (sigma + 1.0)
+
+
+def _pad_post_symmetric(x: torch.Tensor, block: int) -> torch.Tensor:
+    """``padarray(x, pad, 'symmetric', 'post')`` up to a multiple of ``block`` along H and W."""
+    h, w = x.shape[-2:]
+    ph, pw = -h % block, -w % block
+    if ph:
+        x = torch.cat((x, x[..., h - ph :, :].flip(-2)), dim=-2) if ph <= h else _pad_idx(x, -2, ph)
+    if pw:
+        x = torch.cat((x, x[..., :, w - pw :].flip(-1)), dim=-1) if pw <= w else _pad_idx(x, -1, pw)
+    return x
+
+
+def _pad_idx(x: torch.Tensor, dim: int, pad: int) -> torch.Tensor:
+    n = x.shape[dim]
+    idx = torch.arange(n + pad, device=x.device) % (2 * n)
+    idx = torch.where(idx >= n, 2 * n - 1 - idx, idx)
+    return x.index_select(dim, idx)
+
+
+def _block_stats(mscn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-block variance, noticeable-artifact flag and noise flag, each ``(N, blocks)``."""
+    n, _, h, w = mscn.shape
+    b = PIQE_BLOCK
+    blocks = mscn.reshape(n, h // b, b, w // b, b).permute(0, 1, 3, 2, 4).reshape(n, -1, b, b)
+    var = blocks.flatten(2).var(dim=2)
+    # noticeable artifacts: a low-variance 6-px segment on any of the four block edges
+    edges = torch.stack((blocks[..., 0, :], blocks[..., :, b - 1], blocks[..., b - 1, :], blocks[..., :, 0]), 2)
+    seg_std = edges.unfold(-1, PIQE_SEGMENT, 1).std(dim=-1)
+    artifact = (seg_std < PIQE_IMPAIRED_THRESHOLD).flatten(2).any(dim=2)
+    # noise: centre-surround deviation ratio. As MATLAB's piqe, the centre is columns 8 and 9
+    # (1-based) and the surround is what is left after deleting column 8 and then column 9 of the
+    # shortened block, i.e. every column but 8 and 10
+    c1 = (b - 1 + 1) // 2 - 1  # 0-based first centre column
+    centre = blocks[..., c1 : c1 + 2].flatten(2)
+    keep = [i for i in range(b) if i not in (c1, c1 + 2)]
+    surround = blocks[..., keep].flatten(2)
+    ratio = torch.nan_to_num(centre.std(dim=2) / surround.std(dim=2))
+    sigma = var.sqrt()
+    beta = (sigma - ratio).abs() / torch.maximum(sigma, ratio)
+    noisy = sigma > 2 * beta
+    return var, artifact, noisy
+
+
+def piqe(x: torch.Tensor) -> torch.Tensor:
+    """PIQE of MATLAB's ``piqe`` (see the module docstring).
+
+    Args:
+        x: ``(N, C, H, W)`` images in [0, 1], C in {1, 3}, sides >= 16.
+
+    Returns:
+        ``(N,)`` float64 PIQE in [0, 100]; lower is better.
+    """
+    check_image(x)
+    if min(x.shape[-2:]) < PIQE_BLOCK:
+        raise InputError(f"images of {tuple(x.shape[-2:])} px are too small for PIQE (min {PIQE_BLOCK} px)")
+    g = _grey(x)  # shared with VIF, VIFP, NLPD and CW-SSIM on the same batch
+    peak = g.flatten(1).max(dim=1).values.clamp_min(1e-12).view(-1, 1, 1, 1)
+    g = torch.floor(255.0 * g / peak + 0.5)
+    var, artifact, noisy = _block_stats(_mscn(_pad_post_symmetric(g, PIQE_BLOCK)))
+    active = var > PIQE_ACTIVITY_THRESHOLD
+    scores = active * (artifact * (1 - var) + noisy * var)
+    return 100.0 * (scores.sum(dim=1) + 1.0) / (active.sum(dim=1) + 1.0)
+
+
+@register
+class PIQE(Metric):
+    """PIQE (MATLAB piqe): no-reference, parameter-free block distortion score (lower is better)."""
+
+    name: ClassVar[str] = "piqe"
+    version: ClassVar[str] = "1"
+    kind: ClassVar[Kind] = "no-reference"
+    higher_is_better: ClassVar[bool] = False
+    value_range: ClassVar[tuple[float, float]] = (0.0, 100.0)
+    pillar: ClassVar[Pillar] = "perceptual"
+    reference: ClassVar[Reference] = "none"
+    min_size: ClassVar[int] = PIQE_BLOCK
+    description: ClassVar[str] = (
+        "Perception-based image quality evaluator PIQE (Venkatanath et al. 2015, MATLAB piqe); no reference, "
+        "no parameters; lower is better"
+    )
+
+    def forward(
+        self, x: torch.Tensor, ref: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return piqe(x).to(torch.float64)
+
+
+__all__ = ["piqe"]
