@@ -614,7 +614,8 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         # a task profile replaces the default set by the metrics its composite uses
         from .composite import load_profile
 
-        wanted = [m for pil in load_profile(cfg.profile).get("pillars", {}).values() for m in pil.get("metrics", {})]
+        prof = load_profile(cfg.profile)
+        wanted = [m for pil in prof.get("pillars", {}).values() for m in pil.get("metrics", {})] + prof.get("reported", [])
         known = set(list_metrics())
         names = []
         for n in dict.fromkeys(wanted):
@@ -895,6 +896,9 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     scores["resized"] = scores["resized"].astype(bool)
 
     composite_info: dict[str, Any] | None = None
+    add_ref = _optional_attr("paradigm.composite.reference", "add_reference_values")
+    if has_gt and add_ref is not None and len(scores):  # NR metrics on the GT: the composite's <m>_ref columns
+        scores = add_ref(scores, metrics_run, cfg.crop_border)
     apply_composite = _optional_attr("paradigm.composite", "apply_composite")
     if apply_composite is not None and len(scores):
         try:

@@ -287,8 +287,14 @@ def test_sha256_is_canonical() -> None:
 # ----------------------------------------------------------------------------------- default file
 
 
+#: Metrics added to KNOWN_METRICS after default-v1 (TID2013-fitted FR metrics and v2 stability metrics).
+AFTER_V1 = {"fsim", "fsimc", "vifp", "psnr_hvs", "psnr_hvs_m", "psnr_ha", "psnr_hma", "psnrc", "wsnr", "nqm", "vsnr",
+            "structure_consistency", "structure_consistency_input", "geo_drift", "geo_drift_input",
+            "hallucinated_area", "run_spread"}
+
+
 def test_default_file_validates_and_provenance_is_accurate() -> None:
-    spec = load_composite("default")
+    spec = load_composite("default-v1")
     assert spec.tag == "default-v1" and spec.aggregation == "weighted_geometric"
     assert set(spec.pillars) == {"perceptual", "stability", "fidelity"}
     for name, cal in spec.calibrations.items():
@@ -300,7 +306,9 @@ def test_default_file_validates_and_provenance_is_accurate() -> None:
         else:
             assert prov["kind"] == "prior" and prov["description"], name
     assert spec.raw["weights_provenance"]["kind"] == "prior"
-    assert set(KNOWN_METRICS) <= set(spec.calibrations)  # every known metric has a calibration
+    assert set(KNOWN_METRICS) - AFTER_V1 <= set(spec.calibrations)  # every metric known in v1 has a calibration
+    v2 = load_composite("default")
+    assert v2.tag == "default-v2" and set(KNOWN_METRICS) - {"run_spread"} <= set(v2.calibrations)
 
 
 def test_default_file_deterministic_text() -> None:
@@ -362,7 +370,8 @@ def test_unknown_profile_did_you_mean() -> None:
 
 
 def test_profile_in_apply_composite() -> None:
-    df = pd.DataFrame({"niqe": [4.0], "brisque": [20.0], "edge_f1_input": [0.6], "dino_sim_input": [0.8]})
+    df = pd.DataFrame({"niqe": [4.0], "brisque": [20.0], "structure_consistency_input": [0.6],
+                       "geo_drift_input": [1.0], "dino_sim_input": [0.8]})
     out, info = apply_composite(df, composite=None, profile="low-light-real", strict=True)
     assert info["profile"] == "low-light-real" and math.isnan(out["fidelity"][0])
     assert 0 < out["composite"][0] < 1
@@ -373,7 +382,7 @@ def test_profile_in_apply_composite() -> None:
 
 
 def test_score_table_matches_manual_computation() -> None:
-    spec = load_composite()
+    spec = load_composite("default-v1")  # v1 weights PSNR and SSIM equally in its fidelity pillar
     df = pd.DataFrame({"psnr": [30.0], "ssim": [0.9], "lpips": [0.2]})
     cal, pil, comp = score_table(df, spec)
     q_psnr = calibrate(np.array([30.0]), spec.calibrations["psnr"])[0]

@@ -22,6 +22,7 @@ METRIC_MODULES: tuple[str, ...] = (
     "paradigm.metrics.pyiqa_models",
     "paradigm.metrics.diagnostics",
     "paradigm.metrics.task",
+    "paradigm.metrics.stability",
 )
 
 _REGISTRY: dict[str, type[Metric]] = {}
