@@ -162,9 +162,12 @@ def test_bad_input_raises_input_error() -> None:
 
 def test_monotone_worsening_composite() -> None:
     psnrs = [40, 35, 30, 25, 20, 15]
-    df = pd.DataFrame({"psnr": psnrs, "ssim": np.linspace(0.99, 0.5, 6), "lpips": np.linspace(0.02, 0.8, 6)})
+    df = pd.DataFrame({"psnr": psnrs, "ssim": np.linspace(0.99, 0.5, 6), "lpips": np.linspace(0.02, 0.8, 6),
+                       "ciede2000": np.linspace(0.5, 12, 6), "structure_consistency": np.linspace(0.99, 0.4, 6)})
     out, _ = apply_composite(df, composite=None, profile=None, strict=False)
-    assert (np.diff(out["composite"].to_numpy()) < 0).all()
+    # strictly decreasing until every pillar reaches the geometric mean's floor (0.05), then flat
+    c = out["composite"].to_numpy()
+    assert (np.diff(c) <= 0).all() and (np.diff(c[c > 0.05]) < 0).all() and c[0] > 0.9
     vals = out[["perceptual", "stability", "fidelity", "composite"]].to_numpy(dtype=float)
     vals = vals[~np.isnan(vals)]
     assert ((vals >= 0) & (vals <= 1)).all()
@@ -219,7 +222,7 @@ def test_info_fields_and_input_untouched() -> None:
     df = pd.DataFrame({"psnr": [30.0]})
     out, info = apply_composite(df, composite="default", profile=None, strict=False)
     assert list(df.columns) == ["psnr"]
-    assert info["composite"] == "default-v1" and len(info["sha256"]) == 64
+    assert info["composite"] == "default-v2" and len(info["sha256"]) == 64
     assert info["aggregation"] == "weighted_geometric" and info["profile"] is None
     assert set(info["parts"]) == {"perceptual", "stability", "fidelity"}
     json.dumps(info)  # the engine stores it in run.json
