@@ -479,8 +479,10 @@ def cross_validate(
         mat = np.stack([oof[nm] for nm in names] + [single[m] for m in metrics])
         boots = bootstrap_srcc(mat, y, refs, n_boot, seed) if n_boot else np.full((1, mat.shape[0]), np.nan)
         srccs = [_spearman(row, y) for row in mat]
-        sing = {m: {"srcc": srccs[len(names) + j], "srcc_ci": _ci(boots[:, len(names) + j])} for j, m in enumerate(metrics)}
-        best = max(metrics, key=lambda m: sing[m]["srcc"])
+        sing: dict[str, dict[str, Any]] = {
+            m: {"srcc": srccs[len(names) + j], "srcc_ci": _ci(boots[:, len(names) + j])} for j, m in enumerate(metrics)
+        }
+        best = max(metrics, key=lambda m: float(sing[m]["srcc"]))
         jb = len(names) + metrics.index(best)
         cands = {}
         for i, nm in enumerate(names):

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 DEFAULT_METRICS: tuple[str, ...] = (
     "psnr", "ssim", "ms_ssim", "gmsd", "ciede2000", "edge_f1", "edge_f1_input",
     "lpips", "dists", "clip_sim", "dino_sim", "niqe", "brisque",
+    "structure_consistency", "geo_drift", "hallucinated_area", "fsimc", "psnr_ha", "psnr_hma",  # default-v2
 )
 
 RESIZE_POLICIES = ("to-gt", "none")

@@ -34,12 +34,12 @@ from ..errors import CompositeSchemaError
 from .schema import (
     DATA_DIR,
     CompositeSpec,
+    check_scored_metrics,
     validate,
     validate_aggregation,
     validate_missing_metrics,
     validate_pillars,
     validate_provenance,
-    check_scored_metrics,
 )
 
 PROFILES_SCHEMA = "paradigm.profiles/1"
