@@ -117,3 +117,24 @@ def test_aggregation_all_cli(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     spec = validate(doc)
     assert spec.aggregation in H.RULES and set(doc["weights_provenance"]["results"]["rules"]) == set(H.RULES)
+
+
+def test_shipped_generalisation_table_reproduces(shared_dir: Path) -> None:
+    """default-v2's provenance: the shipped variant's grouped-by-reference row, recomputed from the official values."""
+    from paradigm.composite.build_v2 import FITTED_PILLAR, IDEAL, read_tid2013
+
+    doc = json.loads((Path(__file__).resolve().parents[1] / "data" / "composite" / "default-v2.json").read_text())
+    prov = doc["weights_provenance"]
+    names = tuple(prov["fitted_metrics"])
+    t = read_tid2013(shared_dir, names)
+    struct: dict[str, list[str]] = {}
+    for m in names:
+        struct.setdefault(FITTED_PILLAR[m], []).append(m)
+    chosen = prov["chosen_variant"]
+    cv = H.cross_validate(t["values"], t["y"], t["refs"], t["types"], struct, dict.fromkeys(names, True), IDEAL,
+                          [(chosen, "weighted_geometric")], splits=("reference",), n_boot=1000, seed=0)
+    got = cv["reference"]["candidates"][f"{chosen}/weighted_geometric"]
+    want = prov["generalisation"]["reference"]["candidates"][chosen]
+    assert got["srcc"] == pytest.approx(want["srcc"], abs=1e-5)
+    assert got["srcc_ci"] == pytest.approx(want["srcc_ci"], abs=1e-5)
+    assert cv["reference"]["best_single"] == prov["generalisation"]["reference"]["best_single"]["metric"]
