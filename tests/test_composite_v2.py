@@ -184,3 +184,36 @@ def test_local_std_and_run_spread_by_hand() -> None:
     df = pd.DataFrame({"method": ["m", "m", "m", "n"], "image": ["a", "a", "a", "a"], "lpips": [0.1, 0.2, 0.3, 0.5]})
     got = run_spread(df, "lpips")
     assert got[:3] == pytest.approx([np.std([0.1, 0.2, 0.3])] * 3) and math.isnan(got[3])
+
+
+def test_structure_consistency_by_hand() -> None:
+    import torch
+
+    from paradigm.metrics.stability import structure_consistency
+
+    ramp = torch.linspace(0, 0.4, 32, dtype=torch.float32).view(1, 1, 1, 32).repeat(1, 1, 16, 1)
+    # gradient fields g_out = 2 g_ref everywhere (borders included), no pre-blur, negligible floor:
+    # 1 - sum |g|^2 / sum (4 |g|^2 + |g|^2) = 1 - 1/5
+    got = structure_consistency(2 * ramp, ramp, sigma=0.0, floor=1e-12)
+    assert float(got[0]) == pytest.approx(0.8, abs=1e-5)
+    # opposite gradients: 1 - 4|g|^2 / 2|g|^2 < 0, clipped to 0; identical flat images: 1
+    assert float(structure_consistency(0.4 - ramp, ramp, sigma=0.0, floor=1e-12)[0]) == 0.0
+    flat = torch.full((1, 3, 16, 16), 0.5)
+    assert float(structure_consistency(flat, flat)[0]) == 1.0
+    # a faint change on a flat reference is measured against the texture floor, not against nothing:
+    # gradient error e^2 per pixel vs floor 1e-4 -> S = 1 - e^2 / (e^2 + 1e-4) with e small
+    bump = flat.clone()
+    bump[..., :, 8:] += 0.002
+    assert float(structure_consistency(bump, flat, sigma=0.0)[0]) > 0.99
+
+
+def test_geometric_drift_measures_a_shift() -> None:
+    import torch
+
+    from paradigm.metrics.stability import geometric_drift
+
+    data = pytest.importorskip("skimage.data")
+    a = torch.from_numpy(np.asarray(data.astronaut()[100:228, 150:278], dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    shifted = torch.cat([a[..., :, :1].repeat(1, 1, 1, 3), a[..., :, :-3]], dim=-1)  # content 3 px right
+    assert float(geometric_drift(a, a)[0]) == pytest.approx(0.0, abs=0.05)
+    assert float(geometric_drift(shifted, a)[0]) == pytest.approx(3.0, abs=0.3)

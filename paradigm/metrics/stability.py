@@ -87,12 +87,13 @@ def structure_consistency(
     check_pair(x, ref, min_size=3)
     if not floor > 0 or sigma < 0:
         raise InputError(f"need floor > 0 and sigma >= 0, got floor={floor}, sigma={sigma}")
-    gx = rgb_to_gray(x.detach().to(torch.float64)) if x.shape[1] == 3 else x.detach().to(torch.float64)
-    gr = rgb_to_gray(ref.detach().to(torch.float64)) if ref.shape[1] == 3 else ref.detach().to(torch.float64)
+    # gradients in float32 (4x faster than float64 on CPU), sums in float64
+    gx = rgb_to_gray(x.detach().to(torch.float32)) if x.shape[1] == 3 else x.detach().to(torch.float32)
+    gr = rgb_to_gray(ref.detach().to(torch.float32)) if ref.shape[1] == 3 else ref.detach().to(torch.float32)
     ax, ay = gradient_field(gx, sigma)
     bx, by = gradient_field(gr, sigma)
-    err = ((ax - bx) ** 2 + (ay - by) ** 2).sum(dim=(1, 2, 3))
-    energy = (ax**2 + ay**2 + bx**2 + by**2 + floor).sum(dim=(1, 2, 3))
+    err = ((ax - bx) ** 2 + (ay - by) ** 2).to(torch.float64).sum(dim=(1, 2, 3))
+    energy = (ax**2 + ay**2 + bx**2 + by**2).to(torch.float64).sum(dim=(1, 2, 3)) + floor * ax[0].numel()
     return (1.0 - err / energy).clamp(0.0, 1.0).cpu()
 
 
