@@ -114,6 +114,9 @@ def read_tid2013(shared: Path, names: tuple[str, ...] = REPRODUCED) -> dict[str,
     mos = np.array([float(r[0]) for r in rows])
     items = [r[1].lower() for r in rows]
     values = {}
+    unknown = sorted(set(names) - set(OFFICIAL))
+    if unknown:
+        raise InputError(f"no official TID2013 values for {unknown}; fittable metrics: {sorted(OFFICIAL)}")
     for m in names:
         p = root / "metrics_values" / OFFICIAL[m]
         if not p.is_file():
