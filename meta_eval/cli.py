@@ -284,8 +284,9 @@ def _write_json(path: str, doc: Any) -> None:
 @click.option("--permutations", "n_perm", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--aggregation", "aggregations", multiple=True,
-              type=click.Choice(["weighted_arithmetic", "weighted_geometric", "both"]), default=("weighted_arithmetic",),
-              show_default=True, help="Aggregation(s) to fit; 'both' fits and reports both (the first is saved).")
+              type=click.Choice(["weighted_arithmetic", "weighted_geometric", "both", "all"]), default=("weighted_arithmetic",),
+              show_default=True, help="Aggregation(s) to fit; 'both' fits and reports both (the first is saved); 'all': "
+              "the hierarchical model of `paradigm score` with each of its three rules, side by side (best saved).")
 @click.option("--l2", type=click.FloatRange(0), default=0.01, show_default=True, help="Pull of the weights toward uniform.")
 @click.option("--pillar", "pillars", multiple=True, help="COLUMN=perceptual|stability|fidelity (repeatable).")
 @click.option("--lower-is-better", "lower", multiple=True)
@@ -335,6 +336,19 @@ def fit_cmd(
         table = _declared_table(declared)
         dirs = {c: metric_direction(c, table, lower, higher, manifest)[0] for c in cols}
         datasets = joined["dataset"].to_numpy() if joined["dataset"].nunique() > 1 else None
+        if "all" in aggregations:  # composite v2: meta_eval.hierarchical (same model as paradigm score)
+            from .hierarchical import run_cli
+
+            def declared(name: str) -> Any:  # a metric's declaration in paradigm's manifest (its range)
+                return None if manifest is None else manifest.column(name)
+
+            doc, text = run_cli(joined, cols, rename, dirs, {c: _pillar_of(c, rename.get(c, c), given, table) for c in cols},
+                                folds, n_boot, seed, name, version, _command_line("fit", params), results_path,
+                                declared)
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+            click.echo(text)
+            return
         fit = fit_composite(
             {c: joined[c].to_numpy() for c in cols}, joined["human01"].to_numpy(), joined["reference"].to_numpy(),
             dirs, aggregations=aggs, n_folds=folds, n_boot=n_boot, seed=seed, l2=l2, datasets=datasets,

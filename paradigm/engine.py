@@ -36,7 +36,15 @@ from . import cache as cache_mod
 from .errors import InputError, ParadigmError
 from .io import DEFAULT_MAX_PIXELS
 from .layout import Layout
-from .scoring.collect import Collector, apply_composite_stage, build_scores, counts, run_info, tables
+from .scoring.collect import (
+    Collector,
+    apply_composite_stage,
+    build_scores,
+    counts,
+    reference_stage,
+    run_info,
+    tables,
+)
 from .scoring.execute import Runner
 from .scoring.local import progress_bar, run_local
 from .scoring.plan import (
@@ -249,7 +257,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             _run_backend(cfg, plan, opts, collector, runner)
     finally:
         cache.close()
-    scores = build_scores(plan, collector)
+    scores = reference_stage(build_scores(plan, collector), plan, cfg)
     scores, info, note = apply_composite_stage(scores, cfg, spec)
     summary, errors, samples = tables(scores, plan, cfg.seed, cfg.n_boot)
     count = counts(plan, collector, scores, cache.hashed, runner.emb.hits, t0)

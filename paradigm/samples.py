@@ -11,6 +11,14 @@ Direction: ``floor`` is the worst sample and ``ceiling`` the best, so for lower-
 (a multi-output metric may declare ``column_higher_is_better`` per output column; ``None`` there
 means "signed, no better/worse", e.g. ``shift_dx``). Pillars and the composite are higher-is-better.
 Columns without a known direction get ``floor = ceiling = NaN`` (pass ``directions=`` to set them).
+
+Run-to-run stability (CCSR, Sun et al., arXiv 2401.00877): their **G-STD** of a metric is the standard
+deviation of the metric over the N runs of one input, averaged over inputs — here the ``spread``
+column of :func:`aggregate_samples` (population std) averaged by :func:`summarise_samples`, also
+given per row by :func:`run_spread`; their **L-STD** is the pixel-wise standard deviation over the N
+outputs of one input, averaged over pixels — :func:`local_std` (on [0, 1] values; multiply by 255 for
+8-bit units). A task profile's ``run_spread`` option lets the G-STD of one metric enter the stability
+pillar (``paradigm.composite.profiles``).
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ __all__ = [
     "column_directions",
     "sample_diversity",
     "Diversity",
+    "run_spread",
+    "local_std",
 ]
 
 #: Columns identifying one input (one row per input after aggregation).
@@ -363,3 +373,45 @@ def sample_diversity(images: Sequence[torch.Tensor], *, metric: str = "auto") ->
     if d is None:
         d = _ssim_distance(x[i], x[j])
     return Diversity(float(d.mean()), name, len(pairs))
+
+
+def run_spread(df: pd.DataFrame, metric: str) -> np.ndarray:
+    """Per row, the population std of ``metric`` over the samples of the same input (CCSR's G-STD per input).
+
+    Args:
+        df: per-image scores with the key columns ``method, task, dataset, image`` (missing ones count
+            as ``""``) and ``metric``.
+        metric: the score column.
+
+    Returns:
+        float64 array, one value per row of ``df``: the std (ddof 0) over the rows sharing its input,
+        NaN where the input has fewer than 2 samples with a value, or ``metric`` is absent.
+    """
+    n = len(df)
+    if metric not in df.columns or n == 0:
+        return np.full(n, np.nan)
+    keys = pd.DataFrame({k: (df[k].fillna("").astype(str) if k in df.columns else "") for k in KEYS}, index=df.index)
+    vals = pd.to_numeric(df[metric], errors="coerce")
+    grp = vals.groupby([keys[k] for k in KEYS], sort=False)
+    std = grp.transform(lambda v: v.std(ddof=0))
+    cnt = grp.transform("count")
+    return np.asarray(np.where(cnt >= 2, std, np.nan), dtype=np.float64)
+
+
+def local_std(images: Sequence[torch.Tensor]) -> float:
+    """CCSR's L-STD of one input: the pixel-wise std over its K samples, averaged over pixels and channels.
+
+    Args:
+        images: K >= 2 samples, each ``(C, H, W)`` or ``(1, C, H, W)`` float in [0, 1], same shape.
+
+    Returns:
+        The mean pixel-wise population std, in [0, 1] units (0 when all samples are identical; NaN for
+        fewer than 2 samples).
+
+    Raises:
+        InputError: bad images.
+    """
+    x = _stack(images)
+    if x.numel() == 0 or x.shape[0] < 2:
+        return float("nan")
+    return float(x.to(torch.float64).std(dim=0, unbiased=False).mean())

@@ -163,9 +163,12 @@ def test_bad_input_raises_input_error() -> None:
 
 def test_monotone_worsening_composite() -> None:
     psnrs = [40, 35, 30, 25, 20, 15]
-    df = pd.DataFrame({"psnr": psnrs, "ssim": np.linspace(0.99, 0.5, 6), "lpips": np.linspace(0.02, 0.8, 6)})
+    df = pd.DataFrame({"psnr": psnrs, "ssim": np.linspace(0.99, 0.5, 6), "lpips": np.linspace(0.02, 0.8, 6),
+                       "ciede2000": np.linspace(0.5, 12, 6), "structure_consistency": np.linspace(0.99, 0.4, 6)})
     out, _ = apply_composite(df, composite=None, profile=None, strict=False)
-    assert (np.diff(out["composite"].to_numpy()) < 0).all()
+    # strictly decreasing until every pillar reaches the geometric mean's floor (0.05), then flat
+    c = out["composite"].to_numpy()
+    assert (np.diff(c) <= 0).all() and (np.diff(c[c > 0.05]) < 0).all() and c[0] > 0.9
     vals = out[["perceptual", "stability", "fidelity", "composite"]].to_numpy(dtype=float)
     vals = vals[~np.isnan(vals)]
     assert ((vals >= 0) & (vals <= 1)).all()
@@ -220,7 +223,7 @@ def test_info_fields_and_input_untouched() -> None:
     df = pd.DataFrame({"psnr": [30.0]})
     out, info = apply_composite(df, composite="default", profile=None, strict=False)
     assert list(df.columns) == ["psnr"]
-    assert info["composite"] == "default-v1" and len(info["sha256"]) == 64
+    assert info["composite"] == "default-v2" and len(info["sha256"]) == 64
     assert info["aggregation"] == "weighted_geometric" and info["profile"] is None
     assert set(info["parts"]) == {"perceptual", "stability", "fidelity"}
     json.dumps(info)  # the engine stores it in run.json
@@ -289,7 +292,7 @@ def test_sha256_is_canonical() -> None:
 
 
 def test_default_file_validates_and_provenance_is_accurate() -> None:
-    spec = load_composite("default")
+    spec = load_composite("default-v1")
     assert spec.tag == "default-v1" and spec.aggregation == "weighted_geometric"
     assert set(spec.pillars) == {"perceptual", "stability", "fidelity"}
     for name, cal in spec.calibrations.items():
@@ -306,6 +309,10 @@ def test_default_file_validates_and_provenance_is_accurate() -> None:
         assert set(pillar["metrics"]) <= set(spec.calibrations)
     for name in spec.calibrations:  # and is a metric paradigm declares
         assert manifest.get(name) is not None, name
+    v2 = load_composite("default")
+    assert v2.tag == "default-v2"
+    for pillar in v2.raw["pillars"].values():
+        assert set(pillar["metrics"]) <= set(v2.calibrations)
 
 
 def test_default_file_deterministic_text() -> None:
@@ -367,7 +374,8 @@ def test_unknown_profile_did_you_mean() -> None:
 
 
 def test_profile_in_apply_composite() -> None:
-    df = pd.DataFrame({"niqe": [4.0], "brisque": [20.0], "edge_f1_input": [0.6], "dino_sim_input": [0.8]})
+    df = pd.DataFrame({"niqe": [4.0], "brisque": [20.0], "structure_consistency_input": [0.6],
+                       "geo_drift_input": [1.0], "dino_sim_input": [0.8]})
     out, info = apply_composite(df, composite=None, profile="low-light-real", strict=True)
     assert info["profile"] == "low-light-real" and math.isnan(out["fidelity"][0])
     assert 0 < out["composite"][0] < 1
@@ -378,7 +386,7 @@ def test_profile_in_apply_composite() -> None:
 
 
 def test_score_table_matches_manual_computation() -> None:
-    spec = load_composite()
+    spec = load_composite("default-v1")  # v1 weights PSNR and SSIM equally in its fidelity pillar
     df = pd.DataFrame({"psnr": [30.0], "ssim": [0.9], "lpips": [0.2]})
     cal, pil, comp = score_table(df, spec)
     q_psnr = calibrate(np.array([30.0]), spec.calibrations["psnr"])[0]

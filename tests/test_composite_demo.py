@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import paradigm
 from paradigm.composite import apply_composite
 
-NEEDED = ("psnr", "ssim", "ms_ssim", "ciede2000", "edge_f1")
+NEEDED = ("psnr", "ssim", "ms_ssim", "ciede2000", "edge_f1", "structure_consistency", "geo_drift", "hallucinated_area")
 
 
 def _images() -> list[torch.Tensor]:

@@ -54,8 +54,8 @@ def test_profile_selects_its_metrics_and_signature_names_it(tmp_path: Path) -> N
     res = run_score(ScoreConfig(results=tmp_path / "results", gt=None, input=tmp_path / "input",
                                 profile="underwater", cache=None, progress=False))
     cols = set(res.scores.columns)
-    assert {"uiqm", "uciqe", "edge_f1_input"} <= cols
-    assert res.run_info["signature"]["composite"].startswith("default-v1/underwater")
+    assert {"uiqm", "uciqe", "structure_consistency_input", "geo_drift_input"} <= cols  # profiles-v2
+    assert res.run_info["signature"]["composite"].startswith("default-v2/underwater")
 
 
 def test_cli_without_gt(tmp_path: Path) -> None:

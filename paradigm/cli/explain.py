@@ -93,6 +93,9 @@ def _run_metrics(
         v = val[outcol] if isinstance(val, dict) else val
         raw[col] = float(v.reshape(-1)[0])
         refs[col] = reference
+        if reference == "none" and gt is not None:  # NR metrics enter relative to the GT's value (composite v2)
+            with torch.no_grad():
+                raw[col + "_ref"] = float(torch.as_tensor(metric(gt, None)).reshape(-1)[0])
     return raw, skipped, refs
 
 

@@ -13,7 +13,7 @@ See ``docs/composite.md`` for the file format, the calibrations and the choice o
 from __future__ import annotations
 
 from .aggregate import aggregate, apply_composite, resolve_spec, score_table
-from .calibration import calibrate, linear, logistic4
+from .calibration import anchored, calibrate, linear, logistic4
 from .profiles import apply_profile, list_profiles, load_profile
 from .schema import (
     AGGREGATIONS,
@@ -29,6 +29,7 @@ __all__ = [
     "PILLARS",
     "CompositeSpec",
     "aggregate",
+    "anchored",
     "apply_composite",
     "apply_profile",
     "calibrate",

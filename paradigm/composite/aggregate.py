@@ -4,8 +4,11 @@ Per pillar, the score is the weighted mean of the calibrated metrics that ran fo
 metric weights are renormalised over them). The pillars are combined with non-negative weights
 summing to 1 (again renormalised over the pillars that ran) by one of:
 
-- ``weighted_geometric`` (default): ``prod_p P_p ** w_p``. A collapsed pillar drags the composite
-  down multiplicatively, so a high score on one pillar cannot hide a failure on another.
+- ``weighted_geometric`` (default): ``prod_p max(P_p, 0.05) ** w_p``. A collapsed pillar drags the
+  composite down multiplicatively, so a high score on one pillar cannot hide a failure on another;
+  the floor ``PILLAR_FLOOR = 0.05`` keeps one failed pillar from erasing every other signal (with
+  three equal weights a pillar at 0 caps the composite at ``0.05 ** (1/3) = 0.37`` times the
+  geometric mean of the other two, instead of 0).
 - ``weighted_arithmetic``: ``sum_p w_p P_p`` (pillars fully compensate each other).
 - ``min_penalty``: the arithmetic mean minus ``penalty * max(0, (max_p P_p - min_p P_p) - threshold)``,
   clipped to [0, 1]: compensation up to a tolerated imbalance, then a linear penalty.
@@ -29,8 +32,13 @@ from .schema import AGGREGATIONS, MIN_PENALTY_DEFAULTS, PILLARS, CompositeSpec, 
 
 log = logging.getLogger(__name__)
 
-#: Floor applied to pillar scores in the geometric mean (log 0 is -inf).
-GEOMETRIC_FLOOR = 1e-6
+#: Floor applied to pillar scores in the geometric mean: one pillar at 0 dominates the composite but
+#: does not erase the others (composite v2; v1 used 1e-6, which turned any zero into a zero).
+PILLAR_FLOOR = 0.05
+#: Backwards-compatible name of :data:`PILLAR_FLOOR`.
+GEOMETRIC_FLOOR = PILLAR_FLOOR
+#: Suffix of the column holding a no-reference metric's value on the reference (``niqe_ref``).
+REF_SUFFIX = "_ref"
 #: Columns added by :func:`apply_composite`.
 OUTPUT_COLUMNS: tuple[str, ...] = (*PILLARS, "composite", "composite_missing")
 
@@ -85,6 +93,8 @@ def aggregate(
         [0.9, 0.5]
         >>> aggregate(df, {"fidelity": 0.5, "perceptual": 0.5}).round(3).tolist()
         [0.9, 0.3]
+        >>> aggregate(pd.DataFrame({"fidelity": [0.9], "perceptual": [0.0]}), {"fidelity": 0.5, "perceptual": 0.5}).round(3).tolist()
+        [0.212]
     """
     if method not in AGGREGATIONS:
         raise CompositeSchemaError(f"unknown aggregation {method!r}; use one of {list(AGGREGATIONS)}")
@@ -97,7 +107,7 @@ def aggregate(
         raise CompositeSchemaError(f"pillar weights must be finite and >= 0, got {dict(weights)}")
     p = pillar_scores[names].to_numpy(dtype=np.float64)
     if method == "weighted_geometric":
-        logs = np.log(np.clip(p, GEOMETRIC_FLOOR, None))
+        logs = np.log(np.clip(p, PILLAR_FLOOR, None))
         out = np.exp(weighted_nanmean(logs, w))
     else:
         out = weighted_nanmean(p, w)
@@ -112,12 +122,22 @@ def aggregate(
 
 
 def calibrated_table(df: pd.DataFrame, spec: CompositeSpec) -> pd.DataFrame:
-    """Calibrated values of every metric of ``spec`` (columns absent from ``df`` are all NaN)."""
+    """Calibrated values of every metric of ``spec`` (columns absent from ``df`` are all NaN).
+
+    A no-reference metric whose calibration is ``relative_to_reference`` uses the column
+    ``<metric>_ref`` (its value on the ground truth) when the table has it.
+    """
     cols: dict[str, NDArray[np.float64]] = {}
     for m in spec.metrics():
-        if m in df.columns:
+        if m == "run_spread" and m not in df.columns and "of" in spec.calibrations[m]:
+            from ..samples import run_spread  # a profile's run_spread option (profiles._inject_run_spread)
+
+            cols[m] = calibrate(run_spread(df, str(spec.calibrations[m]["of"])), spec.calibrations[m])
+        elif m in df.columns:
             raw = pd.to_numeric(df[m], errors="coerce").to_numpy(dtype=np.float64)
-            cols[m] = calibrate(raw, spec.calibrations[m])
+            rc = m + REF_SUFFIX
+            ref = pd.to_numeric(df[rc], errors="coerce").to_numpy(dtype=np.float64) if rc in df.columns else None
+            cols[m] = calibrate(raw, spec.calibrations[m], ref)
         else:
             cols[m] = np.full(len(df), np.nan)
     return pd.DataFrame(cols, index=df.index, columns=spec.metrics())
@@ -195,6 +215,10 @@ def apply_composite(
         raise InputError(f"apply_composite needs a pandas DataFrame of scores, got {type(df).__name__}")
     spec = resolve_spec(composite, profile)
     out = df.copy()
+    if "run_spread" in spec.metrics() and "run_spread" not in out.columns:
+        from ..samples import run_spread
+
+        out["run_spread"] = run_spread(out, str(spec.calibrations["run_spread"].get("of", "")))
     cal, pil, comp = score_table(out, spec)
     n = len(out)
     missing: dict[str, str] = {}

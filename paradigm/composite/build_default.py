@@ -295,9 +295,24 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m paradigm.composite.build_default", description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=REPO_ROOT.parent / "shared", help="shared data folder")
     ap.add_argument("-o", "--out", type=Path, required=True, help="output JSON file")
+    ap.add_argument("--version", type=int, choices=(1, 2), default=1,
+                    help="1: default-v1 (fitted PSNR/SSIM/MS-SSIM, logistic4); 2: default-v2 (see build_v2)")
+    ap.add_argument("--bootstrap", type=int, default=1000, help="v2: bootstrap resamples of the CIs")
+    ap.add_argument("--fitted", default=None,
+                    help="v2: comma-separated TID2013-fitted metrics (default: build_v2.REPRODUCED)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.version == 2:
+            from .build_v2 import REPRODUCED, build_v2
+
+            names = tuple(m.strip() for m in args.fitted.split(",") if m.strip()) if args.fitted else REPRODUCED
+            obj2 = build_v2(args.shared, names=names, n_boot=args.bootstrap)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(dump_json(obj2), encoding="utf-8")
+            log.info("%s", obj2["weights_provenance"]["description"])
+            log.info("wrote %s", args.out)
+            return 0
         obj = build(args.shared)
     except (InputError, MetaEvalError) as exc:  # fit_calibration raises meta_eval errors
         log.error("%s", exc)

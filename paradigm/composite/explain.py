@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .aggregate import GEOMETRIC_FLOOR, score_table
+from .aggregate import GEOMETRIC_FLOOR, REF_SUFFIX, score_table
 from .calibration import calibrate, describe
 from .schema import CompositeSpec
 
@@ -113,7 +113,8 @@ def explain_values(
         The :class:`Explanation`; its numbers equal :func:`paradigm.composite.apply_composite` on a
         one-row table with the same values.
     """
-    row = pd.DataFrame({m: [float(v)] for m, v in raw.items() if m in spec.calibrations})
+    keep = set(spec.calibrations) | {m + REF_SUFFIX for m in spec.calibrations}
+    row = pd.DataFrame({m: [float(v)] for m, v in raw.items() if m in keep})
     _, pil, comp = score_table(row, spec)
     composite = float(comp["composite"].iloc[0])
     skipped_out = dict(skipped or {})
@@ -142,7 +143,11 @@ def explain_values(
     for p, pillar in spec.pillars.items():
         ran = {m: w for m, w in pillar.metrics.items() if not _nan(raw.get(m, float("nan")))}
         wsum = sum(ran.values())
-        cal = {m: float(calibrate(np.array([float(raw[m])]), spec.calibrations[m])[0]) for m in ran}
+        cal = {
+            m: float(calibrate(np.array([float(raw[m])]), spec.calibrations[m],
+                               np.array([float(raw.get(m + REF_SUFFIX, float("nan")))]))[0])
+            for m in ran
+        }
         p_short = sum((w / wsum) * (1.0 - cal[m]) for m, w in ran.items()) if wsum > 0 else 0.0
         for m, w in pillar.metrics.items():
             if m not in ran:

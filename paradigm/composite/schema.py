@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 SCHEMA_ID = "paradigm.composite/1"
 PILLARS: tuple[str, ...] = ("perceptual", "stability", "fidelity")
 AGGREGATIONS: tuple[str, ...] = ("weighted_geometric", "weighted_arithmetic", "min_penalty")
-CALIBRATION_TYPES: tuple[str, ...] = ("logistic4", "linear")
+CALIBRATION_TYPES: tuple[str, ...] = ("logistic4", "linear", "anchored")
 PROVENANCE_KINDS: tuple[str, ...] = ("fitted", "prior")
 #: Tolerance on "pillar weights sum to 1".
 SUM_TOL = 1e-6
@@ -235,6 +235,8 @@ def validate_calibration(obj: Any, path: str, metric: str) -> dict[str, Any]:
     kind = cal.get("type")
     if kind not in CALIBRATION_TYPES:
         raise _err(f"{path}.type", f"unknown calibration type {json.dumps(kind)}; use one of {list(CALIBRATION_TYPES)}")
+    if kind == "anchored":
+        return validate_anchored(cal, path, metric)
     lo = _number(cal.get("lo", 0.0), f"{path}.lo")
     hi = _number(cal.get("hi", 1.0), f"{path}.hi")
     if not (0.0 <= lo < hi <= 1.0):
@@ -269,6 +271,76 @@ def validate_calibration(obj: Any, path: str, metric: str) -> dict[str, Any]:
         raise _err(f"{path}.provenance", "missing: say whether the calibration is fitted (data, command) or a prior")
     validate_provenance(cal["provenance"], f"{path}.provenance")
     return cal
+
+
+def validate_anchored(cal: dict[str, Any], path: str, metric: str) -> dict[str, Any]:
+    """Validate an ``anchored`` calibration (composite v2): ``center``, ``scale``, ``worst``, ``ideal``.
+
+    ``scale`` is non-zero with the metric's direction; ``worst`` is finite; ``ideal`` is a finite number
+    or null (the asymptote in the quality direction) and must lie on the better side of ``worst``;
+    ``relative_to_reference`` (optional bool) needs a finite ``ideal``. Returns the dict.
+    """
+    for key in ("center", "scale", "worst"):
+        if key not in cal:
+            raise _err(f"{path}.{key}", "missing (anchored needs center, scale, worst and ideal)")
+    _number(cal["center"], f"{path}.center")
+    scale = _number(cal["scale"], f"{path}.scale")
+    worst = _number(cal["worst"], f"{path}.worst")
+    if scale == 0:
+        raise _err(f"{path}.scale", "must be non-zero")
+    direction = metric_direction(metric)
+    if direction is not None and (scale > 0) != direction:
+        want = "> 0 (higher is better)" if direction else "< 0 (lower is better)"
+        raise _err(f"{path}.scale", f"must be {want} for {metric!r}, got {_fmt(scale)}")
+    if "ideal" not in cal:
+        raise _err(f"{path}.ideal", "missing: the raw value of an exact copy of the reference, or null for the asymptote")
+    ideal = cal["ideal"]
+    if ideal is not None:
+        iv = _number(ideal, f"{path}.ideal")
+        if (iv - worst) * scale <= 0:
+            raise _err(path, f"ideal ({_fmt(iv)}) must be on the better side of worst ({_fmt(worst)}) for scale {_fmt(scale)}")
+    rel = cal.get("relative_to_reference", False)
+    if not isinstance(rel, bool):
+        raise _err(f"{path}.relative_to_reference", f"must be true or false, got {json.dumps(rel)}")
+    if rel and ideal is None:
+        raise _err(f"{path}.ideal", "relative_to_reference needs a finite ideal (the value a reference-quality image gets)")
+    if "provenance" not in cal:
+        raise _err(f"{path}.provenance", "missing: say whether the calibration is fitted (data, command) or a prior")
+    validate_provenance(cal["provenance"], f"{path}.provenance")
+    return cal
+
+
+def check_scored_metrics(
+    pillars: Mapping[str, Pillar], path: str = "pillars", *, allow_unregistered: Collection[str] = ()
+) -> None:
+    """Refuse metrics declared ``diagnostic`` in a weighted pillar (they explain, they do not score).
+
+    A registered metric whose declaration says ``pillar="diagnostic"`` (geometry, colour_cast,
+    hallucination, the fusion statistics EN/SD/SF/AG/MI/Qabf/VIF) must not carry weight: list it as
+    reported instead (profiles: ``"reported"``). Names the registry does not know are left to the
+    caller; ``allow_unregistered`` lists those the build script accepts (metrics other branches add).
+
+    Raises:
+        CompositeSchemaError: naming the JSON path of the first diagnostic metric.
+    """
+    from ..errors import UnknownMetricError
+
+    for pname, p in pillars.items():
+        for m in p.metrics:
+            if m in allow_unregistered:
+                continue
+            try:
+                from .. import metric_info
+
+                declared = metric_info(m)["pillar"]
+            except (UnknownMetricError, ImportError):
+                continue
+            if declared == "diagnostic":
+                raise _err(
+                    f"{path}.{pname}.metrics.{m}",
+                    f"{m!r} is a diagnostic metric (it explains a score, it does not rate quality) and cannot be "
+                    "weighted; list it under 'reported' in a profile, or drop it",
+                )
 
 
 def validate_pillars(obj: Any, path: str = "pillars") -> dict[str, Pillar]:
@@ -354,12 +426,14 @@ def validate_aggregation(agg: Any, params: Any, path: str = "aggregation") -> tu
     return str(agg), {}
 
 
-def validate(obj: Any, source: str = "<composite>") -> CompositeSpec:
+def validate(obj: Any, source: str = "<composite>", *, allow_unregistered: Collection[str] = ()) -> CompositeSpec:
     """Validate a parsed composite JSON object.
 
     Args:
         obj: the parsed JSON.
         source: where it came from (for messages).
+        allow_unregistered: metric names accepted although the registry does not know them (only
+            the build script passes these: metrics other branches add, see ``build_default``).
 
     Returns:
         The :class:`CompositeSpec`.
@@ -383,6 +457,7 @@ def validate(obj: Any, source: str = "<composite>") -> CompositeSpec:
         _string(top["description"], "description")
     agg, params = validate_aggregation(top.get("aggregation"), top.get("aggregation_params"))
     pillars = validate_pillars(top.get("pillars"))
+    check_scored_metrics(pillars, allow_unregistered=allow_unregistered)
     if "weights_provenance" not in top:
         raise _err("weights_provenance", "missing: say whether the weights are fitted (data, command) or a prior")
     validate_provenance(top["weights_provenance"], "weights_provenance")
@@ -532,7 +607,7 @@ def unknown_metrics(spec: CompositeSpec) -> dict[str, list[str]]:
     """
     from ..metrics.spec import load_manifest
 
-    known: set[str] = set()
+    known: set[str] = {"run_spread"}  # the composite's own run-to-run spread term (profiles' run_spread option)
     for spec_ in load_manifest().metrics.values():
         known.add(spec_.name)
         known.update(spec_.column_names)

@@ -110,6 +110,16 @@ def build_scores(plan: Plan, col: Collector) -> Any:
     return scores
 
 
+def reference_stage(scores: Any, plan: Plan, cfg: ScoreConfig) -> Any:
+    """With a ground truth, no-reference metrics also on each GT: the composite's ``<metric>_ref`` columns."""
+    if cfg.gt is None or not len(scores):
+        return scores
+    from ..composite.reference import add_reference_values
+
+    ran = [m for m in plan.metrics if m.name not in plan.skipped]
+    return add_reference_values(scores, ran, cfg.crop_border)
+
+
 def apply_composite_stage(scores: Any, cfg: ScoreConfig, spec: Any) -> tuple[Any, dict[str, Any] | None, str | None]:
     """Add pillar and composite columns (``paradigm.composite.apply_composite``), when any part ran.
 

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 DEFAULT_METRICS: tuple[str, ...] = (
     "psnr", "ssim", "ms_ssim", "gmsd", "ciede2000", "edge_f1", "edge_f1_input",
     "lpips", "dists", "clip_sim", "dino_sim", "niqe", "brisque",
+    "structure_consistency", "geo_drift", "hallucinated_area", "fsimc", "psnr_ha", "psnr_hma",  # default-v2
 )
 RESIZE_POLICIES = ("to-gt", "none")
 ALIGN_POLICIES = {"none": "none", "similarity": "similarity-v1"}
@@ -170,10 +171,11 @@ def select_metrics(
 
 
 def _profile_names(profile: str, has_input: bool, has_gt: bool, skipped: dict[str, str]) -> list[str]:
-    """A task profile replaces the default set by the metrics its composite uses."""
+    """A task profile replaces the default set by the metrics its composite uses (and reports)."""
     from ..composite import load_profile
 
-    wanted = [m for pil in load_profile(profile).get("pillars", {}).values() for m in pil.get("metrics", {})]
+    prof = load_profile(profile)  # the metrics its pillars weight, then those it only reports
+    wanted = [m for pil in prof.get("pillars", {}).values() for m in pil.get("metrics", {})] + prof.get("reported", [])
     known = set(list_metrics())
     names = []
     for n in dict.fromkeys(wanted):
