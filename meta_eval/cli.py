@@ -339,12 +339,12 @@ def fit_cmd(
         if "all" in aggregations:  # composite v2: meta_eval.hierarchical (same model as paradigm score)
             from .hierarchical import run_cli
 
-            def declared(name: str) -> Any:  # a metric's declaration in paradigm's manifest (its range)
+            def declaration(name: str) -> Any:  # a metric's declaration in paradigm's manifest (its range)
                 return None if manifest is None else manifest.column(name)
 
             doc, text = run_cli(joined, cols, rename, dirs, {c: _pillar_of(c, rename.get(c, c), given, table) for c in cols},
                                 folds, n_boot, seed, name, version, _command_line("fit", params), results_path,
-                                declared)
+                                declaration)
             Path(out).parent.mkdir(parents=True, exist_ok=True)
             Path(out).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
             click.echo(text)
