@@ -78,18 +78,18 @@ def score(
     Prints a per-method summary and the reproducibility signature; with --out writes scores.parquet,
     scores.csv, summary.csv, errors.csv and run.json.
     """
-    from ..engine import ScoreConfig, run_score
     from ..errors import MetricUnavailableError, ParadigmError
-    from ..io import DEFAULT_MAX_PIXELS
     from ..outputs import check_out_dir, summary_table, write_outputs
 
     if cache is not None and no_cache:
         raise click.UsageError("--cache and --no-cache are mutually exclusive")
     if out is not None:
         try:
-            check_out_dir(out)  # before any decoding: a bad --out must not cost the whole run
+            check_out_dir(out)  # before anything is imported or decoded: a bad --out costs nothing
         except ParadigmError as exc:
             raise click.ClickException(str(exc)) from None
+    from ..engine import ScoreConfig, run_score
+    from ..io import DEFAULT_MAX_PIXELS
     cfg = ScoreConfig(
         results=results, gt=gt, input=input_, metrics=metrics, resize=resize, crop_border=crop_border,
         y_channel=y_channel, device=device, batch_size=batch_size, workers=workers,
