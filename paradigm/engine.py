@@ -18,6 +18,10 @@ Preprocessing policy (recorded in the signature and in every cache key):
 - ``crop_border=N`` removes N pixels from every side of output, GT and input before **every**
   metric (as BasicSR does for PSNR/SSIM and NIQE alike).
 - ``y_channel=True`` sets the ``y_channel`` option of metrics that declare ``supports_y_channel``.
+- ``batch_size`` (pairs per metric call) is part of the signature and of every cache key: torch
+  splits the float sums over an image differently when a call holds fewer images than it has
+  threads, so values can differ in their last bits (~1e-8 relative) between batch sizes. Making
+  every call one image (bit-independent) measured 1.7-3.5x slower on CPU, so it is recorded instead.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ class ScoreConfig:
         crop_border: pixels removed from every side before scoring.
         y_channel: score on BT.601 luma where metrics support it.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:k"``.
-        batch_size: pairs per metric call (default 8).
+        batch_size: pairs per metric call (default 8); recorded in the signature and cache keys.
         workers: decoding threads (default ``min(4, cpu count)``; 0 decodes in the main thread).
         cache: SQLite path, ``"default"`` (``RESULTS/.paradigm/cache.sqlite``) or None (no cache).
         seed: seeds torch and the bootstrap.
@@ -528,45 +532,6 @@ class _Runner:
         return out
 
 
-def _stacked_ref(
-    m: Metric, sub: Sequence[_Item], hashes: Sequence[tuple[str, str, str]], device: torch.device
-) -> tuple[torch.Tensor | None, list[str]]:
-    """The reference batch of a metric whose reference is the input (or none) and its embedding keys."""
-    if m.reference != "input":
-        return None, ["" for _ in sub]
-    keys = [f"{hashes[it.idx][2]}:{hashes[it.idx][1]}" for it in sub]
-    if getattr(m, "two_inputs", False):
-        refs = [torch.cat([it.inp, it.inp2], dim=0) for it in sub if it.inp is not None and it.inp2 is not None]
-    else:
-        refs = [it.inp for it in sub if it.inp is not None]
-    return torch.stack(refs).to(device), keys
-
-
-def _run_per_item(
-    runner: _Runner,
-    m: Metric,
-    sub: Sequence[_Item],
-    x_one: dict[int, torch.Tensor],
-    gt_one: dict[int, torch.Tensor],
-    hashes: Sequence[tuple[str, str, str]],
-) -> list[dict[str, float] | Exception]:
-    """Run ``m`` on each item alone (``N = 1``): values are then independent of ``--batch-size`` and
-    of which pairs were cached, to the last bit (batched CPU reductions split sums by batch shape).
-
-    Raises:
-        MetricUnavailableError: as :meth:`_Runner.run`.
-    """
-    out: list[dict[str, float] | Exception] = []
-    for it in sub:
-        if m.reference == "gt":
-            ref: torch.Tensor | None = gt_one[id(it.gt)]
-            keys = [hashes[it.idx][1]]
-        else:
-            ref, keys = _stacked_ref(m, [it], hashes, runner.device)
-        out += runner.run(m, x_one[it.idx], ref, keys)
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # hooks
 
@@ -719,7 +684,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     if cfg.align not in ALIGN_POLICIES:
         raise InputError(f"--align must be one of {', '.join(ALIGN_POLICIES)}, got {cfg.align!r}")
     align_tag = ALIGN_POLICIES[cfg.align]
-    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag)
+    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag, batch_size=batch_size)
     input_metrics = {m.name for m in metrics if m.reference == "input"}
     input2_paths: dict[int, Path] = {}
     if cfg.input2 is not None:
@@ -865,15 +830,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             geo_store.append(((h[0], h[1], policy), (it.height, it.width, it.resized)))
         hh, ww = int(items[0].out.shape[1]), int(items[0].out.shape[2])
         pos = {it.idx: j for j, it in enumerate(items)}
-        per_item = runner.device.type == "cpu"
-        if per_item:  # CPU: one image per call, so no value depends on its batch neighbours
-            x_all = torch.empty(0)
-            x_one = {it.idx: it.out[None] for it in items}
-            gt_one: dict[int, torch.Tensor] = {}
-            for it in items:  # one view per GT tensor, so metrics share their memoised work on it
-                gt_one.setdefault(id(it.gt), it.gt[None])
-        else:
-            x_all = torch.stack([it.out for it in items]).to(runner.device)
+        x_all = torch.stack([it.out for it in items]).to(runner.device)
         gt_all: torch.Tensor | None = None
         for m in list(active.values()):
             sub = [it for it in items if m.name in it.needed]
@@ -890,23 +847,28 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
                               f"image of {hh}x{ww} px (after cropping) is smaller than the metric's minimum "
                               f"{m.min_size} px", pairs[it.idx].output_path)
                 continue
+            whole = len(sub) == len(items)
+            sel = None if whole else torch.tensor([pos[it.idx] for it in sub], device=x_all.device)
+            x = x_all if sel is None else x_all.index_select(0, sel)
+            ref: torch.Tensor | None
+            if m.reference == "gt":
+                if gt_all is None:
+                    gt_all = torch.stack([it.gt for it in items]).to(runner.device)
+                ref = gt_all if sel is None else gt_all.index_select(0, sel)
+                rkeys = [hashes[it.idx][1] for it in sub]
+            elif m.reference == "input" and two:
+                ref = torch.stack(
+                    [torch.cat([it.inp, it.inp2], dim=0) for it in sub if it.inp is not None and it.inp2 is not None]
+                ).to(runner.device)
+                rkeys = [f"{hashes[it.idx][2]}:{hashes[it.idx][1]}" for it in sub]
+            elif m.reference == "input":
+                ref = torch.stack([it.inp for it in sub if it.inp is not None]).to(runner.device)
+                rkeys = [f"{hashes[it.idx][2]}:{hashes[it.idx][1]}" for it in sub]
+            else:
+                ref = None
+                rkeys = ["" for _ in sub]
             try:
-                if per_item:
-                    res = _run_per_item(runner, m, sub, x_one, gt_one, hashes)
-                else:
-                    sel = None if len(sub) == len(items) else torch.tensor(
-                        [pos[it.idx] for it in sub], device=x_all.device
-                    )
-                    x = x_all if sel is None else x_all.index_select(0, sel)
-                    ref: torch.Tensor | None
-                    if m.reference == "gt":
-                        if gt_all is None:
-                            gt_all = torch.stack([it.gt for it in items]).to(runner.device)
-                        ref = gt_all if sel is None else gt_all.index_select(0, sel)
-                        rkeys = [hashes[it.idx][1] for it in sub]
-                    else:
-                        ref, rkeys = _stacked_ref(m, sub, hashes, runner.device)
-                    res = runner.run(m, x, ref, rkeys)
+                res = runner.run(m, x, ref, rkeys)
             except MetricUnavailableError as exc:
                 skipped[m.name] = str(exc)
                 del active[m.name]
@@ -1033,7 +995,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         [m.signature() for m in ran], composite=comp_id, resize=cfg.resize, crop_border=cfg.crop_border,
         y_channel=cfg.y_channel, colour=COLOUR_RULE, precision=cfg.precision, device=str(device), seed=cfg.seed,
         align=align_tag, max_pixels=cfg.max_pixels or 0,
-        batch_size="per-image" if device.type == "cpu" else batch_size,
+        batch_size=batch_size,
     )
     stage_counts: dict[str, int] = defaultdict(int)
     for e in errors:
