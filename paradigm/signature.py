@@ -3,7 +3,7 @@
 :func:`build_signature` makes the dict stored in ``run.json``; :func:`signature_line` renders the
 one-line form printed by ``paradigm score``, in the style of sacrebleu::
 
-    paradigm:0.1.0|metrics:psnr.2+ssim.1|resize:to-gt|crop:0|y:no|colour:rgb-v1|composite:default-v1|seed:0|device:cpu
+    paradigm:0.1.0|metrics:psnr.2+ssim.1|resize:to-gt|crop:0|y:no|colour:rgb-v1|batch:8|composite:default-v1|seed:0|device:cpu
 
 Metric tokens are ``name.version``, with non-default options in brackets
 (``lpips.1[net=vgg]``). The fields in :data:`SCORE_FIELDS` change scores: runs can be merged into
