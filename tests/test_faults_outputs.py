@@ -203,3 +203,24 @@ def test_bad_composite_fails_before_any_metric(
     _is_clean_failure(res)
     assert expect in res.output and TxSlow.calls == 0
     assert not (tree / "out").exists()
+
+
+def test_two_rename_fallback_and_its_recovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where renameat2 is missing: a set is still swapped whole, and a kill between the two renames
+    (out moved aside, new set not yet in place) is undone by the next write."""
+    import paradigm.outputs as po
+
+    monkeypatch.setattr(po, "_exchange", lambda a, b: False)
+    out = tmp_path / "out"
+    for tag in ("A", "B"):
+        frame = pd.DataFrame({"run": [tag]})
+        write_outputs(out, frame, frame, frame, {"run": tag})
+        assert _tags(out) == dict.fromkeys(FULL, tag) and _leftovers(out) == []
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    (out / "notes.txt").write_text("mine")
+    os.rename(out, tmp_path / f".out.paradigm-old-{pid}-x")  # the state a kill between the renames leaves
+    (tmp_path / f".out.paradigm-new-{pid}-y").mkdir()
+    po.recover_outputs(out)
+    assert _tags(out) == dict.fromkeys(FULL, "B") and (out / "notes.txt").read_text() == "mine"
+    assert _leftovers(out) == []

@@ -124,7 +124,11 @@ def score(
              f"({c['cached_pairs']} of {c['rows']} scored pair(s) fully from the cache)")
     if c["unpaired"]:
         _err(f"warning: {c['unpaired']} file(s) could not be paired (stage 'pairing' in errors.csv)")
-    n_other = c["errors"] - c["unpaired"]
+    n_walk = int(c.get("errors_by_stage", {}).get("discovery", 0))
+    if n_walk:
+        _err(f"warning: {n_walk} folder(s) not scanned: unreadable, or a symbolic-link loop "
+             "(stage 'discovery' in errors.csv)")
+    n_other = c["errors"] - c["unpaired"] - n_walk
     if n_other:
         _err(f"warning: {n_other} error(s) while decoding or scoring (see errors.csv)")
     if c["errors"] and out is None:
