@@ -21,7 +21,7 @@ Preprocessing policy (recorded in the signature and in every cache key):
 - ``batch_size`` (pairs per metric call) is part of the signature and of every cache key: torch
   splits the float sums over an image differently when a call holds fewer images than it has
   threads, so values can differ in their last bits (~1e-8 relative) between batch sizes. Making
-  every call one image (bit-independent) measured 1.7-3.5x slower on CPU, so it is recorded instead.
+  every call one image (bit-independent) took 2-3x the CPU time, so it is recorded instead.
 """
 
 from __future__ import annotations
