@@ -34,6 +34,7 @@ import os
 import struct
 import threading
 import warnings
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -257,10 +258,102 @@ def _png16_numpy(data: bytes, path: Path) -> np.ndarray:
     return ((b[..., 0].astype(np.uint16) << 8) | b[..., 1]).astype(np.uint16)
 
 
+_PNG16_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
+#: Adam7 passes: (x start, y start, x step, y step).
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png16_rows(w: int, h: int, interlace: int) -> list[tuple[int, int]]:
+    """(row count, pixels per row) of each reduced image of a PNG (one for non-interlaced)."""
+    if not interlace:
+        return [(h, w)]
+    out = []
+    for x0, y0, dx, dy in _ADAM7:
+        pw, ph = (w - x0 + dx - 1) // dx if w > x0 else 0, (h - y0 + dy - 1) // dy if h > y0 else 0
+        if pw and ph:
+            out.append((ph, pw))
+    return out
+
+
+def _png16_check(data: bytes, path: Path) -> None:
+    """Check a 16-bit PNG completely before libpng sees it.
+
+    torchvision's ``decode_png`` crashes the whole process (segmentation fault) on any libpng error
+    (truncated data, bad CRC, bad filter byte), so every such error is looked for here first: chunk
+    lengths and CRCs, the IHDR fields, the IDAT stream inflated (in pieces, bounded memory) to
+    exactly the expected size, and a valid filter byte (0-4) at the start of every row.
+
+    Raises:
+        DecodeError: naming the first problem.
+    """
+    pos, ihdr, idat_at, ended = 8, None, [], False
+    while pos + 12 <= len(data):
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if n > len(data) - pos - 12:
+            raise DecodeError(f"{path}: truncated PNG ({kind!r} chunk runs past the end of the file)")
+        (crc,) = struct.unpack(">I", data[pos + 8 + n : pos + 12 + n])
+        if zlib.crc32(data[pos + 4 : pos + 8 + n]) & 0xFFFFFFFF != crc:
+            raise DecodeError(f"{path}: corrupt PNG (CRC error in a {kind!r} chunk)")
+        if kind == b"IHDR" and n == 13:
+            ihdr = struct.unpack(">IIBBBBB", data[pos + 8 : pos + 21])
+        elif kind == b"IDAT":
+            idat_at.append((pos + 8, n))
+        elif kind == b"IEND":
+            ended = True
+            break
+        pos += 12 + n
+    if ihdr is None or not idat_at or not ended:
+        what = "IHDR" if ihdr is None else ("IDAT" if not idat_at else "IEND")
+        raise DecodeError(f"{path}: truncated or corrupt PNG (no valid {what} chunk)")
+    w, h, _, ctype, comp, filt, interlace = ihdr
+    if not (0 < w < 1 << 31 and 0 < h < 1 << 31) or ctype not in _PNG16_CHANNELS or comp or filt or interlace > 1:
+        raise DecodeError(f"{path}: corrupt PNG header (size {w}x{h}, colour type {ctype}, interlace {interlace})")
+    bpp = 2 * _PNG16_CHANNELS[ctype]
+    total = sum(rows * (1 + pw * bpp) for rows, pw in _png16_rows(w, h, interlace))
+    _png16_inflate_check(data, idat_at, total, _png16_row_offsets(w, h, interlace, bpp), path)
+
+
+def _png16_row_offsets(w: int, h: int, interlace: int, bpp: int) -> Iterator[int]:
+    """Offsets of every row's filter byte in the inflated stream, in increasing order."""
+    off = 0
+    for rows, pw in _png16_rows(w, h, interlace):
+        stride = 1 + pw * bpp
+        for _ in range(rows):
+            yield off
+            off += stride
+
+
+def _png16_inflate_check(data: bytes, idat_at: list[tuple[int, int]], total: int, rows: Iterator[int], path: Path) -> None:
+    d = zlib.decompressobj()
+    got = 0
+    nxt = next(rows, None)
+    try:
+        for start, n in idat_at:
+            buf = d.decompress(data[start : start + n], 1 << 22)
+            while True:
+                while nxt is not None and nxt < got + len(buf):
+                    if buf[nxt - got] > 4:
+                        raise DecodeError(f"{path}: corrupt PNG (invalid row filter {buf[nxt - got]})")
+                    nxt = next(rows, None)
+                got += len(buf)
+                if got > total:
+                    raise DecodeError(f"{path}: corrupt PNG (more image data than its size declares)")
+                if not d.unconsumed_tail:
+                    break
+                buf = d.decompress(d.unconsumed_tail, 1 << 22)
+        got += len(d.flush())
+    except zlib.error as exc:
+        raise DecodeError(f"{path}: corrupt PNG data ({exc})") from exc
+    if got != total or not d.eof:
+        raise DecodeError(f"{path}: truncated PNG ({got:,} of {total:,} bytes of image data)")
+
+
 def _decode_png16(data: bytes, path: Path) -> np.ndarray | None:
     """Decode a 16-bit PNG keeping 16 bits (torchvision's libpng, else a numpy fallback); None if not 16-bit."""
     if len(data) < 26 or not data.startswith(_PNG_MAGIC) or data[12:16] != b"IHDR" or data[24] != 16:
         return None
+    _png16_check(data, path)
     try:
         import torch
 

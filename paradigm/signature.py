@@ -3,7 +3,7 @@
 :func:`build_signature` makes the dict stored in ``run.json``; :func:`signature_line` renders the
 one-line form printed by ``paradigm score``, in the style of sacrebleu::
 
-    paradigm:0.1.0|metrics:psnr.2+ssim.1|resize:to-gt|crop:0|y:no|colour:rgb-v1|composite:default-v1|seed:0|device:cpu
+    paradigm:0.1.0|metrics:psnr.2+ssim.1|resize:to-gt|crop:0|y:no|colour:rgb-v1|batch:8|composite:default-v1|seed:0|device:cpu
 
 Metric tokens are ``name.version``, with non-default options in brackets
 (``lpips.1[net=vgg]``). The fields in :data:`SCORE_FIELDS` change scores: runs can be merged into
@@ -43,7 +43,7 @@ def build_signature(
     device: str = "cpu",
     seed: int = 0,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    batch_size: int | str = "per-image",
+    batch_size: int | None = None,
     backend: str = "local",
 ) -> dict[str, Any]:
     """The signature dict (keys of contracts §3).
@@ -56,8 +56,10 @@ def build_signature(
         seed: the run's seed.
         max_pixels: the ``--max-pixels`` decoding limit (0: none). It decides which images are
             scored, not their values, so it is not a score field; shown on the line when not the default.
-        batch_size: ``"per-image"`` (CPU: every metric sees one image per call, so values do not
-            depend on ``--batch-size``) or the number of pairs per call (GPU); informative.
+        batch_size: pairs per metric call. It changes values in the last bits (float sums over an
+            image are split differently by torch when fewer images than threads share a call:
+            up to ~1e-8 relative, e.g. 1e-6 dB of PSNR), so it is recorded here and in every cache
+            key (:func:`policy_string`); shown on the line as ``batch:N``.
         backend: where the work ran (``local`` or ``ray``); informative (scores are the same), so
             it appears only when not local.
 
@@ -114,12 +116,18 @@ def signature_line(sig: dict[str, Any]) -> str:
         parts.append(f"precision:{sig.get('precision')}")
     if sig.get("max_pixels") not in (None, DEFAULT_MAX_PIXELS):
         parts.append(f"max-pixels:{sig.get('max_pixels')}")
+    if sig.get("batch_size") is not None:
+        parts.append(f"batch:{sig.get('batch_size')}")
     parts += [f"composite:{comp or 'none'}", f"seed:{sig.get('seed')}", f"device:{sig.get('device')}"]
     if sig.get("backend") not in (None, "local"):
         parts.append(f"backend:{sig.get('backend')}")
     return "|".join(parts)
 
 
-def policy_string(resize: str, crop_border: int, colour: str, align: str = "none") -> str:
-    """The preprocessing-policy string that is part of every cache key."""
-    return f"resize:{resize}|crop:{int(crop_border)}|colour:{colour}|align:{align}"
+def policy_string(
+    resize: str, crop_border: int, colour: str, align: str = "none", batch_size: int | None = None
+) -> str:
+    """The preprocessing-policy string that is part of every cache key (with the batch size when given:
+    values computed with another ``--batch-size`` may differ in their last bits, so they are not reused)."""
+    base = f"resize:{resize}|crop:{int(crop_border)}|colour:{colour}|align:{align}"
+    return base if batch_size is None else f"{base}|batch:{int(batch_size)}"

@@ -78,18 +78,18 @@ def score(
     Prints a per-method summary and the reproducibility signature; with --out writes scores.parquet,
     scores.csv, summary.csv, errors.csv and run.json.
     """
-    from ..engine import ScoreConfig, run_score
     from ..errors import MetricUnavailableError, ParadigmError
-    from ..io import DEFAULT_MAX_PIXELS
     from ..outputs import check_out_dir, summary_table, write_outputs
 
     if cache is not None and no_cache:
         raise click.UsageError("--cache and --no-cache are mutually exclusive")
     if out is not None:
         try:
-            check_out_dir(out)  # before any decoding: a bad --out must not cost the whole run
+            check_out_dir(out)  # before anything is imported or decoded: a bad --out costs nothing
         except ParadigmError as exc:
             raise click.ClickException(str(exc)) from None
+    from ..engine import ScoreConfig, run_score
+    from ..io import DEFAULT_MAX_PIXELS
     cfg = ScoreConfig(
         results=results, gt=gt, input=input_, metrics=metrics, resize=resize, crop_border=crop_border,
         y_channel=y_channel, device=device, batch_size=batch_size, workers=workers,
@@ -124,7 +124,11 @@ def score(
              f"({c['cached_pairs']} of {c['rows']} scored pair(s) fully from the cache)")
     if c["unpaired"]:
         _err(f"warning: {c['unpaired']} file(s) could not be paired (stage 'pairing' in errors.csv)")
-    n_other = c["errors"] - c["unpaired"]
+    n_walk = int(c.get("errors_by_stage", {}).get("discovery", 0))
+    if n_walk:
+        _err(f"warning: {n_walk} folder(s) not scanned: unreadable, or a symbolic-link loop "
+             "(stage 'discovery' in errors.csv)")
+    n_other = c["errors"] - c["unpaired"] - n_walk
     if n_other:
         _err(f"warning: {n_other} error(s) while decoding or scoring (see errors.csv)")
     if c["errors"] and out is None:

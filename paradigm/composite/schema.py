@@ -209,7 +209,7 @@ def validate_provenance(obj: Any, path: str) -> None:
     prov = _mapping(obj, path)
     kind = prov.get("kind")
     if kind not in PROVENANCE_KINDS:
-        raise _err(f"{path}.kind", f"must be one of {list(PROVENANCE_KINDS)}, got {json.dumps(kind)}")
+        raise _err(f"{path}.kind", f"must be one of {list(PROVENANCE_KINDS)}, got {_short(kind)}")
     if kind == "fitted":
         for key in ("data", "command"):
             if key not in prov:
@@ -234,7 +234,7 @@ def validate_calibration(obj: Any, path: str, metric: str) -> dict[str, Any]:
     cal = dict(_mapping(obj, path))
     kind = cal.get("type")
     if kind not in CALIBRATION_TYPES:
-        raise _err(f"{path}.type", f"unknown calibration type {json.dumps(kind)}; use one of {list(CALIBRATION_TYPES)}")
+        raise _err(f"{path}.type", f"unknown calibration type {_short(kind)}; use one of {list(CALIBRATION_TYPES)}")
     if kind == "anchored":
         return validate_anchored(cal, path, metric)
     lo = _number(cal.get("lo", 0.0), f"{path}.lo")
@@ -406,7 +406,7 @@ def validate_missing_metrics(obj: Any, path: str) -> list[dict[str, str]]:
 def validate_aggregation(agg: Any, params: Any, path: str = "aggregation") -> tuple[str, dict[str, float]]:
     """Check the aggregation name and its parameters; returns (name, params with defaults)."""
     if agg not in AGGREGATIONS:
-        raise _err(path, f"unknown aggregation {json.dumps(agg)}; use one of {list(AGGREGATIONS)}")
+        raise _err(path, f"unknown aggregation {_short(agg)}; use one of {list(AGGREGATIONS)}")
     ppath = f"{path}_params"
     pmap = dict(_mapping(params, ppath)) if params is not None else {}
     if agg == "min_penalty":
@@ -443,7 +443,7 @@ def validate(obj: Any, source: str = "<composite>", *, allow_unregistered: Colle
     """
     top = _mapping(obj, "")
     if top.get("schema") != SCHEMA_ID:
-        raise _err("schema", f"must be {SCHEMA_ID!r}, got {json.dumps(top.get('schema'))} (is {source} a composite file?)")
+        raise _err("schema", f"must be {SCHEMA_ID!r}, got {_short(top.get('schema'))} (is {source} a composite file?)")
     extra = sorted(set(top) - _TOP_KEYS)
     if extra:
         raise _err("", f"unknown top-level key(s) {extra}; allowed: {sorted(_TOP_KEYS)}")
@@ -452,7 +452,7 @@ def validate(obj: Any, source: str = "<composite>", *, allow_unregistered: Colle
         raise _err("name", f"use lower-case letters, digits, '_', '-', '.', '+', got {name!r}")
     version = top.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise _err("version", f"must be an integer >= 1, got {json.dumps(version)}")
+        raise _err("version", f"must be an integer >= 1, got {_short(version)}")
     if "description" in top:
         _string(top["description"], "description")
     agg, params = validate_aggregation(top.get("aggregation"), top.get("aggregation_params"))

@@ -177,16 +177,17 @@ class BatchResult:
 class BatchContext:
     """Tensors of one batch, built once and shared by every metric run on it.
 
-    On CPU (``per_item``) every pair is its own ``N = 1`` call, so no value depends on its batch
-    neighbours; the GT views are shared per GT tensor so that metrics reuse work memoised on them.
+    ``pad_singletons``: a one-image call is run as two copies of that image (CPU). torch splits the
+    float sums of a lone image across its threads, which changes the last bits; with two or more
+    images per call each image's sums are taken whole, so a pair then gets the same values in any
+    batch (and on any worker of a distributed run).
     """
 
     items: list[Item]
     device: torch.device
-    per_item: bool
+    pad_singletons: bool
     _x: torch.Tensor | None = None
     _gt: torch.Tensor | None = None
-    _gt_views: dict[int, torch.Tensor] = field(default_factory=dict)
 
     def _select(self, t: torch.Tensor, sub: Sequence[Item]) -> torch.Tensor:
         if len(sub) == len(self.items):
@@ -204,8 +205,6 @@ class BatchContext:
             self._gt = torch.stack([it.gt for it in self.items]).to(self.device)
         return self._select(self._gt, sub)
 
-    def gt_view(self, it: Item) -> torch.Tensor:
-        return self._gt_views.setdefault(id(it.gt), it.gt[None].to(self.device))
 
 
 def _reference(kind: str, sub: Sequence[Item], ctx: BatchContext) -> tuple[torch.Tensor | None, list[str]]:
@@ -231,18 +230,12 @@ def _runnable(m: Metric, kind: str, items: Sequence[Item]) -> list[Item]:
 
 
 def _run_metric(m: Metric, kind: str, sub: list[Item], ctx: BatchContext, runner: Runner) -> list[Any]:
-    if not ctx.per_item:
-        ref, keys = _reference(kind, sub, ctx)
-        return runner.run(m, ctx.outputs(sub), ref, keys)
-    out: list[Any] = []
-    for it in sub:
-        if kind == "gt":
-            ref1: torch.Tensor | None = ctx.gt_view(it)
-            keys = [it.gt_key]
-        else:
-            ref1, keys = _reference(kind, [it], ctx)
-        out += runner.run(m, it.out[None].to(ctx.device), ref1, keys)
-    return out
+    ref, keys = _reference(kind, sub, ctx)
+    x = ctx.outputs(sub)
+    if ctx.pad_singletons and len(sub) == 1:
+        got = runner.run(m, x.expand(2, -1, -1, -1), None if ref is None else ref.expand(2, -1, -1, -1), keys * 2)
+        return got[:1]
+    return runner.run(m, x, ref, keys)
 
 
 def _record(res: ItemResult, m: Metric, r: dict[str, float] | Exception) -> None:
@@ -258,13 +251,15 @@ def _record(res: ItemResult, m: Metric, r: dict[str, float] | Exception) -> None
         res.cacheable.append(m.name)
 
 
-def execute_batch(items: list[Item], metrics: Mapping[str, Metric], runner: Runner, *, per_item: bool) -> BatchResult:
+def execute_batch(
+    items: list[Item], metrics: Mapping[str, Metric], runner: Runner, *, pad_singletons: bool
+) -> BatchResult:
     """Run every metric each item still needs; one :class:`ItemResult` per item, in order."""
     results = {it.idx: ItemResult(it.idx, it.height, it.width, it.resized) for it in items}
     out = BatchResult([results[it.idx] for it in items])
     if not items:
         return out
-    ctx = BatchContext(items, runner.device, per_item)
+    ctx = BatchContext(items, runner.device, pad_singletons)
     hh, ww = int(items[0].out.shape[1]), int(items[0].out.shape[2])
     for m in metrics.values():
         kind = reference_kind(m)

@@ -22,7 +22,7 @@ def progress_bar(total: int, show: bool | None) -> Any:
 
 def run_local(plan: Plan, opts: Options, collector: Collector, runner: Runner) -> None:
     """Decode, batch and execute every work group of the plan, streaming outcomes to the collector."""
-    unit = WorkUnit(tuple(plan.groups), decode_policy(plan, opts), opts.batch_size, opts.per_item)
+    unit = WorkUnit(tuple(plan.groups), decode_policy(plan, opts), opts.batch_size, opts.pad_singletons)
     active = {m.name: m for m in plan.metrics if m.name not in plan.skipped}
     for outcome in score_unit(unit, active, runner, workers=opts.workers):
         collector.consume(outcome)

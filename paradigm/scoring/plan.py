@@ -71,8 +71,9 @@ class Options:
     decode: DecodePolicy
 
     @property
-    def per_item(self) -> bool:
-        """CPU runs call metrics one image at a time (values independent of the batch size)."""
+    def pad_singletons(self) -> bool:
+        """On CPU a one-image call is padded to two: torch splits a lone image's float sums across
+        threads, so padding keeps its values equal to those it gets inside any larger batch."""
         return self.device.type == "cpu"
 
 
@@ -100,7 +101,7 @@ def check_options(cfg: ScoreConfig) -> Options:
         raise InputError(f"--align must be one of {', '.join(ALIGN_POLICIES)}, got {cfg.align!r}")
     align_tag = ALIGN_POLICIES[cfg.align]
     decode = DecodePolicy(cfg.resize, cfg.crop_border, cfg.align, cfg.max_pixels)
-    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag)
+    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag, batch_size=batch_size)
     return Options(batch_size, workers, resolve_device(cfg.device), align_tag, policy, decode)
 
 

@@ -56,7 +56,7 @@ class WorkUnit:
     groups: tuple[WorkGroup, ...]
     policy: DecodePolicy
     batch_size: int = 8
-    per_item: bool = True  # one image per metric call (CPU: values independent of batch neighbours)
+    pad_singletons: bool = True  # CPU: a one-image call runs as two copies (see execute.BatchContext)
 
     @property
     def n_pairs(self) -> int:
@@ -73,7 +73,7 @@ class Outcomes:
 
 
 def split_units(
-    groups: Sequence[WorkGroup], policy: DecodePolicy, *, batch_size: int, per_item: bool, pairs_per_unit: int
+    groups: Sequence[WorkGroup], policy: DecodePolicy, *, batch_size: int, pad_singletons: bool, pairs_per_unit: int
 ) -> list[WorkUnit]:
     """Cut the groups (in order, never splitting a group) into units of about ``pairs_per_unit`` pairs."""
     units: list[WorkUnit] = []
@@ -83,8 +83,8 @@ def split_units(
         cur.append(g)
         n += len(g.entries)
         if n >= pairs_per_unit:
-            units.append(WorkUnit(tuple(cur), policy, batch_size, per_item))
+            units.append(WorkUnit(tuple(cur), policy, batch_size, pad_singletons))
             cur, n = [], 0
     if cur:
-        units.append(WorkUnit(tuple(cur), policy, batch_size, per_item))
+        units.append(WorkUnit(tuple(cur), policy, batch_size, pad_singletons))
     return units

@@ -25,7 +25,7 @@ def score_unit(
     buckets: SizeBuckets[Item] = SizeBuckets(unit.batch_size, key=lambda it: (int(it.out.shape[1]), int(it.out.shape[2])))
 
     def run(batch: list[Item]) -> BatchResult:
-        res = execute_batch(batch, active, runner, per_item=unit.per_item)
+        res = execute_batch(batch, active, runner, pad_singletons=unit.pad_singletons)
         for name in res.unavailable:
             active.pop(name, None)
         return res
