@@ -22,6 +22,11 @@ METRIC_MODULES: tuple[str, ...] = (
     "paradigm.metrics.pyiqa_models",
     "paradigm.metrics.diagnostics",
     "paradigm.metrics.task",
+    "paradigm.metrics.psnr_hvs",
+    "paradigm.metrics.mad",
+    "paradigm.metrics.wsnr",
+    "paradigm.metrics.nqm",
+    "paradigm.metrics.vsnr",
 )
 
 _REGISTRY: dict[str, type[Metric]] = {}
