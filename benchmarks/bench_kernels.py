@@ -18,6 +18,8 @@ import numpy as np
 import torch
 
 DEFAULT_METRICS = "psnr,ssim,ms_ssim,gmsd,ciede2000,edge_f1"
+#: classical full-reference metrics of docs/metrics-fr-classic-2.md (DCT PSNRs, WSNR, MAD)
+DEFAULT_METRICS += ",psnr_hvs,psnr_hvs_m,psnr_ha,psnr_hma,psnrc,wsnr,mad"
 
 
 def make_batch(n: int, w: int, h: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -133,8 +133,9 @@ def _blocks(p: torch.Tensor) -> torch.Tensor:
 
 
 def _dct_blocks(blocks: torch.Tensor) -> torch.Tensor:
+    """2-D DCT of every 8x8 block as one matrix product: ``vec(D A D^T) = (D kron D) vec(A)``."""
     d = dct8_matrix(blocks.dtype, blocks.device)
-    return d @ blocks @ d.T
+    return (blocks.reshape(-1, 64) @ torch.kron(d, d).T).reshape(blocks.shape)
 
 
 def _masking(blocks: torch.Tensor, dct: torch.Tensor) -> torch.Tensor:
