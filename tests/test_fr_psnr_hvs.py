@@ -224,7 +224,7 @@ def test_identical_is_ideal_and_declaration(name: str, photo: np.ndarray) -> Non
     v = m(x, x)
     assert v.dtype == torch.float64 and v.shape == (1,) and float(v) == 100.0
     info = paradigm.metric_info(name)
-    assert info["pillar"] == "fidelity" and info["higher_is_better"] is True and info["range"] == [0.0, 100.0]
+    assert info["pillar"] == "fidelity" and info["higher_is_better"] is True and info["range"][1] == 100.0
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -341,3 +341,12 @@ def test_calibration_pairs_inside_tid2013_range(tid) -> None:
         finite = tid[official][tid[official] < 1000]
         inside = v[v < 100.0]  # 100 = identical luma (TID2013 writes 100000 for those)
         assert np.all((inside >= finite.min() - 1) & (inside <= finite.max() + 1)), (col, v)
+
+
+def test_black_versus_white_is_below_zero() -> None:
+    """Every block's DC error is 8 * 255 weighted 1.608443 (AC errors are 0): PSNR-HVS = -20 log10(1.608443)."""
+    black, white = torch.zeros(1, 1, 16, 16), torch.ones(1, 1, 16, 16)
+    want = -20 * math.log10(CSF[0, 0])
+    assert float(psnr_hvs(black, white)) == pytest.approx(want, abs=1e-9)
+    assert float(psnr_hvs(black, white, masking=True)) == pytest.approx(want, abs=1e-9)
+    assert paradigm.metric_info("psnr_hvs")["range"][0] <= want

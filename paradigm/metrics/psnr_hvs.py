@@ -268,7 +268,7 @@ def psnr_hvs(
         max_db: cap in dB (identical images).
 
     Returns:
-        ``(N,)`` float64 in dB, in ``(0, max_db]``; higher is better.
+        ``(N,)`` float64 in dB, at most ``max_db`` (about -4 dB at worst, black vs white); higher is better.
     """
     fast_check_pair(x, y, 8)
     s_m, s = _hvs_pair(x, y, quantize)
@@ -288,7 +288,7 @@ def psnr_ha(
         max_db: cap in dB (identical images).
 
     Returns:
-        ``(N,)`` float64 in dB, in ``(0, max_db]``; higher is better.
+        ``(N,)`` float64 in dB, at most ``max_db``; higher is better.
     """
     fast_check_pair(x, y, 8)
     s_m, s = _hma_pair(x, y, quantize)
@@ -315,7 +315,8 @@ def psnrc(x: torch.Tensor, y: torch.Tensor, *, max_db: float = PSNR_MAX_DB) -> t
 class _DCTPSNRMetric(Metric):
     pillar: ClassVar[Pillar] = "fidelity"
     higher_is_better = True
-    value_range = (0.0, PSNR_MAX_DB)
+    # the CSF weights exceed 1 (DC: 1.61), so extreme errors (black vs white) reach about -4 dB
+    value_range = (float("-inf"), PSNR_MAX_DB)
     min_size = 8
 
     def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
@@ -392,6 +393,7 @@ class PSNRc(_DCTPSNRMetric):
     name = "psnrc"
     aliases = ("psnr_c",)
     version = "1"
+    value_range = (0.0, PSNR_MAX_DB)
     min_size = 1
     description = "PSNRc (TID2013's colour PSNR: MSE over R, G, B, peak 255; equals psnr), dB, capped at 100"
 

@@ -92,7 +92,7 @@ class WSNR(Metric):
     name = "wsnr"
     version = "1"
     higher_is_better = True
-    value_range = (0.0, PSNR_MAX_DB)
+    value_range = (float("-inf"), PSNR_MAX_DB)  # negative when the error outweighs the reference
     pillar: ClassVar[Pillar] = "fidelity"
     min_size = 2
     defaults = {"quantize": True}
