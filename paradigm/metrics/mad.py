@@ -195,9 +195,8 @@ def detection_index(ref: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
     lum = 0.02874 * torch.stack((ref, dst)).pow(2.2 / 3)
     lum = torch.fft.ifft2(torch.fft.fft2(lum) * csf).real
     s2, s1, m1 = ical_std(lum[1] - lum[0], lum[0])
-    with torch.no_grad():
-        c_ref = torch.log(s1 / m1)
-        c_err = torch.where(m1 < 0.5, torch.full_like(m1, -math.inf), torch.log(s2 / m1))
+    c_ref = torch.log(s1 / m1)  # NaN (0/0) where no block starts: never masked, as in MATLAB
+    c_err = torch.where(m1 < 0.5, torch.full_like(m1, -math.inf), torch.log(s2 / m1))
     thr = torch.where(c_ref > -5, c_ref, torch.full_like(c_ref, -5.0))  # -5 + (C_ref + 5) above -5
     thr = torch.where(torch.isnan(c_ref), torch.full_like(c_ref, math.inf), thr)  # NaN: never masked
     msk = torch.where(c_err > thr, c_err - thr, torch.zeros_like(c_err))
@@ -227,13 +226,12 @@ def appearance_index(ref: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
     bank = log_gabor_bank(h, w).to(ref.device)
     spec = torch.fft.fft2(torch.stack((ref, dst)))
     weights = [s / sum(SCALE_WEIGHTS) for s in SCALE_WEIGHTS]
-    acc = None
+    acc = torch.zeros(0)
     for k in range(bank.shape[0]):  # 20 filters; everything inside is batched
         mag = torch.fft.ifft2(spec * bank[k]).abs()
         (sr, kr, ur), (sd, kd, ud) = _moments(mag[0]), _moments(mag[1])
         term = weights[k // 4] * ((sr - sd).abs() + 2 * (kr - kd).abs() + (ur - ud).abs())
-        acc = term if acc is None else acc + term
-    assert acc is not None
+        acc = term if k == 0 else acc + term
     return _border_rms(_cells(acc, (h, w)))
 
 
