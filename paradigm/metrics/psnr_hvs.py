@@ -208,9 +208,13 @@ def hma_error_sums(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torc
     # a flat distorted plane has no contrast to correct: any gain leaves it unchanged (MATLAB gives NaN)
     gain = torch.where(var > 0, cov / torch.where(var > 0, var, 1.0), torch.ones_like(var))
     k_contr = torch.where(gain < 1, 0.002, 0.25).to(a.dtype)
-    b3 = mean2 + (bm - mean2) * gain[:, None, None]
-    ba, bb, bc = _blocks(a), _blocks(bm), _blocks(b3)
-    da, db, dc = _dct_blocks(ba), _dct_blocks(bb), _dct_blocks(bc)
+    ba, bb = _blocks(a), _blocks(bm)
+    da, db = _dct_blocks(ba), _dct_blocks(bb)
+    # the contrast-corrected copy mean2 + (bm - mean2) * gain, by linearity of the DCT (a flat block
+    # of value v has only the DC coefficient 8 v)
+    g = gain[:, None, None, None]
+    dc = db * g
+    dc[..., 0, 0] += (1 - gain[:, None]) * mean2[:, :, 0] * 8.0
     mask = torch.maximum(_masking(ba, da), _masking(bb, db))
     inv, csf2 = _tables(a.dtype, a.device)
     s1, s2 = _error_sums(da, db, mask, inv, csf2)
