@@ -127,6 +127,7 @@ def tid() -> dict[str, np.ndarray]:
     out = {f: np.loadtxt(TID / "metrics_values" / f"{f}.txt") for f in ("PSNR", "PSNRc", "PSNRHVS", "PSNRHVSM",
                                                                        "PSNRHA", "PSNRHMA")}
     out["type"] = np.array([int(n.split("_")[1]) for n in names])
+    out["level"] = np.array([int(n.split("_")[2][0]) for n in names])
     return out
 
 
@@ -350,3 +351,18 @@ def test_black_versus_white_is_below_zero() -> None:
     assert float(psnr_hvs(black, white)) == pytest.approx(want, abs=1e-9)
     assert float(psnr_hvs(black, white, masking=True)) == pytest.approx(want, abs=1e-9)
     assert paradigm.metric_info("psnr_hvs")["range"][0] <= want
+
+
+def test_contrast_decrease_matches_tid2013_type17(tid, photo: np.ndarray) -> None:
+    """TID2013 type 17 (contrast change), odd levels (contrast decrease): PSNR-HA - PSNR-HVS = 8.7-8.8 dB
+    (sd 0.3). Ours on contrast decreases of the photo must lie within 3 sd (>= 0.5 dB). This also pins
+    the argument order: with the images swapped the gain 1/c < 1 would pick K = 0.002, about +27 dB."""
+    m = (tid["type"] == 17) & np.isin(tid["level"], (1, 3, 5))
+    off = tid["PSNRHA"][m] - tid["PSNRHVS"][m]
+    centre, tol = float(np.median(off)), max(3 * float(np.std(off)), 0.5)
+    f = photo.astype(np.float64)
+    y = _t(photo).float()
+    for c in (0.7, 0.85):
+        x = _t(np.clip(np.round(f.mean() + (f - f.mean()) * c), 0, 255).astype(np.uint8)).float()
+        ours = float(paradigm.create_metric("psnr_ha")(x, y) - paradigm.create_metric("psnr_hvs")(x, y))
+        assert abs(ours - centre) <= tol, (c, ours, centre, tol)
