@@ -25,8 +25,6 @@ METRIC_MODULES: tuple[str, ...] = (
     "paradigm.metrics.psnr_hvs",
     "paradigm.metrics.mad",
     "paradigm.metrics.wsnr",
-    "paradigm.metrics.nqm",
-    "paradigm.metrics.vsnr",
 )
 
 _REGISTRY: dict[str, type[Metric]] = {}
