@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 from typing import ClassVar
 
 import torch
@@ -58,6 +59,8 @@ STEP = 4
 SCALE_WEIGHTS = (0.5, 0.75, 1.0, 5.0, 6.0)
 #: Sigmoid blend thresholds: beta1 = exp(-2.55/3.35) = 0.467, beta2 = 1/(3.35 ln 10) = 0.130.
 THRESH1, THRESH2 = 2.55, 3.35
+#: Pixels per chunk of a batch (bounds the float64 working set of the 20 log-Gabor passes).
+CHUNK_PIXELS = 1 << 21
 #: Smallest image side (one 16x16 block must survive the 16-px border crop).
 MIN_SIZE = 2 * BLOCK + 2
 
@@ -81,9 +84,9 @@ def mad_csf(rows: int, cols: int, nfreq: float = 32.0) -> torch.Tensor:
     return torch.where(radfreq < 7.8909, torch.full_like(csf, 0.9809), csf)
 
 
-@functools.lru_cache(maxsize=2)
-def log_gabor_bank(rows: int, cols: int) -> torch.Tensor:
-    """(Cached, read-only.) The 20 filters of MAD's ``gaborconvolve`` (scale-major: index ``4 * scale + orientation``), in FFT layout."""
+def _log_gabors(rows: int, cols: int) -> Iterator[torch.Tensor]:
+    """The 20 filters of MAD's ``gaborconvolve`` one at a time (scale-major: filter ``4 * scale +
+    orientation``), in FFT layout, float64; one filter is held at a time, whatever the image size."""
     x = _matlab_range(-cols / 2, cols / 2 - 1, cols)[None, :].expand(rows, cols) / (cols / 2)
     y = _matlab_range(-rows / 2, rows / 2 - 1, rows)[:, None].expand(rows, cols) / (rows / 2)
     radius = torch.sqrt(x * x + y * y)
@@ -93,32 +96,49 @@ def log_gabor_bank(rows: int, cols: int) -> torch.Tensor:
     theta = torch.atan2(-y, x)
     sin_t, cos_t = torch.sin(theta), torch.cos(theta)
     theta_sigma = math.pi / 4 / 1.5
-    filters = []
+    spreads = []
+    for o in range(4):
+        angl = o * math.pi / 4
+        ds = sin_t * math.cos(angl) - cos_t * math.sin(angl)
+        dc = cos_t * math.cos(angl) + sin_t * math.sin(angl)
+        spreads.append(torch.exp(-torch.atan2(ds, dc) ** 2 / (2 * theta_sigma**2)))
     for s in range(5):
         rfo = (1.0 / (3.0 * 3.0**s)) / 0.5
         lg = torch.exp((log_r - math.log(rfo)) ** 2 / (-(2 * math.log(0.55) ** 2)))
         lg[cr, cc] = 0.0
-        for o in range(4):
-            angl = o * math.pi / 4
-            ds = sin_t * math.cos(angl) - cos_t * math.sin(angl)
-            dc = cos_t * math.cos(angl) + sin_t * math.sin(angl)
-            spread = torch.exp(-torch.atan2(ds, dc) ** 2 / (2 * theta_sigma**2))
-            filters.append(torch.fft.fftshift(lg * spread))
-    return torch.stack(filters)
+        for spread in spreads:
+            yield torch.fft.fftshift(lg * spread)
 
 
-def _block_sums(x: torch.Tensor, size: int = BLOCK, powers: int = 2) -> list[torch.Tensor]:
-    """Means of ``x, x^2, ..., x^powers`` over the ``size`` x ``size`` blocks every 4 px, ``(N, nbh, nbw)`` each.
+def log_gabor_bank(rows: int, cols: int) -> torch.Tensor:
+    """All 20 filters of :func:`_log_gabors` stacked, ``(20, rows, cols)`` (for inspection and tests)."""
+    return torch.stack(list(_log_gabors(rows, cols)))
 
-    Power means over strided windows; each plane is first shifted by its global mean (the
-    moments are shift invariant), which keeps the float64 cancellation far below 1e-9 relative.
-    """
+
+def _block_moments(x: torch.Tensor, size: int = BLOCK, powers: int = 2) -> list[torch.Tensor]:
+    """Mean and central moments 2..``powers`` (population) of the ``size`` x ``size`` blocks every
+    4 px, each ``(N, nbh, nbw)``, centred on each block's own mean as the mex files do (exact in
+    flat blocks, where power sums would cancel). The blocks are a strided view of ``x``."""
+    blocks = x.unfold(-2, size, STEP).unfold(-2, size, STEP)
+    mean = blocks.mean(dim=(-2, -1), keepdim=True)
+    d = blocks - mean
+    out = [mean[..., 0, 0]]
+    dk = d
+    for _ in range(1, powers):
+        dk = dk * d
+        out.append(dk.mean(dim=(-2, -1)))
+    return out
+
+
+def _power_means(x: torch.Tensor, size: int = BLOCK, powers: int = 4) -> list[torch.Tensor]:
+    """Means of ``x, x^2, ..., x^powers`` over the ``size`` x ``size`` blocks every 4 px, ``(N, nbh, nbw)``
+    each, after shifting every plane by its global mean (moments are shift invariant). About 5x
+    cheaper than :func:`_block_moments`; used for the 20 log-Gabor passes (see :func:`_moments`)."""
     xc = x - x.mean(dim=(-2, -1), keepdim=True)
     buf = torch.empty((powers, *x.shape), dtype=x.dtype, device=x.device)
     buf[0] = xc
     for k in range(1, powers):
         torch.mul(buf[k - 1], xc, out=buf[k])
-    # box sums as strided windows summed along each axis (a view, then two reductions)
     sums = buf.unfold(-2, size, STEP).sum(-1).unfold(-1, size, STEP).sum(-1)
     sums /= size * size
     return list(sums.unbind(0))
@@ -128,11 +148,6 @@ def _cells(v: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """Block values ``(..., nbh, nbw)`` spread on their top-left 4x4 cells of an ``shape`` map (0 elsewhere)."""
     m = v.repeat_interleave(STEP, dim=-2).repeat_interleave(STEP, dim=-1)
     return F.pad(m, (0, shape[1] - m.shape[-1], 0, shape[0] - m.shape[-2]))
-
-
-def _central(m1: torch.Tensor, m2: torch.Tensor) -> torch.Tensor:
-    """Population variance from the first two power means (clamped at 0)."""
-    return (m2 - m1 * m1).clamp_min(0.0)
 
 
 def _border_rms(mp: torch.Tensor) -> torch.Tensor:
@@ -177,13 +192,11 @@ def ical_std(err: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.
     """
     h, w = ref.shape[-2:]
     nb_h, nb_w = (h - BLOCK) // STEP + 1, (w - BLOCK) // STEP + 1
-    r1, _ = _block_sums(ref)
-    mean_ref = r1 + ref.mean(dim=(-2, -1))[:, None, None]
-    q1, q2 = _block_sums(ref, size=BLOCK // 2)  # 8x8 blocks every 4 px
-    tmp = torch.sqrt(_central(q1, q2) * (64.0 / 63.0))[:, :nb_h, :nb_w]
+    mean_ref = _block_moments(ref, powers=1)[0]
+    q2 = _block_moments(ref, size=BLOCK // 2)[1]  # 8x8 blocks every 4 px
+    tmp = torch.sqrt(q2 * (64.0 / 63.0))[:, :nb_h, :nb_w]
     std_ref = _neighbour_min(tmp, h, w)
-    e1, e2 = _block_sums(err)
-    std_err = torch.sqrt(_central(e1, e2) * (256.0 / 255.0))
+    std_err = torch.sqrt(_block_moments(err)[1] * (256.0 / 255.0))
     return _cells(std_err, (h, w)), _cells(std_ref, (h, w)), _cells(mean_ref, (h, w))
 
 
@@ -205,10 +218,15 @@ def detection_index(ref: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
 
 
 def _moments(mag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``ical_stat``: block std (N-1), skewness and kurtosis (population), 0 skew/kurt for flat blocks."""
-    p1, p2, p3, p4 = _block_sums(mag, powers=4)
-    m2 = _central(p1, p2)
+    """``ical_stat``: block std (N-1), skewness and kurtosis (population), 0 skew/kurt for flat blocks.
+
+    Central moments from power means (:func:`_power_means`) rather than by centring each block as the
+    mex file does: 5x faster, and on the five calibration pairs MAD moves by at most 2e-6 relative
+    (I19: 113.8505 vs 113.8503), the cancellation in near-flat blocks.
+    """
+    p1, p2, p3, p4 = _power_means(mag)
     p1sq = p1 * p1
+    m2 = (p2 - p1sq).clamp_min(0.0)
     m3 = p3 - 3 * p1 * p2 + 2 * p1sq * p1
     m4 = p4 - 4 * p1 * p3 + 6 * p1sq * p2 - 3 * p1sq * p1sq
     n = BLOCK * BLOCK
@@ -223,12 +241,11 @@ def _moments(mag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
 def appearance_index(ref: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
     """MAD's appearance-based index ``lo_index`` of 0..255 grey planes ``(N, H, W)`` float64 -> ``(N,)``."""
     h, w = ref.shape[-2:]
-    bank = log_gabor_bank(h, w).to(ref.device)
     spec = torch.fft.fft2(torch.stack((ref, dst)))
     weights = [s / sum(SCALE_WEIGHTS) for s in SCALE_WEIGHTS]
     acc = torch.zeros(0)
-    for k in range(bank.shape[0]):  # 20 filters; everything inside is batched
-        mag = torch.fft.ifft2(spec * bank[k]).abs()
+    for k, filt in enumerate(_log_gabors(h, w)):  # 20 filters; everything inside is batched
+        mag = torch.fft.ifft2(spec * filt.to(ref.device)).abs()
         (sr, kr, ur), (sd, kd, ud) = _moments(mag[0]), _moments(mag[1])
         term = weights[k // 4] * ((sr - sd).abs() + 2 * (kr - kd).abs() + (ur - ud).abs())
         acc = term if k == 0 else acc + term
@@ -239,7 +256,11 @@ def _indices(x: torch.Tensor, ref: torch.Tensor, quantize: bool) -> tuple[torch.
     def compute() -> tuple[torch.Tensor, torch.Tensor]:
         a = matlab_gray255(ref.to(torch.float64), quantize=quantize)[:, 0]
         b = matlab_gray255(x.to(torch.float64), quantize=quantize)[:, 0]
-        return detection_index(a, b), appearance_index(a, b)
+        # batches of about 2 Mpx at a time bound the float64 working set (~1 GB) for any batch size
+        step = max(1, CHUNK_PIXELS // (a.shape[-1] * a.shape[-2]))
+        parts = [(detection_index(a[i : i + step], b[i : i + step]), appearance_index(a[i : i + step], b[i : i + step]))
+                 for i in range(0, a.shape[0], step)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     return MEMO.get_or_compute(("mad_indices", quantize), (x, ref), compute)
 
