@@ -42,6 +42,8 @@ def time_pyiqa(name: str, x: torch.Tensor, ref: torch.Tensor, repeat: int) -> fl
             call()
             best = min(best, (time.perf_counter() - t) / x.shape[0] * 1000)
     return best
+#: classical full-reference metrics of docs/metrics-fr-classic-2.md (DCT PSNRs, WSNR, MAD): ``--metrics classic2``
+CLASSIC2_METRICS = "psnr_hvs,psnr_hvs_m,psnr_ha,psnr_hma,psnrc,wsnr,mad"
 
 
 def make_batch(n: int, w: int, h: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,11 +63,14 @@ def main() -> None:
     ap.add_argument("--size", default="512x384", help="WxH")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=5, help="timed calls per metric (the fastest is kept)")
-    ap.add_argument("--metrics", default=DEFAULT_METRICS, help="comma list, or 'classic' for the classical FR set")
+    ap.add_argument("--metrics", default=DEFAULT_METRICS,
+                    help="comma list, or 'classic' / 'classic2' for the classical FR sets of docs/metrics-fr-classic*.md")
     ap.add_argument("--pyiqa", action="store_true", help="also time pyiqa's implementation when it is importable")
     args = ap.parse_args()
     if args.metrics == "classic":
         args.metrics = CLASSIC_METRICS
+    elif args.metrics == "classic2":
+        args.metrics = CLASSIC2_METRICS
     w, h = (int(v) for v in args.size.lower().split("x"))
     import paradigm
 
