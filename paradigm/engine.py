@@ -101,7 +101,8 @@ class ScoreConfig:
             recorded in the signature when not local. Scores are the same on either.
         ray_address, cpus_per_worker, gpus_per_worker: the Ray cluster (None: start or join a local
             one) and the resources of each task.
-        pairs_per_unit: pairs per Ray task (whole GT groups; the unit of retry on worker failure).
+        pairs_per_unit: pairs per unit of work (whole GT groups): a Ray task, the unit of retry on
+            worker failure; batches never cross a unit, on any backend (so values match across backends).
     """
 
     results: Path
@@ -209,7 +210,7 @@ def _run_backend(cfg: ScoreConfig, plan: Plan, opts: Options, collector: Collect
         ray_opts = RayOptions(cfg.ray_address, cfg.cpus_per_worker, cfg.gpus_per_worker, cfg.pairs_per_unit)
         run_ray(plan, opts, collector, ray_opts)
     else:
-        run_local(plan, opts, collector, runner)
+        run_local(plan, opts, collector, runner, cfg.pairs_per_unit)
 
 
 def _check_backend(cfg: ScoreConfig) -> None:
@@ -257,7 +258,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             _run_backend(cfg, plan, opts, collector, runner)
     finally:
         cache.close()
-    scores = reference_stage(build_scores(plan, collector), plan, cfg)
+    scores = reference_stage(build_scores(plan, collector), plan, cfg, spec)
     scores, info, note = apply_composite_stage(scores, cfg, spec)
     summary, errors, samples = tables(scores, plan, cfg.seed, cfg.n_boot)
     count = counts(plan, collector, scores, cache.hashed, runner.emb.hits, t0)

@@ -110,14 +110,16 @@ def build_scores(plan: Plan, col: Collector) -> Any:
     return scores
 
 
-def reference_stage(scores: Any, plan: Plan, cfg: ScoreConfig) -> Any:
-    """With a ground truth, no-reference metrics also on each GT: the composite's ``<metric>_ref`` columns."""
-    if cfg.gt is None or not len(scores):
+def reference_stage(scores: Any, plan: Plan, cfg: ScoreConfig, spec: Any) -> Any:
+    """With a ground truth, the no-reference metrics that the composite scores relative to the GT's own
+    value are also computed on each GT: the ``<metric>_ref`` columns."""
+    if cfg.gt is None or not len(scores) or spec is None:
         return scores
     from ..composite.reference import add_reference_values
 
-    ran = [m for m in plan.metrics if m.name not in plan.skipped]
-    return add_reference_values(scores, ran, cfg.crop_border)
+    relative = {n for n, cal in spec.calibrations.items() if cal.get("relative_to_reference")}
+    ran = [m for m in plan.metrics if m.name not in plan.skipped and m.name in relative]
+    return add_reference_values(scores, ran, cfg.crop_border) if ran else scores
 
 
 def apply_composite_stage(scores: Any, cfg: ScoreConfig, spec: Any) -> tuple[Any, dict[str, Any] | None, str | None]:

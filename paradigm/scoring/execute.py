@@ -177,15 +177,13 @@ class BatchResult:
 class BatchContext:
     """Tensors of one batch, built once and shared by every metric run on it.
 
-    ``pad_singletons``: a one-image call is run as two copies of that image (CPU). torch splits the
-    float sums of a lone image across its threads, which changes the last bits; with two or more
-    images per call each image's sums are taken whole, so a pair then gets the same values in any
-    batch (and on any worker of a distributed run).
+    Values can differ in their last bits with the batch's make-up (torch splits the float sums of
+    a lone image across threads; some metrics use batched matrix products), so the engine records
+    the batch size and forms the same batches whichever backend runs them (see ``worker``).
     """
 
     items: list[Item]
     device: torch.device
-    pad_singletons: bool
     _x: torch.Tensor | None = None
     _gt: torch.Tensor | None = None
 
@@ -231,11 +229,7 @@ def _runnable(m: Metric, kind: str, items: Sequence[Item]) -> list[Item]:
 
 def _run_metric(m: Metric, kind: str, sub: list[Item], ctx: BatchContext, runner: Runner) -> list[Any]:
     ref, keys = _reference(kind, sub, ctx)
-    x = ctx.outputs(sub)
-    if ctx.pad_singletons and len(sub) == 1:
-        got = runner.run(m, x.expand(2, -1, -1, -1), None if ref is None else ref.expand(2, -1, -1, -1), keys * 2)
-        return got[:1]
-    return runner.run(m, x, ref, keys)
+    return runner.run(m, ctx.outputs(sub), ref, keys)
 
 
 def _record(res: ItemResult, m: Metric, r: dict[str, float] | Exception) -> None:
@@ -251,15 +245,13 @@ def _record(res: ItemResult, m: Metric, r: dict[str, float] | Exception) -> None
         res.cacheable.append(m.name)
 
 
-def execute_batch(
-    items: list[Item], metrics: Mapping[str, Metric], runner: Runner, *, pad_singletons: bool
-) -> BatchResult:
+def execute_batch(items: list[Item], metrics: Mapping[str, Metric], runner: Runner) -> BatchResult:
     """Run every metric each item still needs; one :class:`ItemResult` per item, in order."""
     results = {it.idx: ItemResult(it.idx, it.height, it.width, it.resized) for it in items}
     out = BatchResult([results[it.idx] for it in items])
     if not items:
         return out
-    ctx = BatchContext(items, runner.device, pad_singletons)
+    ctx = BatchContext(items, runner.device)
     hh, ww = int(items[0].out.shape[1]), int(items[0].out.shape[2])
     for m in metrics.values():
         kind = reference_kind(m)

@@ -8,8 +8,8 @@ from typing import Any
 from .collect import Collector
 from .execute import Runner
 from .plan import Options, Plan, decode_policy
-from .unit import WorkUnit
-from .worker import score_unit
+from .unit import split_units
+from .worker import score_units
 
 
 def progress_bar(total: int, show: bool | None) -> Any:
@@ -20,9 +20,14 @@ def progress_bar(total: int, show: bool | None) -> Any:
     return tqdm(total=total, desc="scoring", unit="pair", file=sys.stderr, disable=not on or total == 0)
 
 
-def run_local(plan: Plan, opts: Options, collector: Collector, runner: Runner) -> None:
-    """Decode, batch and execute every work group of the plan, streaming outcomes to the collector."""
-    unit = WorkUnit(tuple(plan.groups), decode_policy(plan, opts), opts.batch_size, opts.pad_singletons)
+def run_local(plan: Plan, opts: Options, collector: Collector, runner: Runner, pairs_per_unit: int) -> None:
+    """Decode, batch and execute every work group of the plan, streaming outcomes to the collector.
+
+    The work is cut into the same units as a distributed run would (batches never cross a unit's
+    boundary), so both give the same values to the last bit.
+    """
+    units = split_units(plan.groups, decode_policy(plan, opts), batch_size=opts.batch_size,
+                        pairs_per_unit=pairs_per_unit)
     active = {m.name: m for m in plan.metrics if m.name not in plan.skipped}
-    for outcome in score_unit(unit, active, runner, workers=opts.workers):
+    for outcome in score_units(units, active, runner, workers=opts.workers):
         collector.consume(outcome)

@@ -70,11 +70,6 @@ class Options:
     policy: str  # the preprocessing policy string (part of every cache key)
     decode: DecodePolicy
 
-    @property
-    def pad_singletons(self) -> bool:
-        """On CPU a one-image call is padded to two: torch splits a lone image's float sums across
-        threads, so padding keeps its values equal to those it gets inside any larger batch."""
-        return self.device.type == "cpu"
 
 
 def check_options(cfg: ScoreConfig) -> Options:

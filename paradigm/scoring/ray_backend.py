@@ -118,7 +118,7 @@ def run_ray(plan: Plan, opts: Options, collector: Collector, ray_opts: RayOption
     _connect(ray, ray_opts)
     device = "cuda" if ray_opts.gpus_per_worker > 0 else "cpu"
     units: Sequence[WorkUnit] = split_units(
-        plan.groups, decode_policy(plan, opts), batch_size=opts.batch_size, pad_singletons=device == "cpu",
+        plan.groups, decode_policy(plan, opts), batch_size=opts.batch_size,
         pairs_per_unit=max(1, ray_opts.pairs_per_unit),
     )
     task = ray.remote(

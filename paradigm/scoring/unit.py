@@ -56,7 +56,6 @@ class WorkUnit:
     groups: tuple[WorkGroup, ...]
     policy: DecodePolicy
     batch_size: int = 8
-    pad_singletons: bool = True  # CPU: a one-image call runs as two copies (see execute.BatchContext)
 
     @property
     def n_pairs(self) -> int:
@@ -73,9 +72,13 @@ class Outcomes:
 
 
 def split_units(
-    groups: Sequence[WorkGroup], policy: DecodePolicy, *, batch_size: int, pad_singletons: bool, pairs_per_unit: int
+    groups: Sequence[WorkGroup], policy: DecodePolicy, *, batch_size: int, pairs_per_unit: int
 ) -> list[WorkUnit]:
-    """Cut the groups (in order, never splitting a group) into units of about ``pairs_per_unit`` pairs."""
+    """Cut the groups (in order, never splitting a group) into units of about ``pairs_per_unit`` pairs.
+
+    Batches never cross a unit's boundary, whichever backend runs the units, so a local and a
+    distributed run form the same batches and give the same values to the last bit.
+    """
     units: list[WorkUnit] = []
     cur: list[WorkGroup] = []
     n = 0
@@ -83,8 +86,8 @@ def split_units(
         cur.append(g)
         n += len(g.entries)
         if n >= pairs_per_unit:
-            units.append(WorkUnit(tuple(cur), policy, batch_size, pad_singletons))
+            units.append(WorkUnit(tuple(cur), policy, batch_size))
             cur, n = [], 0
     if cur:
-        units.append(WorkUnit(tuple(cur), policy, batch_size, pad_singletons))
+        units.append(WorkUnit(tuple(cur), policy, batch_size))
     return units

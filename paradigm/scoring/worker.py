@@ -1,36 +1,45 @@
-"""What a worker runs on a unit of work: decode, batch, execute; outcomes streamed to the caller."""
+"""What a worker runs on units of work: decode, batch, execute; outcomes streamed to the caller."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from ..batching import SizeBuckets
 from ..metrics.base import Metric
 from .decode import Fail, Item, iter_prepared, prepare_group
 from .execute import BatchResult, Runner, execute_batch
-from .unit import WorkUnit
+from .unit import WorkGroup, WorkUnit
 
 Outcome = Fail | BatchResult
 
 
-def score_unit(
-    unit: WorkUnit, metrics: Mapping[str, Metric], runner: Runner, *, workers: int = 0
+def score_units(
+    units: Sequence[WorkUnit], metrics: Mapping[str, Metric], runner: Runner, *, workers: int = 0
 ) -> Iterator[Outcome]:
-    """Decode, batch and execute one unit: yields each :class:`Fail` and each :class:`BatchResult`.
+    """Decode, batch and execute units in order: yields each :class:`Fail` and each :class:`BatchResult`.
 
-    ``metrics`` maps names to the instantiated metrics still active; a metric found unavailable in
-    a batch is reported in that :class:`BatchResult` and not run again by this call.
+    Decoding runs ahead in ``workers`` threads across unit boundaries, but batches are drained at
+    each boundary, so the batches (and hence the values) are those of :func:`score_unit` on each unit.
+    ``metrics`` maps names to the instantiated metrics still active; a metric found unavailable in a
+    batch is reported in that :class:`BatchResult` and not run again by this call.
     """
     active = dict(metrics)
-    buckets: SizeBuckets[Item] = SizeBuckets(unit.batch_size, key=lambda it: (int(it.out.shape[1]), int(it.out.shape[2])))
+    jobs: list[tuple[int, WorkGroup, WorkUnit]] = [(k, g, u) for k, u in enumerate(units) for g in u.groups]
+    current = -1
+    buckets: SizeBuckets[Item] = SizeBuckets(1, key=lambda it: 0)
 
     def run(batch: list[Item]) -> BatchResult:
-        res = execute_batch(batch, active, runner, pad_singletons=unit.pad_singletons)
+        res = execute_batch(batch, active, runner)
         for name in res.unavailable:
             active.pop(name, None)
         return res
 
-    for prepared in iter_prepared(unit.groups, workers, lambda g: prepare_group(g, unit.policy)):
+    for k, prepared in iter_prepared(jobs, workers, lambda job: (job[0], prepare_group(job[1], job[2].policy))):
+        if k != current:
+            for rest in buckets.drain():
+                yield run(rest)
+            current = k
+            buckets = SizeBuckets(units[k].batch_size, key=lambda it: (int(it.out.shape[1]), int(it.out.shape[2])))
         for it in prepared:
             if isinstance(it, Fail):
                 yield it
@@ -39,3 +48,8 @@ def score_unit(
                 yield run(ready)
     for rest in buckets.drain():
         yield run(rest)
+
+
+def score_unit(unit: WorkUnit, metrics: Mapping[str, Metric], runner: Runner, *, workers: int = 0) -> Iterator[Outcome]:
+    """:func:`score_units` on one unit (what one distributed task runs)."""
+    return score_units([unit], metrics, runner, workers=workers)
