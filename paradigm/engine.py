@@ -60,6 +60,7 @@ from .scoring.plan import (
     resolve_device,
     select_metrics,
 )
+from .signature import DEFAULT_PAIRS_PER_UNIT
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class ScoreConfig:
     ray_address: str | None = None
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
-    pairs_per_unit: int = 32
+    pairs_per_unit: int = DEFAULT_PAIRS_PER_UNIT
 
 
 @dataclass

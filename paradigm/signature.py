@@ -29,6 +29,10 @@ SCORE_FIELDS: tuple[str, ...] = (
 EMBEDDING_POLICY = "ref-once-v1"
 
 
+#: Pairs per unit of work (``--pairs-per-unit``); recorded in signatures and cache keys when not this.
+DEFAULT_PAIRS_PER_UNIT = 32
+
+
 def build_signature(
     metrics: Sequence[dict[str, Any]],
     *,
@@ -45,6 +49,7 @@ def build_signature(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     batch_size: int | None = None,
     backend: str = "local",
+    pairs_per_unit: int = DEFAULT_PAIRS_PER_UNIT,
 ) -> dict[str, Any]:
     """The signature dict (keys of contracts §3).
 
@@ -60,6 +65,8 @@ def build_signature(
             image are split differently by torch when fewer images than threads share a call:
             up to ~1e-8 relative, e.g. 1e-6 dB of PSNR), so it is recorded here and in every cache
             key (:func:`policy_string`); shown on the line as ``batch:N``.
+        pairs_per_unit: pairs per unit of work; batches never cross a unit, so a non-default value
+            can change values in the last bits like the batch size (recorded only when not the default).
         backend: where the work ran (``local`` or ``ray``); informative (scores are the same), so
             it appears only when not local.
 
@@ -84,6 +91,8 @@ def build_signature(
     }
     if backend != "local":
         sig["backend"] = backend
+    if pairs_per_unit != DEFAULT_PAIRS_PER_UNIT:
+        sig["pairs_per_unit"] = int(pairs_per_unit)
     return sig
 
 
@@ -118,6 +127,8 @@ def signature_line(sig: dict[str, Any]) -> str:
         parts.append(f"max-pixels:{sig.get('max_pixels')}")
     if sig.get("batch_size") is not None:
         parts.append(f"batch:{sig.get('batch_size')}")
+    if sig.get("pairs_per_unit") is not None:
+        parts.append(f"unit:{sig.get('pairs_per_unit')}")
     parts += [f"composite:{comp or 'none'}", f"seed:{sig.get('seed')}", f"device:{sig.get('device')}"]
     if sig.get("backend") not in (None, "local"):
         parts.append(f"backend:{sig.get('backend')}")
@@ -125,9 +136,15 @@ def signature_line(sig: dict[str, Any]) -> str:
 
 
 def policy_string(
-    resize: str, crop_border: int, colour: str, align: str = "none", batch_size: int | None = None
+    resize: str, crop_border: int, colour: str, align: str = "none", batch_size: int | None = None,
+    pairs_per_unit: int = DEFAULT_PAIRS_PER_UNIT,
 ) -> str:
     """The preprocessing-policy string that is part of every cache key (with the batch size when given:
-    values computed with another ``--batch-size`` may differ in their last bits, so they are not reused)."""
+    values computed with another ``--batch-size`` may differ in their last bits, so they are not reused;
+    likewise a non-default number of pairs per unit of work, since batches never cross a unit)."""
     base = f"resize:{resize}|crop:{int(crop_border)}|colour:{colour}|align:{align}"
-    return base if batch_size is None else f"{base}|batch:{int(batch_size)}"
+    if batch_size is not None:
+        base += f"|batch:{int(batch_size)}"
+    if pairs_per_unit != DEFAULT_PAIRS_PER_UNIT:
+        base += f"|unit:{int(pairs_per_unit)}"
+    return base

@@ -86,7 +86,7 @@ def _same(a: object, b: object) -> None:
 
 def test_ray_equals_local_bit_for_bit(cluster: str, tmp_path: Path) -> None:
     _tree(tmp_path)
-    local = run_score(_cfg(tmp_path))
+    local = run_score(_cfg(tmp_path, pairs_per_unit=2))
     remote = run_score(_cfg(tmp_path, backend="ray", ray_address=cluster, pairs_per_unit=2))
     _same(local, remote)
     assert remote.errors.stage.tolist() == ["decode"]
@@ -100,7 +100,7 @@ def _worker_pids() -> list[int]:
 
 def test_a_worker_killed_mid_run_is_retried(cluster: str, tmp_path: Path) -> None:
     _tree(tmp_path, n=12, size=256)
-    local = run_score(_cfg(tmp_path))
+    local = run_score(_cfg(tmp_path, pairs_per_unit=2))
     import threading
 
     killed: list[int] = []
@@ -132,7 +132,7 @@ DRIVER = textwrap.dedent(
     from paradigm.engine import ScoreConfig, run_score
     root = Path(sys.argv[1])
     res = run_score(ScoreConfig(results=root / "res", gt=root / "gt", metrics=sys.argv[3], cache=str(root / "c.sqlite"),
-                                progress=False, backend="ray", ray_address=sys.argv[2], pairs_per_unit=1))
+                                progress=False, backend="ray", ray_address=sys.argv[2], pairs_per_unit=2))
     print(res.run_info["counts"]["cached"], res.run_info["counts"]["computed"])
     """
 )
@@ -160,9 +160,9 @@ def test_a_killed_driver_resumes_from_the_cache(cluster: str, tmp_path: Path) ->
     out = subprocess.run(args, env=RAY_ENV, capture_output=True, text=True, timeout=600, check=True).stdout
     cached, computed = (int(v) for v in out.split()[-2:])
     assert cached >= done_before and computed > 0
-    local = run_score(_cfg(tmp_path))
+    local = run_score(_cfg(tmp_path, pairs_per_unit=2))
     resumed = run_score(ScoreConfig(results=tmp_path / "res", gt=tmp_path / "gt", metrics=METRICS,
-                                    cache=str(tmp_path / "c.sqlite"), progress=False))
+                                    cache=str(tmp_path / "c.sqlite"), progress=False, pairs_per_unit=2))
     assert resumed.run_info["counts"]["computed"] == 0  # everything was stored by the two driver runs
     pd.testing.assert_frame_equal(local.scores, resumed.scores, check_exact=True)
 

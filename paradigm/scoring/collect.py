@@ -193,7 +193,7 @@ def signature(cfg: ScoreConfig, plan: Plan, opts: Options, comp_id: str | None, 
         [m.signature() for m in ran], composite=comp_id, resize=cfg.resize, crop_border=cfg.crop_border,
         y_channel=cfg.y_channel, colour=COLOUR_RULE, precision=cfg.precision, device=str(opts.device),
         seed=cfg.seed, align=opts.align_tag, max_pixels=cfg.max_pixels or 0,
-        batch_size=opts.batch_size, backend=backend,
+        batch_size=opts.batch_size, backend=backend, pairs_per_unit=cfg.pairs_per_unit,
     )
 
 

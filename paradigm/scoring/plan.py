@@ -96,7 +96,10 @@ def check_options(cfg: ScoreConfig) -> Options:
         raise InputError(f"--align must be one of {', '.join(ALIGN_POLICIES)}, got {cfg.align!r}")
     align_tag = ALIGN_POLICIES[cfg.align]
     decode = DecodePolicy(cfg.resize, cfg.crop_border, cfg.align, cfg.max_pixels)
-    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag, batch_size=batch_size)
+    if cfg.pairs_per_unit < 1:
+        raise InputError(f"--pairs-per-unit must be >= 1, got {cfg.pairs_per_unit}")
+    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag, batch_size=batch_size,
+                           pairs_per_unit=cfg.pairs_per_unit)
     return Options(batch_size, workers, resolve_device(cfg.device), align_tag, policy, decode)
 
 
