@@ -960,6 +960,9 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         "policy": policy,
         "cache": None if cache.path is None else str(cache.path),
         "composite": composite_info,
+        # the scored folders, resolved: `paradigm leaderboard` makes thumbnails only of files under them
+        "roots": {k: str(Path(v).resolve()) for k, v in (("results", cfg.results), ("gt", cfg.gt),
+                                                           ("input", cfg.input), ("input2", cfg.input2)) if v},
     }
     explicit_skipped = {k: v for k, v in skipped.items() if k in explicit}
     if n_resized:
