@@ -70,7 +70,8 @@ def score(
     """
     from ..engine import ScoreConfig, run_score
     from ..errors import MetricUnavailableError, ParadigmError
-    from ..outputs import summary_table, write_outputs
+    from ..outputs import write_outputs
+    from ..terminal_table import render_summary
 
     if cache is not None and no_cache:
         raise click.UsageError("--cache and --no-cache are mutually exclusive")
@@ -97,7 +98,7 @@ def score(
             _err(f"note: metric {name} skipped: {why.splitlines()[0] if why else ''}")
     if not res.run_info["metrics"]:
         _err("warning: no metric ran")
-    click.echo(summary_table(res.summary))
+    click.echo(render_summary(res.summary))
     click.echo(info["signature_line"])
     c = info["counts"]
     if c["unpaired"]:
