@@ -893,6 +893,9 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     scores["height"] = scores["height"].astype("int64")
     scores["width"] = scores["width"].astype("int64")
     scores["resized"] = scores["resized"].astype(bool)
+    if "scale" in scores.columns and len(scores):  # geometry: scale of the output as delivered (issue 16.5)
+        from .metrics.diagnostics import scale_as_delivered
+        scores["scale"] = scale_as_delivered(scores)
 
     composite_info: dict[str, Any] | None = None
     apply_composite = _optional_attr("paradigm.composite", "apply_composite")
