@@ -122,10 +122,12 @@ def explain(
     from ..composite.explain import (
         HEATMAP_KIND,
         colorize,
+        diagnose,
         explain_values,
         heatmap,
         pick_heatmap_metric,
         render,
+        with_colour_bar,
     )
 
     try:
@@ -140,6 +142,7 @@ def explain(
             deselected = {m: "not selected (--metrics)" for m in names if m not in wanted}
             names = [m for m in names if m in wanted]
         out = _read_image(result_image)
+        delivered = (int(out.shape[-2]), int(out.shape[-1]))
         gt = _read_image(gt_path) if gt_path else None
         inp = _read_image(input_path) if input_path else None
         if gt is not None and out.shape[-2:] != gt.shape[-2:]:
@@ -165,21 +168,27 @@ def explain(
                     from PIL import Image
 
                     heatmap_path.parent.mkdir(parents=True, exist_ok=True)
-                    Image.fromarray(colorize(m)).save(heatmap_path)
+                    Image.fromarray(with_colour_bar(colorize(m), f"{chosen}: {HEATMAP_KIND[chosen]}")).save(heatmap_path)
                     top = max(expl.parts, key=lambda p: p.share)
                     extra = "" if top.metric == chosen else f" ({top.metric} costs more but has no spatial map)"
                     heat_note = f"heat map of {chosen}: {HEATMAP_KIND[chosen]} -> {heatmap_path}{extra}"
+        diagnosis = diagnose(expl, out, gt, delivered) if gt is not None else None
     except ParadigmError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         d: dict[str, Any] = expl.to_dict()
         if heatmap_path is not None:
             d["heatmap"] = heat_note
+        if diagnosis is not None:
+            d["diagnosis"] = diagnosis.to_dict()
         click.echo(json.dumps(d, indent=2, sort_keys=True, allow_nan=False))
         return
     click.echo(render(expl))
     if heat_note:
         click.echo("")
         click.echo(heat_note)
+    if diagnosis is not None:
+        click.echo("")
+        click.echo(diagnosis.text)
     if math.isnan(expl.composite):
         click.echo("no composite: none of its metrics ran", err=True)
