@@ -431,9 +431,9 @@ def fit_composite(
         assert not set(g[tr]) & set(g[te])  # by construction
     iterator: Any = folds
     if progress:
-        from tqdm import tqdm
+        from paradigm._progress import progress_bar  # drawn only when stderr is a terminal
 
-        iterator = tqdm(folds, desc="folds", leave=False)
+        iterator = progress_bar(folds, desc="folds", leave=False)
     oof = {a: np.full(y.size, np.nan) for a in aggregations}
     oof_single = np.full(x.shape, np.nan)
     fold_weights: dict[str, list[list[float]]] = {a: [] for a in aggregations}

@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 def _progress(it: Iterable[Any], desc: str, total: int | None = None, show: bool = True) -> Iterable[Any]:
     if not show:
         return it
-    from tqdm import tqdm
+    from paradigm._progress import progress_bar  # drawn only when stderr is a terminal
 
-    return tqdm(it, desc=desc, total=total, leave=False, file=None)
+    return progress_bar(it, desc=desc, total=total, leave=False)  # type: ignore[no-any-return]
 
 
 def _f(v: Any) -> Any:

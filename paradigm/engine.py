@@ -91,7 +91,7 @@ class ScoreConfig:
     metrics: str | Sequence[str] = "default"
     resize: str = "to-gt"
     crop_border: int = 0
-    y_channel: bool = False
+    y_channel: bool | str = False  # True: float Y (BasicSR); "matlab": rgb2ycbcr on uint8 (docs/colour.md)
     device: str = "auto"
     batch_size: int | None = None
     workers: int | None = None
@@ -222,7 +222,7 @@ def select_metrics(
 
 
 def instantiate_metrics(
-    names: Sequence[str], *, y_channel: bool, precision: str, device: torch.device
+    names: Sequence[str], *, y_channel: bool | str, precision: str, device: torch.device
 ) -> tuple[list[Metric], dict[str, str]]:
     """Create the metrics; those raising :class:`MetricUnavailableError` (or failing to build) are skipped."""
     metrics: list[Metric] = []
@@ -231,7 +231,7 @@ def instantiate_metrics(
         cls = get_metric_class(n)
         opts: dict[str, Any] = {}
         if y_channel and cls.supports_y_channel and "y_channel" in cls.defaults:
-            opts["y_channel"] = True
+            opts["y_channel"] = y_channel  # True (float Y, BasicSR) or "matlab" (Y rounded to 8 bits)
         if "precision" in cls.defaults:
             opts["precision"] = precision
         try:

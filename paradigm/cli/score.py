@@ -37,6 +37,9 @@ def _err(msg: str) -> None:
 @click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
               help="Pixels removed from every side before scoring.")
 @click.option("--y-channel", is_flag=True, help="Score on BT.601 luma where metrics support it.")
+@click.option("--y-rule", type=click.Choice(["float", "matlab"]), default=None,
+              help="Y conversion (implies --y-channel): float = BasicSR, unrounded [default]; matlab = rgb2ycbcr "
+                   "on uint8, Y rounded to 8 bits. See docs/colour.md.")
 @click.option("--align", type=click.Choice(["none", "similarity"]), default="none", show_default=True,
               help="Register outputs to the GT (global shift + scale) before scoring; recorded in the signature.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:K.")
@@ -56,7 +59,7 @@ def _err(msg: str) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def score(
     results: Path, gt: Path | None, input_: Path | None, input2: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
-    y_channel: bool, align: str, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
+    y_channel: bool, y_rule: str | None, align: str, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
     allow_errors: bool, seed: int, composite: str | None, profile: str | None, strict: bool, precision: str,
     quiet: bool,
 ) -> None:
@@ -77,7 +80,7 @@ def score(
         raise click.UsageError("--cache and --no-cache are mutually exclusive")
     cfg = ScoreConfig(
         results=results, gt=gt, input=input_, metrics=metrics, resize=resize, crop_border=crop_border,
-        y_channel=y_channel, device=device, batch_size=batch_size, workers=workers,
+        y_channel="matlab" if y_rule == "matlab" else bool(y_channel or y_rule), device=device, batch_size=batch_size, workers=workers,
         cache=None if no_cache else (cache if cache is not None else "default"), seed=seed,
         composite=composite, profile=profile, strict=strict, precision=precision,
         progress=False if quiet else None, align=align, input2=input2,

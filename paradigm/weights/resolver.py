@@ -256,7 +256,7 @@ def _download(name: str, entry: dict[str, Any]) -> Path:
 
 def _fetch(url: str, dest_dir: Path, entry: dict[str, Any]) -> Path:
     """Stream ``url`` into a temporary file in ``dest_dir``; returns its path."""
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
     timeout = float(os.environ.get("PARADIGM_DOWNLOAD_TIMEOUT", "30"))
     req = urllib.request.Request(url, headers={"User-Agent": "paradigm-iqa"})
@@ -265,7 +265,7 @@ def _fetch(url: str, dest_dir: Path, entry: dict[str, Any]) -> Path:
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
             total = int(resp.headers.get("Content-Length") or 0) or entry.get("size") or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=entry["filename"], leave=False) as bar:
+            with progress_bar(total=total, unit="B", unit_scale=True, desc=entry["filename"], leave=False) as bar:
                 for chunk in iter(lambda: resp.read(_CHUNK), b""):
                     out.write(chunk)
                     bar.update(len(chunk))
