@@ -27,9 +27,11 @@ log = logging.getLogger(__name__)
 def _progress(it: Iterable[Any], desc: str, total: int | None = None, show: bool = True) -> Iterable[Any]:
     if not show:
         return it
-    from tqdm import tqdm
+    import sys
 
-    return tqdm(it, desc=desc, total=total, leave=False, file=None)
+    from tqdm import tqdm  # drawn only when stderr is a terminal
+
+    return tqdm(it, desc=desc, total=total, leave=False, file=sys.stderr, disable=not sys.stderr.isatty())
 
 
 def _f(v: Any) -> Any:

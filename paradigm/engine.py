@@ -112,7 +112,7 @@ class ScoreConfig:
     metrics: str | Sequence[str] = "default"
     resize: str = "to-gt"
     crop_border: int = 0
-    y_channel: bool = False
+    y_channel: bool | str = False  # True: float Y (BasicSR); "matlab": rgb2ycbcr on uint8 (docs/colour.md)
     device: str = "auto"
     batch_size: int | None = None
     workers: int | None = None

@@ -39,7 +39,7 @@ def build_signature(
     composite: str | None = None,
     resize: str = "to-gt",
     crop_border: int = 0,
-    y_channel: bool = False,
+    y_channel: bool | str = False,
     align: str = "none",
     colour: str = "rgb-v1",
     embedding_policy: str = EMBEDDING_POLICY,
@@ -79,7 +79,7 @@ def build_signature(
         "composite": composite,
         "resize": resize,
         "crop_border": int(crop_border),
-        "y_channel": bool(y_channel),
+        "y_channel": "matlab" if y_channel == "matlab" else bool(y_channel),  # True: float Y rule
         "align": align,
         "colour": colour,
         "embedding_policy": embedding_policy,
@@ -116,7 +116,7 @@ def signature_line(sig: dict[str, Any]) -> str:
         f"metrics:{metrics}",
         f"resize:{sig.get('resize')}",
         f"crop:{sig.get('crop_border')}",
-        f"y:{'yes' if sig.get('y_channel') else 'no'}",
+        f"y:{'matlab' if sig.get('y_channel') == 'matlab' else 'yes' if sig.get('y_channel') else 'no'}",
         f"colour:{sig.get('colour')}",
     ]
     if sig.get("align") not in (None, "none"):

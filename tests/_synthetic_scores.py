@@ -86,6 +86,7 @@ def write_scores_folder(
     scores: pd.DataFrame,
     signature: Mapping[str, Any] | None = None,
     parquet: bool = True,
+    roots: Mapping[str, str] | None = None,
 ) -> Path:
     """Write a scores folder like ``paradigm score --out`` does.
 
@@ -94,6 +95,8 @@ def write_scores_folder(
         scores: wide table (see :func:`synthetic_scores`).
         signature: signature dict (default :func:`default_signature`).
         parquet: also write ``scores.parquet`` (``scores.csv`` is always written).
+        roots: the scored folders to record in ``run.json`` (``{"results": ABS, "gt": ABS}``); thumbnails
+            are only made of images under them.
 
     Returns:
         The folder.
@@ -103,6 +106,8 @@ def write_scores_folder(
     sig = dict(signature) if signature is not None else default_signature()
     if parquet:
         scores.to_parquet(out / "scores.parquet", index=False)
+    else:
+        (out / "scores.parquet").unlink(missing_ok=True)
     scores.to_csv(out / "scores.csv", index=False)
     value_cols = [c for c in scores.columns if pd.api.types.is_numeric_dtype(scores[c])
                   and c not in ("height", "width", "resized")]
@@ -112,5 +117,7 @@ def write_scores_folder(
     (out / "errors.csv").write_text("method,task,dataset,image,path,stage,reason\n", encoding="utf-8")
     run = {"signature": sig, "signature_line": signature_line(sig), "counts": {"rows": len(scores)},
            "skipped_metrics": {}}
+    if roots is not None:
+        run["roots"] = dict(roots)
     (out / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
     return out

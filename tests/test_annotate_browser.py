@@ -8,6 +8,7 @@ screenshot.
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 from _helpers import screenshot
@@ -20,14 +21,16 @@ HOSTILE = 'set<img src=x onerror="window.__pwned=1">'
 TITLE = "Pairwise <script>window.__pwned=2</script> study"
 
 
-def test_rate_pairs_in_chromium(browser, tmp_path):
+def test_rate_pairs_in_chromium(browser, tmp_path, monkeypatch):
     from paradigm.annotate.app import StudyConfig, open_study
     from paradigm.annotate.export import export_votes
 
-    res, gt = make_tree(tmp_path / "data", n_images=3, size=48, dataset=HOSTILE)
+    make_tree(tmp_path / "data", n_images=3, size=48, dataset=HOSTILE)
     db = tmp_path / "db" / "annotate.sqlite"
-    st = open_study(StudyConfig(results=res, gt=gt, db=db, pairs=6, catch_rate=0.2, repeat_rate=0.2,
-                                token="tok-123", title=TITLE))
+    # relative paths, as the README's `paradigm annotate demo/results --gt demo/gt` gives them
+    monkeypatch.chdir(tmp_path)
+    st = open_study(StudyConfig(results=Path("data/results"), gt=Path("data/gt"), db=Path("db/annotate.sqlite"),
+                                pairs=6, catch_rate=0.2, repeat_rate=0.2, token="tok-123", title=TITLE))
     n = st.scheduler.max_trials
     ctx = browser.new_context(viewport={"width": 1400, "height": 700})
     page = ctx.new_page()
@@ -44,6 +47,9 @@ def test_rate_pairs_in_chromium(browser, tmp_path):
         page.fill("#rater-input", "browser-rater")
         page.click("#start")
         page.wait_for_selector("#btn-a:not([disabled])")
+        page.wait_for_function("['#img-ref', '#img-a', '#img-b'].every(s => document.querySelector(s).complete)")
+        widths = page.eval_on_selector_all("#img-ref, #img-a, #img-b", "els => els.map(e => e.naturalWidth)")
+        assert widths == [48, 48, 48], (widths, console)  # every image served (a 500 leaves width 0)
         ref_text = page.text_content("#reference-name")
         assert HOSTILE in ref_text  # the folder name is shown as text, not parsed as HTML
         assert page.evaluate("window.__pwned") is None

@@ -140,7 +140,7 @@ def test_explain_json_matches_apply_composite(metrics: None, images: dict[str, P
     assert d["pillars"]["fidelity"]["weight"] == pytest.approx(0.5 / 0.8)
     assert sum(m["share"] for m in d["metrics"]) == pytest.approx(1.0)
     assert "lpips" in d["skipped"]
-    assert heat.is_file() and Image.open(heat).size == (48, 40)
+    assert heat.is_file() and Image.open(heat).size == (360, 40 + 46)  # the 48x40 map plus its colour bar
     assert "heat map of" in d["heatmap"]
 
 

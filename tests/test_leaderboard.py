@@ -338,7 +338,8 @@ def _with_images(tmp_path: Path) -> Path:
     from PIL import Image
 
     df = synthetic_scores({"m1": 0.8, "m2": 0.6}, n_images=4, samples=2)
-    folder = write_scores_folder(tmp_path / "scores", df)
+    folder = write_scores_folder(tmp_path / "scores", df, roots={"results": str(tmp_path / "scores" / "results"),
+                                                                 "gt": str(tmp_path / "scores" / "gt")})
     rng = np.random.default_rng(0)
     for rel in set(df["output_path"]) | set(df["gt_path"]):
         p = tmp_path / "scores" / rel
@@ -409,7 +410,9 @@ def test_json_schema_fields(tmp_path):
     assert set(board) == {"task", "dataset", "has_samples", "rows"} and board["has_samples"] is False
     row = board["rows"][0]
     assert set(row) == {"rank", "method", "slug", "composite", "floor", "pillars", "metrics", "n_images",
-                        "n_samples", "runs", "signature_line", "signature_conflict"}
+                        "n_samples", "coverage", "errors", "complete", "runs", "signature_line",
+                        "signature_conflict"}
+    assert row["coverage"] == {"scored": 8, "expected": 8, "fraction": 1.0} and row["errors"] == 0
     assert row["rank"] == 1 and row["method"] == "m1" and row["floor"] is None
     c = row["composite"]
     assert 0 <= c["ci_low"] <= c["mean"] <= c["ci_high"] <= 1

@@ -26,7 +26,8 @@ def site(tmp_path):
 
     df = synthetic_scores({"alpha": 0.8, "beta": 0.55, HOSTILE: 0.7, CANARY: 0.6, "zeta": 0.65}, n_images=6,
                           task="sr", dataset="set<5>")
-    folder = write_scores_folder(tmp_path / "scores", df)
+    folder = write_scores_folder(tmp_path / "scores", df, roots={"results": str(tmp_path / "scores" / "results"),
+                                                                 "gt": str(tmp_path / "scores" / "gt")})
     rng = np.random.default_rng(0)
     for rel in set(df["output_path"]) | set(df["gt_path"]):
         p = tmp_path / "scores" / rel

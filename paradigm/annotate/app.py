@@ -24,6 +24,7 @@ converted to PNG there too.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import ipaddress
@@ -257,21 +258,24 @@ def open_study(config: StudyConfig) -> Study:
     """
     from ..layout import discover
 
-    results, gt = Path(config.results), Path(config.gt)
+    # Resolve every path once, at start-up: Flask's send_file resolves a relative path against the
+    # package folder, and the server must not depend on the working directory later.
+    results, gt = Path(config.results).resolve(), Path(config.gt).resolve()
+    db = (Path(config.db) if config.db is not None else default_db(results)).resolve()
+    config = dataclasses.replace(config, results=results, gt=gt, db=db)
     layout = discover(results, gt)
-    db = Path(config.db) if config.db is not None else default_db(results)
     store = Store(db)
     secret = store.secret()
     files_dir = db.with_name(db.name.rsplit(".", 1)[0] + ".files") if "." in db.name else db.with_name(db.name + ".files")
 
-    for key, value in (("results", str(results.resolve())), ("gt", str(gt.resolve()))):
+    for key, value in (("results", str(results)), ("gt", str(gt))):
         old = store.get_meta(key)
         if old is None:
             store.set_meta(key, value)
         elif old != value:
             log.warning("database %s was started with %s=%s, now %s: answers of both are mixed", db, key, old, value)
 
-    roots = [results.resolve(), gt.resolve()]
+    roots = [results, gt]
 
     def image_id(kind: str, name: str) -> str:
         return hmac.new(secret.encode(), f"{kind}\0{name}".encode(), hashlib.sha256).hexdigest()[:24]
@@ -321,6 +325,44 @@ def open_study(config: StudyConfig) -> Study:
         outputs=outputs, gt_ids=gt_ids, catch_ids=catch_ids, skipped=skipped, unpaired=len(layout.unpaired),
         roots=roots, secret=secret,
     )
+
+
+#: The API's bodies are flat objects; anything nested deeper than this is refused (400).
+MAX_JSON_DEPTH = 8
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    """Whether ``value`` (parsed JSON) nests at most ``limit`` containers deep (iterative, no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            if d > limit:
+                return False
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return True
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The JSON object of an API request body.
+
+    Raises:
+        InputError: not UTF-8 JSON, nested deeper than :data:`MAX_JSON_DEPTH` (a deeply nested body
+            would otherwise exhaust the parser's recursion: a 500), or not an object.
+    """
+    import json
+
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise InputError(f"the request body is not valid JSON for this API (nested deeper than {MAX_JSON_DEPTH})") from None
+    except (UnicodeDecodeError, ValueError):
+        raise InputError("the request body is not valid JSON") from None
+    if not _depth_ok(data, MAX_JSON_DEPTH):
+        raise InputError(f"the request body is not valid JSON for this API (nested deeper than {MAX_JSON_DEPTH})")
+    if not isinstance(data, dict):
+        raise InputError("the request body must be a JSON object")
+    return data
 
 
 def _host_name(host_header: str) -> str:
@@ -377,10 +419,7 @@ def create_app(study: Study) -> Flask:
     def body() -> dict[str, Any]:
         if not request.is_json:
             raise InputError("send a JSON object with Content-Type: application/json")
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise InputError("the request body must be a JSON object")
-        return data
+        return parse_body(request.get_data(cache=False))
 
     @app.errorhandler(InputError)
     def _bad(exc: InputError) -> Any:

@@ -46,8 +46,8 @@ def annotate() -> None:
 
 
 @annotate.command("serve")
-@click.argument("results", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--gt", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.argument("results", type=click.Path(exists=True, file_okay=False, path_type=Path, resolve_path=True))
+@click.option("--gt", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path, resolve_path=True),
               help="Ground-truth folder (flat or <task>/<dataset>/, as for `paradigm score`).")
 @click.option("--pairs", type=click.IntRange(min=1), default=None,
               help="Trials per rater session [default: every input x method pair once, plus catch/repeat trials].")
@@ -56,7 +56,7 @@ def annotate() -> None:
               help="Address to listen on. Anything but loopback exposes the page to your network: use --token.")
 @click.option("--token", default=None,
               help="Access token every request must carry ('auto': generate one). The printed link includes it.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path, resolve_path=True), default=None,
               help="Answers database [default: RESULTS/.paradigm/annotate.sqlite].")
 @click.option("--active", is_flag=True,
               help="Prefer method pairs whose Bradley-Terry ordering is most uncertain (instead of plain balance).")

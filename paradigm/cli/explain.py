@@ -99,6 +99,29 @@ def _run_metrics(
     return raw, skipped, refs
 
 
+def _write_heatmap(
+    path: Path, expl: Any, refs: dict[str, str], out: torch.Tensor, gt: torch.Tensor | None, inp: torch.Tensor | None
+) -> str:
+    """Write the heat map (with its colour bar) of the costliest metric that has one; the note to print."""
+    from PIL import Image
+
+    from ..composite.explain import HEATMAP_KIND, colorize, heatmap, pick_heatmap_metric, with_colour_bar
+
+    chosen = pick_heatmap_metric(expl, set(refs))
+    if chosen is None:
+        return "no heat map: none of the metrics that ran has a spatial map"
+    ref = gt if refs[chosen] == "gt" else inp
+    m = heatmap(chosen, out, ref) if ref is not None else None
+    if m is None:  # pragma: no cover - HEATMAP_KIND and heatmap() agree
+        return f"no heat map for {chosen}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(with_colour_bar(colorize(m), f"{chosen}: {HEATMAP_KIND[chosen]}")).save(path)
+    top = max(expl.parts, key=lambda p: p.share)
+    extra = "" if top.metric == chosen else f" ({top.metric} costs more but has no spatial map)"
+    return (f"heat map of {chosen}: {HEATMAP_KIND[chosen]} -> {path}{extra} "
+            "(colour bar: dark 0 to bright 1 = worse)")
+
+
 @click.command("explain")
 @click.argument("result_image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--gt", "gt_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Ground-truth image.")
@@ -122,14 +145,7 @@ def explain(
     """Explain the composite score of RESULT_IMAGE: each metric's raw and calibrated value, pillar,
     effective weight and share of the shortfall from a perfect score; then pillars and composite."""
     from ..composite.aggregate import resolve_spec
-    from ..composite.explain import (
-        HEATMAP_KIND,
-        colorize,
-        explain_values,
-        heatmap,
-        pick_heatmap_metric,
-        render,
-    )
+    from ..composite.explain import diagnose, explain_values, render
 
     try:
         spec = resolve_spec(composite, profile)
@@ -143,6 +159,7 @@ def explain(
             deselected = {m: "not selected (--metrics)" for m in names if m not in wanted}
             names = [m for m in names if m in wanted]
         out = _read_image(result_image)
+        delivered = (int(out.shape[-2]), int(out.shape[-1]))
         gt = _read_image(gt_path) if gt_path else None
         inp = _read_image(input_path) if input_path else None
         if gt is not None and out.shape[-2:] != gt.shape[-2:]:
@@ -154,35 +171,24 @@ def explain(
         raw, skipped, refs = _run_metrics(names, out, gt, inp)
         skipped.update(deselected)
         expl = explain_values(raw, spec, skipped)
-        heat_note = ""
-        if heatmap_path is not None:
-            chosen = pick_heatmap_metric(expl, set(refs))
-            if chosen is None:
-                heat_note = "no heat map: none of the metrics that ran has a spatial map"
-            else:
-                ref = gt if refs[chosen] == "gt" else inp
-                m = heatmap(chosen, out, ref) if ref is not None else None
-                if m is None:  # pragma: no cover - HEATMAP_KIND and heatmap() agree
-                    heat_note = f"no heat map for {chosen}"
-                else:
-                    from PIL import Image
-
-                    heatmap_path.parent.mkdir(parents=True, exist_ok=True)
-                    Image.fromarray(colorize(m)).save(heatmap_path)
-                    top = max(expl.parts, key=lambda p: p.share)
-                    extra = "" if top.metric == chosen else f" ({top.metric} costs more but has no spatial map)"
-                    heat_note = f"heat map of {chosen}: {HEATMAP_KIND[chosen]} -> {heatmap_path}{extra}"
+        heat_note = _write_heatmap(heatmap_path, expl, refs, out, gt, inp) if heatmap_path is not None else ""
+        diagnosis = diagnose(expl, out, gt, delivered) if gt is not None else None
     except ParadigmError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         d: dict[str, Any] = expl.to_dict()
         if heatmap_path is not None:
             d["heatmap"] = heat_note
+        if diagnosis is not None:
+            d["diagnosis"] = diagnosis.to_dict()
         click.echo(json.dumps(d, indent=2, sort_keys=True, allow_nan=False))
         return
     click.echo(render(expl))
     if heat_note:
         click.echo("")
         click.echo(heat_note)
+    if diagnosis is not None:
+        click.echo("")
+        click.echo(diagnosis.text)
     if math.isnan(expl.composite):
         click.echo("no composite: none of its metrics ran", err=True)

@@ -20,12 +20,15 @@ from ..errors import ParadigmError
               help="Comma-separated metric columns to show [default: PSNR, SSIM, LPIPS, DISTS, DINO… present].")
 @click.option("--thumbnails/--no-thumbnails", default=True, show_default=True,
               help="Copy downscaled worst-case images next to the method pages.")
+@click.option("--allow-outside", is_flag=True,
+              help="Also make thumbnails of image paths outside the folders each run scored (run.json roots); "
+                   "only for scores files you trust.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Bootstrap resamples for intervals and rank tests.")
 def leaderboard(
     scores: tuple[str, ...], out: str, title: str | None, rank_by: str, force: bool, metrics: str | None,
-    thumbnails: bool, seed: int, n_boot: int,
+    thumbnails: bool, seed: int, n_boot: int, allow_outside: bool,
 ) -> None:
     """Rank the methods in SCORES (folders from `paradigm score --out`) and write a leaderboard.
 
@@ -42,7 +45,7 @@ def leaderboard(
         lb = build_leaderboard(
             list(scores), out_path, title=title or out_path.resolve().name, rank_by=rank_by,  # type: ignore[arg-type]
             force=force, metrics=metrics.split(",") if metrics is not None else None, thumbnails=thumbnails,
-            seed=seed, n_boot=n_boot,
+            seed=seed, n_boot=n_boot, allow_outside=allow_outside,
         )
     except ParadigmError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -39,6 +39,9 @@ def _err(msg: str) -> None:
 @click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
               help="Pixels removed from every side before scoring.")
 @click.option("--y-channel", is_flag=True, help="Score on BT.601 luma where metrics support it.")
+@click.option("--y-rule", type=click.Choice(["float", "matlab"]), default=None,
+              help="Y conversion (implies --y-channel): float = BasicSR, unrounded [default]; matlab = rgb2ycbcr "
+                   "on uint8, Y rounded to 8 bits. See docs/colour.md.")
 @click.option("--align", type=click.Choice(["none", "similarity"]), default="none", show_default=True,
               help="Register outputs to the GT (global shift + scale) before scoring; recorded in the signature.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:K.")
@@ -66,7 +69,7 @@ def _err(msg: str) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def score(
     results: Path, gt: Path | None, input_: Path | None, input2: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
-    y_channel: bool, align: str, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
+    y_channel: bool, y_rule: str | None, align: str, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
     allow_errors: bool, seed: int, composite: str | None, profile: str | None, strict: bool, allow_missing: bool,
     max_pixels: int | None, trust_mtime: bool, precision: str, quiet: bool,
 ) -> None:
@@ -80,6 +83,7 @@ def score(
     """
     from ..errors import MetricUnavailableError, ParadigmError
     from ..outputs import check_out_dir, summary_table, write_outputs
+    from ..terminal_table import render_summary
 
     if cache is not None and no_cache:
         raise click.UsageError("--cache and --no-cache are mutually exclusive")
@@ -92,7 +96,7 @@ def score(
     from ..io import DEFAULT_MAX_PIXELS
     cfg = ScoreConfig(
         results=results, gt=gt, input=input_, metrics=metrics, resize=resize, crop_border=crop_border,
-        y_channel=y_channel, device=device, batch_size=batch_size, workers=workers,
+        y_channel="matlab" if y_rule == "matlab" else bool(y_channel or y_rule), device=device, batch_size=batch_size, workers=workers,
         cache=None if no_cache else (cache if cache is not None else "default"), seed=seed,
         composite=composite, profile=profile, strict=strict, precision=precision,
         progress=False if quiet else None, align=align, input2=input2, allow_missing=allow_missing,
@@ -114,7 +118,7 @@ def score(
             _err(f"note: metric {name} skipped: {why.splitlines()[0] if why else ''}")
     if not res.run_info["metrics"]:
         _err("warning: no metric ran")
-    click.echo(summary_table(res.summary))
+    click.echo(render_summary(res.summary))
     click.echo(info["signature_line"])
     c = info["counts"]
     if info.get("composite_note"):

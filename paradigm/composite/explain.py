@@ -370,3 +370,156 @@ def pick_heatmap_metric(expl: Explanation, available: set[str]) -> str | None:
         if m.metric in HEATMAP_KIND and m.metric in available:
             return m.metric
     return None
+
+
+# --------------------------------------------------------------------------------------------- #
+# colour bar
+
+
+def with_colour_bar(rgb: NDArray[np.uint8], label: str, min_width: int = 360) -> NDArray[np.uint8]:
+    """The heat map with a colour bar and a caption under it.
+
+    The bar runs through :func:`colorize`'s colour map from 0 (left, dark) to 1 (right, bright), with
+    tick labels 0, 0.5 and 1 ("brighter = worse") and ``label`` (what the map shows). The canvas is at
+    least ``min_width`` px wide so that the text fits under small images; the heat map keeps its pixels
+    (top left, 1:1).
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 heat map from :func:`colorize`.
+        label: what the map shows (e.g. :data:`HEATMAP_KIND` of the metric).
+        min_width: smallest canvas width in pixels.
+
+    Returns:
+        ``(H + 46, max(W, min_width), 3)`` uint8.
+    """
+    from PIL import Image, ImageDraw
+
+    h, w = int(rgb.shape[0]), int(rgb.shape[1])
+    width = max(w, min_width)
+    canvas = Image.new("RGB", (width, h + 46), (255, 255, 255))
+    canvas.paste(Image.fromarray(np.ascontiguousarray(rgb[..., :3])), (0, 0))
+    pad = 8
+    bar_w = width - 2 * pad
+    ramp = colorize(np.tile(np.linspace(0.0, 1.0, bar_w), (10, 1)))
+    canvas.paste(Image.fromarray(ramp), (pad, h + 4))
+    draw = ImageDraw.Draw(canvas)
+    for t, text in ((0.0, "0"), (0.5, "0.5"), (1.0, "1 (worse)")):
+        x = pad + int(round(t * (bar_w - 1)))
+        draw.line([(x, h + 14), (x, h + 17)], fill=(0, 0, 0))
+        tw = draw.textlength(text)
+        draw.text((min(max(0, x - tw / 2), width - tw), h + 18), text, fill=(0, 0, 0))
+    draw.text((pad, h + 31), label[: max(8, width // 6)], fill=(0, 0, 0))
+    return np.asarray(canvas, dtype=np.uint8)
+
+
+# --------------------------------------------------------------------------------------------- #
+# which diagnostic explains the largest contributor
+
+#: Diagnostics that can explain a loss in each metric, most likely first (others are tried after).
+DIAGNOSTIC_FOR: dict[str, tuple[str, ...]] = {
+    "psnr": ("geometry", "colour_cast", "hallucination"),
+    "psnr_y": ("geometry", "colour_cast", "hallucination"),
+    "ssim": ("geometry", "hallucination", "colour_cast"),
+    "ms_ssim": ("geometry", "hallucination", "colour_cast"),
+    "gmsd": ("geometry", "hallucination", "colour_cast"),
+    "ciede2000": ("colour_cast", "geometry"),
+    "lpips": ("hallucination", "geometry", "colour_cast"),
+    "dists": ("hallucination", "geometry", "colour_cast"),
+    "edge_f1": ("geometry", "hallucination"),
+    "dino_sim": ("geometry", "hallucination"),
+    "dino_patch_sim": ("geometry", "hallucination"),
+    "clip_sim": ("hallucination", "geometry"),
+}
+_ALL_DIAGNOSTICS = ("geometry", "colour_cast", "hallucination")
+#: A diagnostic "explains" a loss when its reading passes these thresholds.
+COLOUR_SHARE_MIN = 0.5
+HALLUCINATION_MIN = 0.05
+
+
+@dataclass
+class Diagnosis:
+    """Which diagnostic explains the largest contributor to the shortfall (``diagnostic`` None: none does)."""
+
+    metric: str
+    share: float
+    diagnostic: str | None
+    text: str
+    readings: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        def f(v: float) -> float | None:
+            return float(v) if math.isfinite(v) else None
+
+        return {"largest": self.metric, "share": f(self.share), "diagnostic": self.diagnostic, "text": self.text,
+                "readings": {d: {k: f(v) for k, v in r.items()} for d, r in self.readings.items()}}
+
+
+def _read_diagnostics(x: torch.Tensor, ref: torch.Tensor, delivered_size: Any) -> dict[str, dict[str, float]]:
+    import torch
+
+    from ..metrics.diagnostics import colour_cast, geometry, hallucination
+
+    out: dict[str, dict[str, float]] = {}
+    x, ref = x.double(), ref.double()
+    with torch.no_grad():
+        for name, fn in (("geometry", lambda: geometry(x, ref, delivered_size=delivered_size)),
+                         ("colour_cast", lambda: colour_cast(x, ref)),
+                         ("hallucination", lambda: {"hallucination": hallucination(x, ref)})):
+            try:
+                res = fn()
+            except Exception as exc:  # a diagnostic that cannot run here (tiny image…) says nothing
+                log.debug("diagnostic %s did not run: %s", name, exc)
+                continue
+            out[name] = {k: float(v.reshape(-1)[0]) for k, v in res.items()}
+    return out
+
+
+def _finding(name: str, r: dict[str, float]) -> str | None:
+    if name == "geometry" and r.get("fov_flag", 0.0) >= 0.5:
+        return (f"geometry: the content is displaced by ({r['shift_dx']:+.1f}, {r['shift_dy']:+.1f}) GT px"
+                f" at scale {r['scale']:.3f} (output px per GT px) — a misregistration, which pixel metrics "
+                "punish everywhere; `paradigm score --align similarity` scores it after registration")
+    if name == "colour_cast" and r.get("colour_share", 0.0) >= COLOUR_SHARE_MIN:
+        return (f"colour_cast: a global colour/exposure offset (ΔL {r['delta_L']:+.1f}, Δa {r['delta_a']:+.1f}, "
+                f"Δb {r['delta_b']:+.1f}) explains {100 * r['colour_share']:.0f}% of the pixel error "
+                f"(PSNR after a global colour fix: {r['psnr_colour_corrected']:.1f} dB)")
+    if name == "hallucination" and r.get("hallucination", 0.0) >= HALLUCINATION_MIN:
+        return (f"hallucination: {100 * r['hallucination']:.0f}% of the area has detail the ground truth does "
+                "not support (invented texture)")
+    return None
+
+
+def diagnose(expl: Explanation, x: torch.Tensor, ref: torch.Tensor, delivered_size: Any = None) -> Diagnosis | None:
+    """Point from the largest contributor to the shortfall to the diagnostic that explains it.
+
+    Runs ``geometry``, ``colour_cast`` and ``hallucination`` (``paradigm.metrics.diagnostics``) on the
+    pair and reports the first one that flags the result, in the order :data:`DIAGNOSTIC_FOR` gives
+    for the largest contributor: ``geometry`` when ``fov_flag`` is set (shift > 1 GT px or content
+    scale off by > 1 %), ``colour_cast`` when ``colour_share >=`` :data:`COLOUR_SHARE_MIN`,
+    ``hallucination`` when its area fraction is ``>=`` :data:`HALLUCINATION_MIN`.
+
+    Args:
+        expl: the explanation.
+        x, ref: ``(1, C, H, W)`` output (at the GT size) and ground truth.
+        delivered_size: the output's ``(H, W)`` before it was resized to the GT (for ``scale``).
+
+    Returns:
+        The :class:`Diagnosis`, or None when no metric has a share (nothing to explain).
+    """
+    ranked = sorted((m for m in expl.parts if not _nan(m.raw)), key=lambda m: -m.share)
+    if not ranked or ranked[0].share <= 0:
+        return None
+    top = ranked[0]
+    readings = _read_diagnostics(x, ref, delivered_size)
+    order = DIAGNOSTIC_FOR.get(top.metric, _ALL_DIAGNOSTICS)
+    order = (*order, *(d for d in _ALL_DIAGNOSTICS if d not in order))
+    head = f"largest contributor: {top.metric} ({100 * top.share:.1f}% of the shortfall)"
+    for name in order:
+        found = _finding(name, readings.get(name, {}))
+        if found is not None:
+            return Diagnosis(top.metric, top.share, name, f"{head}; explained by {found}", readings)
+    ran = ", ".join(n for n in order if n in readings) or "no diagnostic"
+    return Diagnosis(top.metric, top.share, None,
+                     f"{head}; {ran} flag nothing: no global misregistration, colour cast or invented texture, "
+                     "so the loss is local (see the heat map)", readings)

@@ -27,7 +27,7 @@ import pandas as pd
 from .._version import __version__
 from ..errors import InputError
 from .merge import COMPOSITE, PILLARS, Conflict, Merged, Run, load_run, merge_runs
-from .ranking import bootstrap_ci, rank_methods, rng_for
+from .ranking import RankResult, bootstrap_ci, rank_methods, rng_for
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,24 @@ class Row:
     runs: list[str]
     signature_line: str
     signature_conflict: str
+    n_scored: int = 0  # images with a composite value
+    n_expected: int = 0  # images of the task x dataset (any method's scores or errors)
+    n_errors: int = 0  # errors.csv rows of this method in this task x dataset
+
+    @property
+    def complete(self) -> bool:
+        """Whether the method scored every image of the task x dataset."""
+        return self.n_scored >= self.n_expected
+
+    @property
+    def coverage(self) -> float:
+        """Images scored / images in the task x dataset (NaN when the board has no image)."""
+        return self.n_scored / self.n_expected if self.n_expected else math.nan
+
+    @property
+    def coverage_text(self) -> str:
+        """``"7/8"``."""
+        return f"{self.n_scored}/{self.n_expected}"
 
 
 @dataclass
@@ -181,9 +199,43 @@ def _resolve_image(path: str, run: Run | None) -> Path | None:
     return None
 
 
+#: ``errors.csv`` reason of a GT image that a method did not deliver (layout's pairing stage).
+_GT_WITHOUT_OUTPUT = "GT image has no output"
+
+
+def board_images(df: pd.DataFrame, errors: pd.DataFrame) -> set[str]:
+    """The images of one task x dataset: every image in the scores, plus every image a method lost.
+
+    A method loses an image to an error row of a later stage (decode, metric…) or to a pairing row
+    saying that a GT image has no output from it; other pairing rows (an output without a GT image,
+    a file at an unexpected depth) name no image of the dataset and are not counted.
+    """
+    images = set(df["image"].astype(str))
+    if len(errors):
+        lost = errors[(errors["method"] != "") & (errors["image"] != "")
+                      & ((errors["stage"] != "pairing") | errors["reason"].str.startswith(_GT_WITHOUT_OUTPUT))]
+        images |= set(lost["image"])
+    return images
+
+
+def _rank_complete_first(
+    per_key: dict[str, pd.Series], complete: set[str], n_boot: int, seed: int, alpha: float, context: tuple[str, ...],
+) -> dict[str, RankResult]:
+    """Rank complete methods, then incomplete ones after them (ranks continue where the first part ends)."""
+    first = rank_methods({m: s for m, s in per_key.items() if m in complete},
+                         n_boot=n_boot, seed=seed, alpha=alpha, context=context)
+    rest = rank_methods({m: s for m, s in per_key.items() if m not in complete},
+                        n_boot=n_boot, seed=seed, alpha=alpha, context=context)
+    offset = sum(1 for r in first.values() if r.rank)
+    for m, r in rest.items():
+        first[m] = RankResult(rank=r.rank + offset, score=r.score, group_top=r.group_top) if r.rank else r
+    return first
+
+
 def _board_rows(
     df: pd.DataFrame, task: str, dataset: str, metrics: list[str], rank_by: RankBy,
     n_boot: int, seed: int, alpha: float, slugs: dict[str, str], run_order: dict[str, int],
+    errors: pd.DataFrame | None = None,
 ) -> tuple[list[Row], bool]:
     has_samples = bool((df["sample"] != "").any())
     per_image: dict[str, pd.DataFrame] = {}
@@ -196,8 +248,13 @@ def _board_rows(
             means["__floor"] = math.nan
         per_image[str(method)] = means
     key = "__floor" if rank_by == "floor" else COMPOSITE
-    ranks = rank_methods(
+    errors = errors if errors is not None else pd.DataFrame(columns=["method", "image", "stage", "reason"])
+    expected = board_images(df, errors)
+    n_scored = {m: int(t[COMPOSITE].notna().sum()) if COMPOSITE in t.columns else 0 for m, t in per_image.items()}
+    n_errors = errors["method"].value_counts().to_dict() if len(errors) else {}
+    ranks = _rank_complete_first(
         {m: (t[key] if key in t.columns else pd.Series(dtype=float)) for m, t in per_image.items()},
+        {m for m in per_image if n_scored[m] >= len(expected)},
         n_boot=n_boot, seed=seed, alpha=alpha, context=(task, dataset, rank_by),
     )
     rows = []
@@ -230,6 +287,9 @@ def _board_rows(
             runs=run_ids,
             signature_line=" ; ".join(lines),
             signature_conflict=",".join(conflict_fields),
+            n_scored=n_scored[method],
+            n_expected=len(expected),
+            n_errors=int(n_errors.get(method, 0)),
         ))
     rows.sort(key=lambda r: (r.rank == 0, r.rank, -ranks[r.method].score if r.rank else 0.0, r.method))
     return rows, has_samples
@@ -281,9 +341,11 @@ def compute_leaderboard(
     slugs = {m: slugify(m) for m in methods}
     run_order = {r.run_id: i for i, r in enumerate(merged.runs)}
     boards = []
+    errors = merged.errors
     for (task, dataset), g in df.groupby(["task", "dataset"], sort=True):
+        errs = errors[(errors["task"] == task) & (errors["dataset"] == dataset)] if len(errors) else None
         rows, has_samples = _board_rows(
-            g, str(task), str(dataset), shown, rank_by, n_boot, seed, alpha, slugs, run_order
+            g, str(task), str(dataset), shown, rank_by, n_boot, seed, alpha, slugs, run_order, errs
         )
         boards.append(Board(task=str(task), dataset=str(dataset), rows=rows, has_samples=has_samples))
     return Leaderboard(
@@ -317,8 +379,54 @@ def _make_thumb(src: Path, dest: Path) -> bool:
         return False
 
 
+#: Page notes of images that were found but not used (see :func:`_allowed`).
+OUTSIDE_NOTE = "outside the run's results and ground-truth folders"
+NO_ROOTS_NOTE = "the run records no results and ground-truth folders"
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    try:
+        real = path.resolve(strict=True)
+    except OSError:
+        return False
+    for r in roots:
+        try:
+            root = r.resolve(strict=True)
+        except OSError:
+            continue
+        if real == root or real.is_relative_to(root):
+            return True
+    return False
+
+
+def _allowed(src: Path, run: Run | None, allow_outside: bool) -> str:
+    """``""`` when a thumbnail may be made of ``src``, else the reason (a page note).
+
+    A scores table is input from whoever submitted it: its paths may name any file on this machine.
+    Only files whose real path (symlinks resolved) lies under the folders the run recorded in
+    ``run.json`` (``roots``: results, GT, input) are used, unless ``allow_outside``.
+    """
+    if allow_outside:
+        return ""
+    if run is None or run.roots is None:
+        return NO_ROOTS_NOTE
+    return "" if _inside(src, run.roots) else OUTSIDE_NOTE
+
+
+def _warn_refused(refused: dict[tuple[str, str], int], runs: dict[str, Run]) -> None:
+    for (run_id, why), n in sorted(refused.items()):
+        name = runs[run_id].name if run_id in runs else run_id
+        if why == NO_ROOTS_NOTE:
+            log.warning("run %s: run.json records no results/GT folders (scored by an older paradigm), so no "
+                        "thumbnails are made of its %d image path(s); rescore, or pass --allow-outside if you "
+                        "trust its paths", name, n)
+        else:
+            log.warning("run %s: %d image path(s) point outside the results and ground-truth folders the run "
+                        "scored; no thumbnails made of them (pass --allow-outside to override)", name, n)
+
+
 def collect_worst(
-    lb: Leaderboard, merged: Merged, out: Path | None, n_worst: int = 8
+    lb: Leaderboard, merged: Merged, out: Path | None, n_worst: int = 8, allow_outside: bool = False,
 ) -> None:
     """Fill ``board.worst`` with each method's lowest-composite results; copy thumbnails into ``out``.
 
@@ -327,10 +435,24 @@ def collect_worst(
         merged: the merged table it was computed from.
         out: leaderboard folder to copy thumbnails into; None (or ``lb.thumbnails`` False) copies none.
         n_worst: results per method and board.
+        allow_outside: also make thumbnails of files outside the run's recorded folders (trusted input).
     """
     runs = {r.run_id: r for r in merged.runs}
     df = merged.scores
-    made: dict[str, bool] = {}
+    made: dict[str, str] = {}  # thumbnail name -> "" (made) or why not
+    refused: dict[tuple[str, str], int] = {}
+
+    def make(path: str, run: Run | None, name: str) -> str:
+        assert out is not None
+        src = _resolve_image(path, run)
+        if src is None:
+            return "image file not reachable"
+        why = _allowed(src, run, allow_outside)
+        if why:
+            k = (run.run_id if run else "", why)
+            refused[k] = refused.get(k, 0) + 1
+            return why
+        return "" if _make_thumb(src, out / name) else "image file not reachable or unreadable"
 
     def thumb(path: str, run: Run | None, key: tuple[str, ...]) -> Thumb:
         if out is None or not lb.thumbnails:
@@ -339,11 +461,8 @@ def collect_worst(
             return Thumb(None, "no path in the scores")
         name = _thumb_name(*key)
         if name not in made:
-            src = _resolve_image(path, run)
-            made[name] = src is not None and _make_thumb(src, out / name)
-            if src is None:
-                return Thumb(None, "image file not reachable")
-        return Thumb(name, "") if made[name] else Thumb(None, "image file not reachable or unreadable")
+            made[name] = make(path, run, name)
+        return Thumb(None, made[name]) if made[name] else Thumb(name, "")
 
     for board in lb.boards:
         g = df[(df["task"] == board.task) & (df["dataset"] == board.dataset)]
@@ -365,6 +484,7 @@ def collect_worst(
                     gt=thumb(gt_path, run, ("gt", board.task, board.dataset, str(r["image"]))),
                 ))
             board.worst[row.method] = cases
+    _warn_refused(refused, runs)
 
 
 # ---------------------------------------------------------------------------- CSV and JSON
@@ -387,7 +507,7 @@ def to_csv(lb: Leaderboard) -> str:
     w = csv.writer(buf, lineterminator="\n")
     header = ["task", "dataset", "rank", "method", "composite", "composite_ci_low", "composite_ci_high",
               "floor", "floor_ci_low", "floor_ci_high", *PILLARS, *lb.metrics, "n_images", "n_samples",
-              "runs", "signature_conflict", "signature"]
+              "coverage", "coverage_fraction", "errors", "runs", "signature_conflict", "signature"]
     w.writerow(header)
     for b in lb.boards:
         for r in b.rows:
@@ -396,7 +516,8 @@ def to_csv(lb: Leaderboard) -> str:
                 b.task, b.dataset, r.rank or "", r.method, fmt(r.composite.mean), fmt(r.composite.ci_low),
                 fmt(r.composite.ci_high), fmt(fl.mean if fl else None), fmt(fl.ci_low if fl else None),
                 fmt(fl.ci_high if fl else None), *(fmt(r.pillars[p]) for p in PILLARS),
-                *(fmt(r.metrics[m]) for m in lb.metrics), r.n_images, r.n_samples, " ".join(r.runs),
+                *(fmt(r.metrics[m]) for m in lb.metrics), r.n_images, r.n_samples, r.coverage_text,
+                fmt(r.coverage), r.n_errors, " ".join(r.runs),
                 r.signature_conflict, r.signature_line,
             ])
     return buf.getvalue()
@@ -422,7 +543,8 @@ def to_json_obj(lb: Leaderboard) -> dict[str, Any]:
             "seed": lb.seed,
             "ci": "percentile bootstrap over images",
             "rule": "a method joins the current rank group while it is not significantly worse than the "
-                    "group's top method; competition ranks (1, 1, 3)",
+                    "group's top method; competition ranks (1, 1, 3); methods with incomplete coverage "
+                    "(fewer images scored than the task x dataset has) are ranked after every complete method",
         },
         "metrics": list(lb.metrics),
         "runs": [
@@ -448,6 +570,9 @@ def to_json_obj(lb: Leaderboard) -> dict[str, Any]:
                         "metrics": {m: _num(r.metrics[m]) for m in lb.metrics},
                         "n_images": r.n_images,
                         "n_samples": r.n_samples,
+                        "coverage": {"scored": r.n_scored, "expected": r.n_expected, "fraction": _num(r.coverage)},
+                        "errors": r.n_errors,
+                        "complete": r.complete,
                         "runs": r.runs,
                         "signature_line": r.signature_line,
                         "signature_conflict": r.signature_conflict.split(",") if r.signature_conflict else [],
@@ -490,7 +615,9 @@ def _write(path: Path, text: str) -> None:
     path.write_bytes(text.encode("utf-8"))
 
 
-def write_leaderboard(lb: Leaderboard, merged: Merged, out: str | Path, n_worst: int = 8) -> list[Path]:
+def write_leaderboard(
+    lb: Leaderboard, merged: Merged, out: str | Path, n_worst: int = 8, allow_outside: bool = False,
+) -> list[Path]:
     """Write ``index.html``, ``methods/*.html``, ``README.md``, ``leaderboard.csv``/``.json``, ``thumbs/``.
 
     Args:
@@ -498,6 +625,7 @@ def write_leaderboard(lb: Leaderboard, merged: Merged, out: str | Path, n_worst:
         merged: the merged table (for the worst cases and image paths).
         out: leaderboard folder; created, or rebuilt when it holds a previous leaderboard.
         n_worst: worst results per method and board on the method pages.
+        allow_outside: make thumbnails of image files outside the runs' recorded folders too.
 
     Returns:
         The written files (relative order is stable).
@@ -507,7 +635,7 @@ def write_leaderboard(lb: Leaderboard, merged: Merged, out: str | Path, n_worst:
 
     out = Path(out)
     _prepare_out(out)
-    collect_worst(lb, merged, out, n_worst)
+    collect_worst(lb, merged, out, n_worst, allow_outside=allow_outside)
     files = {
         "index.html": render_index(lb),
         "README.md": render_markdown(lb),
@@ -536,6 +664,7 @@ def build_leaderboard(
     seed: int = 0,
     n_boot: int = 1000,
     n_worst: int = 8,
+    allow_outside: bool = False,
 ) -> Leaderboard:
     """Load, merge, rank and write: the whole ``paradigm leaderboard`` command as a function.
 
@@ -550,6 +679,8 @@ def build_leaderboard(
         seed: bootstrap seed.
         n_boot: bootstrap resamples.
         n_worst: worst results per method and board.
+        allow_outside: make thumbnails of image files outside the runs' recorded results/GT folders
+            (by default a path in a scores table that points elsewhere is skipped with a warning).
 
     Returns:
         The :class:`Leaderboard` that was written.
@@ -562,5 +693,5 @@ def build_leaderboard(
     merged = merge_runs(runs, force=force)
     lb = compute_leaderboard(merged, title=title, rank_by=rank_by, metrics=metrics, seed=seed, n_boot=n_boot,
                              thumbnails=thumbnails)
-    write_leaderboard(lb, merged, out, n_worst=n_worst)
+    write_leaderboard(lb, merged, out, n_worst=n_worst, allow_outside=allow_outside)
     return lb

@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from .._version import __version__
-from .build import Board, Case, Leaderboard, Row, Thumb
+from .build import NO_ROOTS_NOTE, OUTSIDE_NOTE, Board, Case, Leaderboard, Row, Thumb
 from .merge import PILLARS
 
 CSS = """
@@ -180,6 +180,14 @@ def _conflict_marker(fields: str) -> str:
             f"\u26a0 signature conflict ({esc(fields)})</span>")
 
 
+def incomplete_marker(row: Row) -> str:
+    """A warning after the coverage of a method that did not score every image (empty otherwise)."""
+    if row.complete:
+        return ""
+    return (f' <span class="conflict" title="{row.n_expected - row.n_scored} image(s) of this task x dataset '
+            'have no composite for this method: ranked after the complete methods">\u26a0 incomplete</span>')
+
+
 def _board_table(lb: Leaderboard, board: Board) -> str:
     heads = [_th("Rank", True), _th("Method", False, "t"), _th("Composite (95% CI)", True)]
     if board.has_samples:
@@ -190,7 +198,11 @@ def _board_table(lb: Leaderboard, board: Board) -> str:
         arrow = "" if d is None else (" \u2191" if d else " \u2193")
         hint = "" if d is None else ("higher is better" if d else "lower is better")
         heads.append(_th(esc(m) + arrow, True, title=hint))
-    heads += [_th("Images", True), _th("Signature", False, "t")]
+    heads += [_th("Images", True),
+              _th("Coverage", True, title="images scored / images in this task x dataset; incomplete methods "
+                                          "are ranked after complete ones"),
+              _th("Errors", True, title="rows of the run's errors.csv for this method here"),
+              _th("Signature", False, "t")]
     rows = []
     for r in board.rows:
         cells = [
@@ -206,6 +218,8 @@ def _board_table(lb: Leaderboard, board: Board) -> str:
         cells += [f'<td data-v="{dv(r.metrics[m])}">{fmetric(r.metrics[m])}</td>' for m in lb.metrics]
         samples = f' <span class="ci">({r.n_samples} samples)</span>' if r.n_samples != r.n_images else ""
         cells.append(f'<td data-v="{r.n_images}">{r.n_images}{samples}</td>')
+        cells.append(f'<td data-v="{dv(r.coverage)}">{r.coverage_text}{incomplete_marker(r)}</td>')
+        cells.append(f'<td data-v="{r.n_errors}">{r.n_errors}</td>')
         cells.append(f'<td class="t sig"><details><summary>{esc(" ".join(r.runs))}</summary>'
                      f"<code>{esc(r.signature_line)}</code></details></td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -296,8 +310,9 @@ def _rule_text(lb: Leaderboard) -> str:
         f"Ranked by {what}. Methods share a rank when the difference is not significant: a method joins "
         f"the current rank group while it is not significantly worse than the group's top method "
         f"(paired bootstrap over the images both scored, {lb.n_boot} resamples, \u03b1 = {lb.alpha:g}, "
-        f"seed {lb.seed}). Intervals are 95% percentile bootstrap intervals over images. All pillars and "
-        "the composite are in [0, 1], higher is better."
+        f"seed {lb.seed}). A method that scored fewer images than the task \u00d7 dataset has (coverage "
+        "below 100%, marked incomplete) is ranked after every complete method. Intervals are 95% percentile "
+        "bootstrap intervals over images. All pillars and the composite are in [0, 1], higher is better."
     )
 
 
@@ -372,20 +387,24 @@ def _cases_table(board: Board, cases: list[Case], method: str) -> str:
 def render_method_page(lb: Leaderboard, method: str) -> str:
     """The ``methods/<slug>.html`` page of one method: its ranks and its worst results."""
     sections = []
-    any_missing = False
+    any_missing = any_refused = False
     for b in lb.boards:
         row: Row | None = next((r for r in b.rows if r.method == method), None)
         if row is None:
             continue
         cases = b.worst.get(method, [])
         any_missing = any_missing or any(
-            not t.path and t.note != "thumbnails off" for c in cases for t in (c.output, c.gt)
+            not t.path and t.note not in ("thumbnails off", OUTSIDE_NOTE, NO_ROOTS_NOTE)
+            for c in cases for t in (c.output, c.gt)
         )
+        any_refused = any_refused or any(t.note in (OUTSIDE_NOTE, NO_ROOTS_NOTE) for c in cases for t in (c.output, c.gt))
         rank = f"rank {row.rank} of {len(b.rows)}" if row.rank else "unranked"
         ci = row.composite
         summary = (f"<p>{rank}; composite {f3(ci.mean)} [{f3(ci.ci_low)}, {f3(ci.ci_high)}]; "
                    + ", ".join(f"{p} {f3(row.pillars[p])}" for p in PILLARS)
-                   + f"; {row.n_images} images.{_conflict_marker(row.signature_conflict)}</p>"
+                   + f"; {row.n_scored} of {row.n_expected} images scored"
+                   + f", {row.n_errors} error{'' if row.n_errors == 1 else 's'} in errors.csv"
+                   + f"{incomplete_marker(row)}.{_conflict_marker(row.signature_conflict)}</p>"
                    f'<p class="muted">Signature: <code>{esc(row.signature_line)}</code></p>')
         table = (_cases_table(b, cases, method) if cases
                  else '<p class="note">No result of this method has a composite value.</p>')
@@ -397,6 +416,10 @@ def render_method_page(lb: Leaderboard, method: str) -> str:
     elif any_missing:
         notes.append("Some image files were not reachable from where the leaderboard was built, so their "
                      "thumbnails are missing; build the leaderboard where the scored images are.")
+    if lb.thumbnails and any_refused:
+        notes.append("Some image paths in the scores lie outside the folders their run scored (or the run "
+                     "records none), so no thumbnails were made of them; rebuild with --allow-outside only if "
+                     "you trust the scores files.")
     note = "".join(f'<p class="note missing">{esc(n)}</p>' for n in notes)
     title = f"{method} \u2014 {lb.title}"
     body = (f'<header><p><a href="../index.html">\u2190 {esc(lb.title)}</a></p><h1>{esc(method)}</h1></header>'

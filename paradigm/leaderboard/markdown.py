@@ -63,7 +63,7 @@ def render_markdown(lb: Leaderboard) -> str:
         head = ["Rank", "Method", "Composite (95% CI)"]
         if b.has_samples:
             head.append("Floor (95% CI)")
-        head += [p.capitalize() for p in PILLARS] + [md_escape(m) for m in lb.metrics] + ["Images", "Signature"]
+        head += [p.capitalize() for p in PILLARS] + [md_escape(m) for m in lb.metrics] + ["Images", "Coverage", "Errors", "Signature"]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "|".join(":---" if h in ("Method", "Signature") else "---:" for h in head) + "|")
         for r in b.rows:
@@ -78,6 +78,8 @@ def render_markdown(lb: Leaderboard) -> str:
             cells += [_f3(r.pillars[p]) for p in PILLARS]
             cells += [_fm(r.metrics[m]) for m in lb.metrics]
             cells.append(f"{r.n_images} ({r.n_samples} samples)" if r.n_samples != r.n_images else str(r.n_images))
+            cells.append(r.coverage_text + ("" if r.complete else " \u26a0 incomplete"))
+            cells.append(str(r.n_errors))
             cells.append(md_escape(r.signature_line))
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError
@@ -40,6 +41,10 @@ COMPOSITE = "composite"
 #: Signature fields that change scores (contracts §3), in the order they are checked.
 SCORE_FIELDS: tuple[str, ...] = _SIGNATURE_SCORE_FIELDS
 _STRING_COLUMNS = ("method", "task", "dataset", "image", "sample", "output_path", "gt_path", "input_path")
+#: Columns of ``errors.csv`` (contracts §2).
+ERROR_COLUMNS: tuple[str, ...] = ("method", "task", "dataset", "image", "path", "stage", "reason")
+#: Slack allowed around [0, 1] for pillars and the composite (float rounding of a weighted mean).
+_UNIT_SLACK = 1e-9
 
 
 @dataclass
@@ -53,6 +58,9 @@ class Run:
         scores: the per-image table (contracts §2), identity columns as str (``""`` when empty).
         signature: the reproducibility signature dict from ``run.json``.
         signature_line: its one-line rendering.
+        errors: the run's ``errors.csv`` (contracts §2; empty when absent), identity columns as str.
+        roots: the folders the run scored (``run.json`` ``roots``: results, gt, input…, resolved);
+            None when the run did not record them. Thumbnails are only made from files under them.
     """
 
     run_id: str
@@ -61,6 +69,8 @@ class Run:
     scores: pd.DataFrame
     signature: dict[str, Any]
     signature_line: str
+    errors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(ERROR_COLUMNS)))
+    roots: list[Path] | None = None
 
 
 @dataclass
@@ -85,6 +95,15 @@ class Merged:
     runs: list[Run]
     conflicts: list[Conflict] = field(default_factory=list)
 
+    @property
+    def errors(self) -> pd.DataFrame:
+        """Every run's ``errors.csv`` rows, with a ``run_id`` column."""
+        frames = [r.errors.assign(run_id=r.run_id) for r in self.runs if len(r.errors)]
+        if not frames:
+            return pd.DataFrame(columns=[*ERROR_COLUMNS, "run_id"])
+        # the same errors.csv given twice (or two runs of one folder) counts once
+        return pd.concat(frames, ignore_index=True).drop_duplicates(list(ERROR_COLUMNS), ignore_index=True)
+
 
 def _read_table(folder: Path) -> pd.DataFrame:
     parquet, csv = folder / "scores.parquet", folder / "scores.csv"
@@ -98,6 +117,7 @@ def _read_table(folder: Path) -> pd.DataFrame:
         except Exception as exc:
             raise InputError(f"cannot read {parquet}: {exc}; rerun `paradigm score --out {folder}`") from exc
         if df is not None:
+            check_unit_columns(df, parquet)
             return df
     if csv.is_file():
         try:
@@ -105,6 +125,7 @@ def _read_table(folder: Path) -> pd.DataFrame:
             df = pd.read_csv(csv, dtype=str, keep_default_na=False)
         except Exception as exc:
             raise InputError(f"cannot read {csv}: {exc}; rerun `paradigm score --out {folder}`") from exc
+        check_unit_columns(df, csv)
         for col in df.columns:
             if col not in _STRING_COLUMNS:
                 df[col] = pd.to_numeric(df[col].replace("", math.nan), errors="coerce")
@@ -112,6 +133,59 @@ def _read_table(folder: Path) -> pd.DataFrame:
     raise InputError(
         f"{folder} has no scores.parquet or scores.csv; pass folders written by `paradigm score --out DIR`"
     )
+
+
+def check_unit_columns(df: pd.DataFrame, source: Path) -> None:
+    """Refuse a table whose composite or pillar values are not numbers in [0, 1].
+
+    A blank cell (CSV) or a null (parquet) is a value that could not be computed and is allowed;
+    anything else must be a finite number in [0, 1]: text such as ``inf``, ``nan`` or ``good``, or a
+    value outside the range, could only come from an edited or forged file and would rank it first.
+
+    Raises:
+        InputError: naming the file, the column, the first bad row and how many there are.
+    """
+    for col in (COMPOSITE, *PILLARS):
+        if col not in df.columns:
+            continue
+        raw = df[col]
+        blank = raw.isna() | raw.astype(str).str.strip().eq("")
+        num = pd.to_numeric(raw.where(~blank), errors="coerce").astype("float64")
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(num) & (num >= -_UNIT_SLACK) & (num <= 1 + _UNIT_SLACK)
+        bad = ~blank & ~ok
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            row = df.iloc[i]
+            where = ", ".join(f"{k} {str(row[k])!r}" for k in ("method", "image") if k in df.columns)
+            raise InputError(
+                f"{source}: column {col!r} has {int(bad.sum())} value(s) that are not numbers in [0, 1] "
+                f"(first: row {i + 2}{', ' + where if where else ''}: {str(raw.iloc[i])!r}); pillars and the "
+                "composite are qualities in [0, 1]. Rescore with `paradigm score`, or leave the cell empty "
+                "when no value could be computed"
+            )
+
+
+def _read_errors(folder: Path) -> pd.DataFrame:
+    path = folder / "errors.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=list(ERROR_COLUMNS))
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:
+        log.warning("cannot read %s (%s): error counts of this run are left out", path, exc)
+        return pd.DataFrame(columns=list(ERROR_COLUMNS))
+    for col in ERROR_COLUMNS:
+        if col not in df.columns:
+            df[col] = ""
+    return df[list(ERROR_COLUMNS)].astype(str)
+
+
+def _read_roots(meta: dict[str, Any]) -> list[Path] | None:
+    roots = meta.get("roots")
+    if not isinstance(roots, dict):
+        return None
+    return [Path(v) for v in roots.values() if isinstance(v, str) and v and Path(v).is_absolute()]
 
 
 def load_run(path: str | Path, run_id: str = "run1") -> Run:
@@ -161,7 +235,8 @@ def load_run(path: str | Path, run_id: str = "run1") -> Run:
         if col in df.columns:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     return Run(run_id=run_id, name=folder.resolve().name, folder=folder, scores=df, signature=signature,
-               signature_line=line.replace("\n", " ").strip())
+               signature_line=line.replace("\n", " ").strip(), errors=_read_errors(folder),
+               roots=_read_roots(meta))
 
 
 def _as_name(v: Any) -> str:

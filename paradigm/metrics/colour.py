@@ -10,6 +10,8 @@ Conventions (exact formulas):
   ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255`` for ``R, G, B`` in ``[0, 1]``, i.e. the
   8-bit studio-swing luma (16..235) divided by 255, so the result lies in ``[16/255, 235/255]``.
   ``y_range="full"`` is the full-swing BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` in ``[0, 1]``.
+  ``round8=True`` rounds that 8-bit value to an integer, as MATLAB ``rgb2ycbcr`` does on ``uint8``
+  input (``--y-channel matlab``; see docs/colour.md).
 * :func:`rgb_to_gray` is MATLAB ``rgb2gray``: ``0.2989 R + 0.5870 G + 0.1140 B``.
 * :func:`rgb_to_lab` is ``skimage.color.rgb2lab`` (sRGB companding, D65 / 2° white point
   ``(0.95047, 1, 1.08883)``, the easyrgb ``0.008856 / 7.787`` linear segment).
@@ -61,7 +63,29 @@ def _weighted_sum(x: torch.Tensor, w: tuple[float, float, float]) -> torch.Tenso
     return w[0] * x[:, 0:1] + w[1] * x[:, 1:2] + w[2] * x[:, 2:3]
 
 
-def rgb_to_y(x: torch.Tensor, *, y_range: YRange = "matlab") -> torch.Tensor:
+#: ``--y-channel`` rules: ``"float"`` (BasicSR: unrounded Y) and ``"matlab"`` (Y rounded to 8 bits).
+YRule = Literal["float", "matlab"]
+
+
+def y_rule(value: object) -> YRule | None:
+    """The Y rule of a metric's ``y_channel`` option: None (RGB), ``"float"`` or ``"matlab"``.
+
+    ``False``/None: no Y; ``True`` or ``"float"``: BasicSR's float conversion (the default rule of
+    ``--y-channel``); ``"matlab"``: MATLAB ``rgb2ycbcr`` on uint8 input, which returns uint8.
+
+    Raises:
+        InputError: any other value.
+    """
+    if value is None or value is False:
+        return None
+    if value is True or value == "float":
+        return "float"
+    if value == "matlab":
+        return "matlab"
+    raise InputError(f"y_channel must be False, True/'float' or 'matlab', got {value!r}")
+
+
+def rgb_to_y(x: torch.Tensor, *, y_range: YRange = "matlab", round8: bool = False) -> torch.Tensor:
     """ITU-R BT.601 luma of RGB images.
 
     Args:
@@ -70,6 +94,9 @@ def rgb_to_y(x: torch.Tensor, *, y_range: YRange = "matlab") -> torch.Tensor:
         y_range: ``"matlab"`` (default): MATLAB ``rgb2ycbcr`` / BasicSR Y,
             ``(16 + 65.481 R + 128.553 G + 24.966 B) / 255``, values in ``[16/255, 235/255]``.
             ``"full"``: ``0.299 R + 0.587 G + 0.114 B``, values in ``[0, 1]``.
+        round8: round the 8-bit value to an integer (half away from zero) before dividing by 255, as
+            MATLAB ``rgb2ycbcr`` does on ``uint8`` input (its output is ``uint8``); BasicSR's float
+            conversion (default, False) does not round. Only with ``y_range="matlab"``.
 
     Returns:
         ``(N, 1, H, W)`` luma, same dtype and device as ``x``. Multiply by 255 for the 8-bit scale.
@@ -81,7 +108,8 @@ def rgb_to_y(x: torch.Tensor, *, y_range: YRange = "matlab") -> torch.Tensor:
     if x.shape[1] == 1:
         return x
     if y_range == "matlab":
-        return (16.0 + _weighted_sum(x, _Y_MATLAB)) / 255.0
+        y8 = 16.0 + _weighted_sum(x, _Y_MATLAB)
+        return (torch.floor(y8 + 0.5) if round8 else y8) / 255.0
     if y_range == "full":
         return _weighted_sum(x, _Y_FULL)
     raise InputError(f"y_range must be 'matlab' or 'full', got {y_range!r}")

@@ -35,6 +35,8 @@ __all__ = [
     "estimate_geometry",
     "geometry",
     "align_to",
+    "delivered_factor",
+    "scale_as_delivered",
     "warp_similarity",
     "border_fraction",
     "colour_cast",
@@ -315,12 +317,21 @@ def geometry(
     scale_margin: float = 0.05,
     shift_tol: float = 1.0,
     scale_tol: float = 0.01,
+    delivered_size: Any = None,
 ) -> dict[str, torch.Tensor]:
     """Geometric drift of outputs relative to the ground truth.
 
+    Units: shifts are in **ground-truth pixels**; ``scale`` is the size of the GT's content in the
+    output **as delivered**, in output pixels per GT pixel (1: same size and framing; 2: a 2x larger
+    output of the same view, or content zoomed in 2x).
+
     Args:
-        x: outputs ``(N, C, H, W)`` float in [0, 1].
+        x: outputs ``(N, C, H, W)`` float in [0, 1], already resized to the GT size when they were
+            delivered at another size (as ``paradigm score --resize to-gt`` does).
         ref: ground truth, same shape.
+        delivered_size: ``(H, W)`` (all items) or an ``(N, 2)`` array of each output's size before that
+            resize; None: delivered at ``x``'s size. ``scale`` is multiplied by
+            :func:`delivered_factor` of it; ``fov_flag`` is not (it is about the content).
         max_scale: scale search range, see :func:`estimate_geometry`.
         work_size: working resolution of the scale search.
         lowpass: correlation frequency weight, see :func:`estimate_geometry`.
@@ -329,15 +340,21 @@ def geometry(
         scale_tol: ``fov_flag`` threshold on ``|scale - 1|``.
 
     Returns:
-        dict of ``(N,)`` float64: ``shift_dx``, ``shift_dy`` (pixels, content displacement of the
-        output, see module docstring), ``scale`` (> 1: output zoomed in), ``fov_flag`` (1.0 when
-        ``hypot(dx, dy) > shift_tol`` or ``|scale - 1| > scale_tol``, else 0.0), ``border_frac``
+        dict of ``(N,)`` float64: ``shift_dx``, ``shift_dy`` (GT pixels, content displacement of the
+        output, see module docstring), ``scale`` (as delivered, see above; > 1: output larger or
+        zoomed in), ``fov_flag`` (1.0 when ``hypot(dx, dy) > shift_tol`` or the content scale measured
+        at the GT size differs from 1 by more than ``scale_tol``, else 0.0), ``border_frac``
         (:func:`border_fraction` with the reference).
     """
     scale, dx, dy = estimate_geometry(
         x, ref, max_scale=max_scale, work_size=work_size, lowpass=lowpass, scale_margin=scale_margin
     )
     flag = ((torch.hypot(dx, dy) > shift_tol) | ((scale - 1).abs() > scale_tol)).to(torch.float64)
+    if delivered_size is not None:
+        sizes = np.broadcast_to(np.asarray(delivered_size, dtype=np.float64).reshape(-1, 2), (x.shape[0], 2))
+        gt_hw = (int(ref.shape[-2]), int(ref.shape[-1]))
+        factor = torch.tensor([delivered_factor((h, w), gt_hw) for h, w in sizes], dtype=scale.dtype)
+        scale = scale * factor.to(scale.device)
     return {
         "shift_dx": dx,
         "shift_dy": dy,
@@ -345,6 +362,51 @@ def geometry(
         "fov_flag": flag,
         "border_frac": border_fraction(x, ref),
     }
+
+
+def delivered_factor(delivered_hw: tuple[float, float], gt_hw: tuple[float, float]) -> float:
+    """Output pixels per GT pixel of an output delivered at ``delivered_hw`` for a GT of ``gt_hw``.
+
+    The geometric mean of the two axes' ratios, ``sqrt(Hd/Hg * Wd/Wg)`` (exactly the ratio when the
+    aspect is kept); NaN when a size is unknown (not positive).
+    """
+    hd, wd = float(delivered_hw[0]), float(delivered_hw[1])
+    hg, wg = float(gt_hw[0]), float(gt_hw[1])
+    if min(hd, wd, hg, wg) <= 0:
+        return math.nan
+    return math.sqrt((hd / hg) * (wd / wg))
+
+
+def scale_as_delivered(scores: Any, size_of: Any = None) -> Any:
+    """The ``scale`` column of a ``paradigm score`` table, converted to the outputs as delivered.
+
+    The engine resizes an output of another size to its GT's size before any metric, so
+    :class:`Geometry` measures the content scale at the GT size (1.0 for a 2x output of the same view).
+    This multiplies it by :func:`delivered_factor` of each output file's size (read from its header,
+    so cached reruns need no decoding) and the GT size in ``height``/``width``.
+
+    Args:
+        scores: the per-pair table (``output_path``, ``height``, ``width``, ``scale``).
+        size_of: ``path -> (H, W)`` [default :func:`paradigm.io.image_size`].
+
+    Returns:
+        The converted column (a pandas Series; NaN where the output's size cannot be read).
+    """
+    if size_of is None:
+        from ..io import image_size as size_of
+
+    def one(path: Any, h: Any, w: Any, s: Any) -> float:
+        if not isinstance(path, str) or not path or not math.isfinite(float(s)):
+            return float(s)
+        try:
+            hd, wd = size_of(path)
+        except Exception:  # unreadable now: the delivered size is unknown
+            return math.nan
+        return float(s) * delivered_factor((hd, wd), (float(h), float(w)))
+
+    cols = ("output_path", "height", "width", "scale")
+    values = [one(*r) for r in zip(*(scores[c] for c in cols), strict=True)]
+    return type(scores["scale"])(values, index=scores.index, dtype="float64")
 
 
 def align_to(
@@ -599,7 +661,7 @@ class Geometry(Metric):
     """Global translation/scale drift and added borders (diagnostic)."""
 
     name = "geometry"
-    version = "1"
+    version = "2"  # 2: the engine reports `scale` of the output as delivered (before the resize to the GT)
     kind = "full-reference"
     higher_is_better = False
     value_range = (-float("inf"), float("inf"))
@@ -615,7 +677,8 @@ class Geometry(Metric):
         "shift_tol": 1.0,
         "scale_tol": 0.01,
     }
-    description = "Geometric drift: global shift (px), scale, field-of-view flag, added-border fraction"
+    description = ("Geometric drift: global shift (GT px), scale as delivered (output px per GT px), "
+                   "field-of-view flag, added-border fraction")
     #: Direction per output column (None: signed, no better/worse), read by paradigm.samples.
     column_higher_is_better: ClassVar[dict[str, bool | None]] = {
         "shift_dx": None,

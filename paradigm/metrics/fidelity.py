@@ -27,7 +27,7 @@ from ._filters import (
     separable_filter_valid,
 )
 from .base import Metric, Pillar
-from .colour import mean_ciede2000, rgb_to_y
+from .colour import mean_ciede2000, rgb_to_y, y_rule
 from .registry import register
 
 #: Coefficients MATLAB's rgb2gray actually uses (first row of inv(NTSC)); documented as 0.2989/0.5870/0.1140.
@@ -48,7 +48,7 @@ def _round_half_away(x: torch.Tensor) -> torch.Tensor:
     return torch.floor(x + 0.5)
 
 
-def matlab_gray255(x: torch.Tensor, *, quantize: bool = True, y_channel: bool = False) -> torch.Tensor:
+def matlab_gray255(x: torch.Tensor, *, quantize: bool = True, y_channel: bool | str = False) -> torch.Tensor:
     """The 0..255 grey image the official MATLAB scripts receive.
 
     Args:
@@ -63,7 +63,7 @@ def matlab_gray255(x: torch.Tensor, *, quantize: bool = True, y_channel: bool = 
     """
     xd = x.to(_compute_dtype(x))
     if y_channel:
-        return rgb_to_y(xd, y_range="matlab") * 255.0
+        return rgb_to_y(xd, y_range="matlab", round8=y_rule(y_channel) == "matlab") * 255.0
     if xd.shape[1] == 3:
         # weights applied to 8-bit values, as rgb2gray on uint8 data
         g = (MATLAB_GRAY[0] * 255.0) * xd[:, 0:1] + (MATLAB_GRAY[1] * 255.0) * xd[:, 1:2]
@@ -75,7 +75,7 @@ def matlab_gray255(x: torch.Tensor, *, quantize: bool = True, y_channel: bool = 
     return g
 
 
-def _gray_memo(x: torch.Tensor, quantize: bool, y_channel: bool) -> torch.Tensor:
+def _gray_memo(x: torch.Tensor, quantize: bool, y_channel: bool | str) -> torch.Tensor:
     """:func:`matlab_gray255` of ``x``, computed once per batch tensor (shared by SSIM, MS-SSIM, GMSD)."""
     return MEMO.get_or_compute(
         ("gray255", quantize, y_channel), (x,), lambda: matlab_gray255(x, quantize=quantize, y_channel=y_channel)
@@ -89,7 +89,7 @@ def psnr(
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    y_channel: bool = False,
+    y_channel: bool | str = False,
     data_range: float = 1.0,
     max_db: float = PSNR_MAX_DB,
 ) -> torch.Tensor:
@@ -102,7 +102,8 @@ def psnr(
     Args:
         x: ``(N, C, H, W)`` output in [0, 1].
         y: ``(N, C, H, W)`` reference, same shape.
-        y_channel: compute on BT.601 Y (MATLAB ``rgb2ycbcr``, BasicSR ``test_y_channel``) instead of RGB.
+        y_channel: compute on BT.601 Y instead of RGB: True/``"float"``: BasicSR's float Y
+            (``test_y_channel``); ``"matlab"``: MATLAB ``rgb2ycbcr`` on uint8 input (Y rounded to 8 bits).
         data_range: peak value (1 for [0, 1] images).
         max_db: cap in dB.
 
@@ -110,8 +111,10 @@ def psnr(
         ``(N,)`` float64 PSNR in dB, in ``[~0, max_db]``; higher is better.
     """
     fast_check_pair(x, y)
-    if y_channel:
-        x, y = rgb_to_y(x.to(torch.float64)), rgb_to_y(y.to(torch.float64))
+    rule = y_rule(y_channel)
+    if rule is not None:
+        r8 = rule == "matlab"
+        x, y = rgb_to_y(x.to(torch.float64), round8=r8), rgb_to_y(y.to(torch.float64), round8=r8)
     dt = _compute_dtype(x)
     diff = x.to(dt) - y.to(dt)
     # a float32 row sum (torch sums in cascades: ~1e-7 relative, 4e-7 dB) then float64; reducing with
@@ -168,7 +171,7 @@ def ssim(
     *,
     downsample: bool = False,
     quantize: bool = True,
-    y_channel: bool = False,
+    y_channel: bool | str = False,
     win_size: int = 11,
     sigma: float = 1.5,
     k1: float = 0.01,
@@ -211,7 +214,7 @@ def ssim(
 
 
 def _ssim_scale0(
-    x: torch.Tensor, y: torch.Tensor, quantize: bool, y_channel: bool, win_size: int, sigma: float, k1: float, k2: float
+    x: torch.Tensor, y: torch.Tensor, quantize: bool, y_channel: bool | str, win_size: int, sigma: float, k1: float, k2: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean SSIM and mean ``cs`` at full resolution; computed once per batch for SSIM and MS-SSIM."""
 
@@ -236,7 +239,7 @@ def ms_ssim(
     y: torch.Tensor,
     *,
     quantize: bool = True,
-    y_channel: bool = False,
+    y_channel: bool | str = False,
     weights: tuple[float, ...] = MS_SSIM_WEIGHTS,
     win_size: int = 11,
     sigma: float = 1.5,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -107,6 +108,10 @@ def build_scores(plan: Plan, col: Collector) -> Any:
     scores["height"] = scores["height"].astype("int64")
     scores["width"] = scores["width"].astype("int64")
     scores["resized"] = scores["resized"].astype(bool)
+    if "scale" in scores.columns and len(scores):  # geometry: scale of the output as delivered (issue 16.5)
+        from ..metrics.diagnostics import scale_as_delivered
+
+        scores["scale"] = scale_as_delivered(scores)
     return scores
 
 
@@ -231,6 +236,9 @@ def run_info(
         "cache_quarantined": [str(q) for q in cache.quarantined],
         "composite": info,
         "composite_note": note,
+        # the scored folders, resolved: `paradigm leaderboard` makes thumbnails only of files under them
+        "roots": {k: str(Path(v).resolve()) for k, v in (("results", cfg.results), ("gt", cfg.gt),
+                                                           ("input", cfg.input), ("input2", cfg.input2)) if v},
     }
 
 

@@ -205,7 +205,7 @@ def choose_metrics(cfg: ScoreConfig) -> tuple[list[str], set[str], dict[str, str
 
 
 def instantiate_metrics(
-    names: Sequence[str], *, y_channel: bool, precision: str, device: torch.device
+    names: Sequence[str], *, y_channel: bool | str, precision: str, device: torch.device
 ) -> tuple[list[Metric], dict[str, str]]:
     """Create the metrics; those raising :class:`MetricUnavailableError` (or failing to build) are skipped."""
     metrics: list[Metric] = []
@@ -214,7 +214,7 @@ def instantiate_metrics(
         cls = get_metric_class(n)
         opts: dict[str, Any] = {}
         if y_channel and cls.supports_y_channel and "y_channel" in cls.defaults:
-            opts["y_channel"] = True
+            opts["y_channel"] = y_channel  # True (float Y, BasicSR) or "matlab" (Y rounded to 8 bits)
         if "precision" in cls.defaults:
             opts["precision"] = precision
         try:
