@@ -11,6 +11,7 @@ least squares against the human opinion score mapped linearly to [0, 1] (higher 
 from __future__ import annotations
 
 import logging
+import sys
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -378,7 +379,7 @@ def _cross_validate(
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(folds, desc="folds", leave=False)
+        iterator = tqdm(folds, desc="folds", leave=False, file=sys.stderr, disable=not sys.stderr.isatty())
     oof = {a: np.full(y.size, np.nan) for a in aggregations}
     oof_single = np.full(x.shape, np.nan)
     fold_weights: dict[str, list[list[float]]] = {a: [] for a in aggregations}

@@ -42,7 +42,8 @@ def pair(tmp_path: Path) -> dict[str, Path]:
 
 
 def _explain(out: Path, gt: Path, *extra: str) -> tuple[int, str]:
-    r = CliRunner().invoke(cli, ["explain", str(out), "--gt", str(gt), "--metrics", "psnr,ssim,ciede2000", *extra])
+    r = CliRunner().invoke(cli, ["explain", str(out), "--gt", str(gt), "--metrics", "psnr,ssim,ciede2000",
+                                 "--composite", "default-v1", *extra])
     return r.exit_code, r.output
 
 

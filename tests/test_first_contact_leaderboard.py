@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _synthetic_scores import synthetic_scores, write_scores_folder
 from click.testing import CliRunner
 
 from paradigm.errors import InputError
 from paradigm.leaderboard import build_leaderboard, load_run
-from paradigm.leaderboard.synthetic import synthetic_scores, write_scores_folder
 
 
 def _cli(args: list[str]) -> tuple[int, str]:

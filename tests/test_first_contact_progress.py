@@ -55,7 +55,7 @@ def test_meta_eval_fit_folds_are_silent_off_a_terminal(capsys):
 
 
 def test_weights_download_bar_is_silent_off_a_terminal(tmp_path, capsys):
-    from paradigm.weights.resolver import _fetch
+    from paradigm.weights.download import fetch
 
     payload = b"x" * 200_000
     (tmp_path / "srv").mkdir()
@@ -74,7 +74,7 @@ def test_weights_download_bar_is_silent_off_a_terminal(tmp_path, capsys):
     try:
         dest = tmp_path / "dest"
         dest.mkdir()
-        got = _fetch(f"http://127.0.0.1:{srv.server_port}/w.bin", dest, {"filename": "w.bin"})
+        got = fetch(f"http://127.0.0.1:{srv.server_port}/w.bin", dest, "w.bin").path
     finally:
         srv.shutdown()
         srv.server_close()

@@ -82,7 +82,7 @@ def score(
     scores.csv, summary.csv, errors.csv and run.json.
     """
     from ..errors import MetricUnavailableError, ParadigmError
-    from ..outputs import check_out_dir, summary_table, write_outputs
+    from ..outputs import check_out_dir, write_outputs
     from ..terminal_table import render_summary
 
     if cache is not None and no_cache:

@@ -16,8 +16,8 @@ import math
 from typing import Any
 
 from .._version import __version__
-from .build import NO_ROOTS_NOTE, OUTSIDE_NOTE, Board, Case, Leaderboard, Row, Thumb
 from .merge import PILLARS
+from .model import NO_ROOTS_NOTE, OUTSIDE_NOTE, Board, Case, Leaderboard, Row, Thumb
 
 CSS = """
 :root{--fg:#1b1f24;--muted:#5b6570;--line:#d7dce1;--head:#f3f5f7;--accent:#1f5fbf;--warn:#9a4b00}

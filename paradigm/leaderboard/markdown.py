@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 from .._version import __version__
-from .build import Leaderboard
 from .merge import PILLARS
+from .model import Leaderboard
 
 _SPECIAL = set("\\`*_[]|~")
 

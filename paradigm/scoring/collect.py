@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import cache as cache_mod
