@@ -22,6 +22,8 @@ METRIC_MODULES: tuple[str, ...] = (
     "paradigm.metrics.pyiqa_models",
     "paradigm.metrics.diagnostics",
     "paradigm.metrics.task",
+    "paradigm.metrics.study",
+    "paradigm.metrics.study_fusion",
 )
 
 _REGISTRY: dict[str, type[Metric]] = {}
