@@ -83,6 +83,8 @@ class ScoreConfig:
         align: ``"none"`` or ``"similarity"``: register each output to its GT (global translation and
             scale, :func:`paradigm.metrics.diagnostics.align_to`) after resizing, before any metric.
         progress: show a progress bar (None: only when stderr is a terminal).
+        protocol: a study protocol (``paradigm protocols``): it replaces the metric set, the resize
+            rule and the pairing, and is recorded in the signature (see :mod:`paradigm.protocols`).
     """
 
     results: Path
@@ -105,6 +107,7 @@ class ScoreConfig:
     align: str = "none"
     input2: Path | None = None
     n_boot: int = 1000
+    protocol: str | None = None
 
 
 @dataclass
@@ -278,6 +281,13 @@ def _resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return y[0].clamp_(0.0, 1.0)
 
 
+def _protocol_resize(rule: str, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """A study protocol's resize rule (:mod:`paradigm.protocols.resize`)."""
+    from .protocols.hook import resize_output
+
+    return resize_output(rule, x, h, w)
+
+
 def _crop(x: torch.Tensor, n: int) -> torch.Tensor:
     return x[:, n : x.shape[1] - n, n : x.shape[2] - n] if n > 0 else x
 
@@ -311,7 +321,7 @@ def _prepare_group(
         except DecodeError as exc:
             out.append(_Fail(i, "decode", str(exc), pair.output_path))
             continue
-        resized = tuple(o.shape[1:]) != (h, w)
+        resized = tuple(o.shape[1:]) != (h, w) and resize != "native"
         if resized:
             if resize == "none":
                 out.append(
@@ -319,7 +329,7 @@ def _prepare_group(
                           "(--resize none); resize it or use --resize to-gt", pair.output_path)
                 )
                 continue
-            o = _resize(o, h, w)
+            o = _resize(o, h, w) if resize in RESIZE_POLICIES else _protocol_resize(resize, o, h, w)
         if align != "none":
             from .metrics.diagnostics import align_to
 
@@ -632,12 +642,23 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
                 names.remove(n)
                 if n in explicit:
                     skipped[n] = "needs two fusion sources: pass --input A --input2 B"
+    plan = None
+    if cfg.protocol:  # a study protocol: its metric set, resize rule and pairing (paradigm.protocols)
+        from .protocols.hook import engine_plan
+
+        plan = engine_plan(cfg, layout, device)
+        layout, names, explicit, skipped = plan.layout, [], plan.names, dict(plan.skipped)
     metrics, unavailable = instantiate_metrics(names, y_channel=cfg.y_channel, precision=cfg.precision, device=device)
+    if plan is not None:
+        metrics = plan.metrics
+    resize_rule = cfg.resize if plan is None else plan.protocol.resize
     skipped.update(unavailable)
     if cfg.align not in ALIGN_POLICIES:
         raise InputError(f"--align must be one of {', '.join(ALIGN_POLICIES)}, got {cfg.align!r}")
     align_tag = ALIGN_POLICIES[cfg.align]
-    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag)
+    policy = policy_string(resize_rule, cfg.crop_border, COLOUR_RULE, align=align_tag)
+    if plan is not None:
+        policy += f"|protocol:{plan.protocol.tag}"
     input_metrics = {m.name for m in metrics if m.reference == "input"}
     input2_paths: dict[int, Path] = {}
     if cfg.input2 is not None:
@@ -841,7 +862,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     buffered = 0
 
     def prep(g: Path, work: list[tuple[int, Pair, list[str]]]) -> list[_Item | _Fail]:
-        return _prepare_group(g, work, cfg.resize, cfg.crop_border, input_metrics, cfg.align, input2_paths)
+        return _prepare_group(g, work, resize_rule, cfg.crop_border, input_metrics, cfg.align, input2_paths)
 
     try:
         for prepared in _iter_prepared(groups, workers, prep):
@@ -896,7 +917,7 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
 
     composite_info: dict[str, Any] | None = None
     apply_composite = _optional_attr("paradigm.composite", "apply_composite")
-    if apply_composite is not None and len(scores):
+    if apply_composite is not None and len(scores) and plan is None:  # a protocol reports the study's view
         try:
             scores, composite_info = apply_composite(
                 scores, composite=cfg.composite, profile=cfg.profile, strict=cfg.strict
@@ -926,9 +947,9 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             comp_id = f"{comp_id}+{composite_info['sha256']}"
     ran = [m for m in metrics if m.name not in skipped]
     sig = build_signature(
-        [m.signature() for m in ran], composite=comp_id, resize=cfg.resize, crop_border=cfg.crop_border,
+        [m.signature() for m in ran], composite=comp_id, resize=resize_rule, crop_border=cfg.crop_border,
         y_channel=cfg.y_channel, colour=COLOUR_RULE, precision=cfg.precision, device=str(device), seed=cfg.seed,
-        align=align_tag,
+        align=align_tag, protocol=None if plan is None else plan.protocol.tag,
     )
     stage_counts: dict[str, int] = defaultdict(int)
     for e in errors:
@@ -963,7 +984,8 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     }
     explicit_skipped = {k: v for k, v in skipped.items() if k in explicit}
     if n_resized:
-        say(f"{n_resized} output(s) resized to their GT size (--resize to-gt, antialiased bicubic)")
+        how = "--resize to-gt, antialiased bicubic" if plan is None else f"protocol rule {resize_rule}"
+        say(f"{n_resized} output(s) resized to their GT size ({how})")
     return ScoreResult(
         scores=scores, summary=summary, errors=errors_df, run_info=run_info, layout=layout,
         samples=samples_df, explicit_skipped=explicit_skipped,

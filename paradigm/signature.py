@@ -21,7 +21,7 @@ from ._version import __version__
 #: Signature fields that change scores (leaderboard merging refuses differing values).
 SCORE_FIELDS: tuple[str, ...] = (
     "paradigm", "metrics", "composite", "resize", "crop_border", "y_channel", "align", "colour",
-    "embedding_policy", "precision",
+    "embedding_policy", "precision", "protocol",
 )
 
 #: How reference embeddings are reused (recorded for leaderboards).
@@ -41,6 +41,7 @@ def build_signature(
     precision: str = "fp32",
     device: str = "cpu",
     seed: int = 0,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
     """The signature dict (keys of contracts §3).
 
@@ -50,11 +51,12 @@ def build_signature(
         resize, crop_border, y_channel, align, colour, embedding_policy, precision: the policy.
         device: where metrics ran (``cpu``, ``cuda:0``…); informative only.
         seed: the run's seed.
+        protocol: ``name@vK`` of a study protocol (``paradigm score --protocol``), or None.
 
     Returns:
         A JSON-serialisable dict.
     """
-    return {
+    sig: dict[str, Any] = {
         "paradigm": __version__,
         "metrics": [dict(m) for m in metrics],
         "composite": composite,
@@ -68,6 +70,9 @@ def build_signature(
         "device": device,
         "seed": int(seed),
     }
+    if protocol is not None:  # only protocol runs carry the key, so older signatures stay equal
+        sig["protocol"] = protocol
+    return sig
 
 
 def _metric_token(m: dict[str, Any]) -> str:
@@ -95,6 +100,8 @@ def signature_line(sig: dict[str, Any]) -> str:
     ]
     if sig.get("align") not in (None, "none"):
         parts.append(f"align:{sig.get('align')}")
+    if sig.get("protocol"):
+        parts.append(f"protocol:{sig['protocol']}")
     if sig.get("precision") not in (None, "fp32"):
         parts.append(f"precision:{sig.get('precision')}")
     parts += [f"composite:{comp or 'none'}", f"seed:{sig.get('seed')}", f"device:{sig.get('device')}"]

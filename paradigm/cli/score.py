@@ -53,12 +53,13 @@ def _err(msg: str) -> None:
 @click.option("--strict", is_flag=True, help="Fail when a requested metric or a composite part is missing.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="Model metrics' precision (where they declare the option).")
+@click.option("--protocol", default=None, help="A study protocol (see `paradigm protocols`): its metrics, resize and pairing.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def score(
     results: Path, gt: Path | None, input_: Path | None, input2: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
     y_channel: bool, align: str, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
     allow_errors: bool, seed: int, composite: str | None, profile: str | None, strict: bool, precision: str,
-    quiet: bool,
+    quiet: bool, protocol: str | None = None,
 ) -> None:
     """Score RESULTS (RESULTS/<method>/[<task>/<dataset>/]<image>) against --gt GT.
 
@@ -79,7 +80,7 @@ def score(
         y_channel=y_channel, device=device, batch_size=batch_size, workers=workers,
         cache=None if no_cache else (cache if cache is not None else "default"), seed=seed,
         composite=composite, profile=profile, strict=strict, precision=precision,
-        progress=False if quiet else None, align=align, input2=input2,
+        progress=False if quiet else None, align=align, input2=input2, protocol=protocol,
     )
     try:
         res = run_score(cfg, echo=lambda s: _err(f"warning: {s}"))
