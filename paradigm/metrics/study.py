@@ -588,13 +588,14 @@ class StudyBRISQUE(_Study):
     higher_is_better = False
     value_range = (-float("inf"), float("inf"))
     weights = ("brisque_allmodel", "brisque_allrange")
-    defaults: ClassVar[dict[str, Any]] = {"sign": 1.0}
+    defaults: ClassVar[dict[str, Any]] = {"sign": 1.0, "model_path": None, "range_path": None}
     description = "BRISQUE times sign (the dehazing script multiplies by -1)"
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
         from .nr_classic import brisque
 
-        return float(self.options["sign"]) * brisque(x).to(torch.float64)
+        val = brisque(x, model_path=self.options["model_path"], range_path=self.options["range_path"])
+        return float(self.options["sign"]) * val.to(torch.float64)
 
 
 @register

@@ -100,8 +100,8 @@ def _order_pairs(rule: str, cfg: Any, method: str) -> tuple[list[Pair], list[Unp
         return [Pair(method, "", "", g.stem, "", i, g, i) for i, g in zip(inputs, gts, strict=True)], unpaired
     outs = _flat_files(cfg.results, "RESULTS (one method's outputs)")
     if rule == "sorted-last-number":
-        on = sorted(((n, p.name, p) for p in outs if (n := _last_number(p)) is not None))
-        gn = sorted(((n, p.name, p) for p in gts if (n := _last_number(p)) is not None))
+        on = sorted((n, p.name, p) for p in outs if (n := _last_number(p)) is not None)
+        gn = sorted((n, p.name, p) for p in gts if (n := _last_number(p)) is not None)
         k = min(len(on), len(gn))
         return [Pair(method, "", "", g[2].stem, "", o[2], g[2]) for o, g in zip(on[:k], gn[:k], strict=True)], unpaired
     if rule == "rsplit-underscore":

@@ -24,7 +24,9 @@ def _pair(task: str, script: str, reader: str, resize: str, published: tuple[Met
     runnable = kw.pop("runnable", None)
     pairing = kw.pop("pairing", "name")
     fixed_pairing = kw.pop("corrected_pairing", "name")
-    common = {"task": task, "version": VERSION, "script": script, "reader": reader, "resize": resize, "bugs": bugs}
+    common: dict[str, Any] = {
+        "task": task, "version": VERSION, "script": script, "reader": reader, "resize": resize, "bugs": bugs,
+    }
     pub = Protocol(name=f"{STUDY}/{task}/as-published", flavour="as-published", metrics=published,
                    runnable=runnable, pairing=pairing, **common, **kw)
     cor = Protocol(name=f"{STUDY}/{task}/corrected", flavour="corrected", metrics=corrected or published,
