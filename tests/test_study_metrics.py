@@ -411,7 +411,7 @@ def _vif_torch(ref: torch.Tensor, dist: torch.Tensor) -> float:
         win = torch.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * (n / 5) ** 2))
         win = (win / win.sum())[None, None]
 
-        def c(v: torch.Tensor) -> torch.Tensor:
+        def c(v: torch.Tensor, win: torch.Tensor = win, n: int = n) -> torch.Tensor:
             return F.conv2d(v[None, None], win, padding=n // 2)[0, 0]
 
         if scale > 1:
