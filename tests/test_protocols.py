@@ -186,7 +186,8 @@ def test_motion_deblurring(tmp_path: Path) -> None:
     scores, _ = _run("motion_deblurring", tmp_path / "res", gt=tmp_path / "gt")
     bil = np.asarray(Image.fromarray(o).resize((40, 32), Image.Resampling.BILINEAR))
     assert scores.loc[0, "study_psnr"] == pytest.approx(_psnr(bil, g), abs=1e-9)
-    assert scores.loc[0, "study_ssim"] == pytest.approx(_gauss_zero_ssim(bil, g), abs=1e-9)
+    # the protocol computes this SSIM in float32 as the script does (float64 reference here)
+    assert scores.loc[0, "study_ssim"] == pytest.approx(_gauss_zero_ssim(bil, g), abs=1e-5)
 
 
 def test_defocus_sorted_index_pairing_bug(tmp_path: Path) -> None:
@@ -251,7 +252,7 @@ def test_deshadowing_rsplit_pairing_bug(tmp_path: Path) -> None:
     assert pub.loc[0, "study_psnr"] == pytest.approx(_psnr(o1, g2), abs=1e-9)
     cor, _ = _run("deshadowing/corrected", tmp_path / "res", gt=tmp_path / "gt")
     assert Path(cor.loc[0, "gt_path"]).name == "scene_1.png"
-    assert cor.loc[0, "study_ssim"] == pytest.approx(_basicsr_3d_ssim(o1, g1), abs=1e-9)
+    assert cor.loc[0, "study_ssim"] == pytest.approx(_basicsr_3d_ssim(o1, g1), abs=1e-5)  # float32 as the script
 
 
 def test_flare_scores_inputs_bug(tmp_path: Path) -> None:

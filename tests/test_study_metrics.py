@@ -551,3 +551,12 @@ def test_fusion_pair_needs_two_sources() -> None:
     o, g = _pair(25)
     with pytest.raises(MetricUnavailableError, match="two fusion sources"):
         create_metric("study_fusion_scd")(_t(o), _t(g))
+
+
+@pytest.mark.parametrize("variant", ["gauss-zero", "basicsr-3d"])
+def test_ssim_float32_path_matches_float64_closely(variant: str) -> None:
+    o, g = _pair(26, 48, 56)
+    v64 = _val("study_ssim", o, g, variant=variant)
+    v32 = _val("study_ssim", o, g, variant=variant, float32=True)
+    assert v32 == pytest.approx(v64, abs=1e-4) and v32 != v64
+    assert _val("study_ssim", o, o, variant=variant, float32=True) == pytest.approx(1.0, abs=1e-6)

@@ -69,7 +69,7 @@ def _denoise(task: str, script: str) -> list[Protocol]:
     )
 
 
-_DEBLUR_METRICS = (_m("study_psnr", "PSNR", variant="rgb", identical=100.0), _m("study_ssim", "SSIM", variant="gauss-zero"))
+_DEBLUR_METRICS = (_m("study_psnr", "PSNR", variant="rgb", identical=100.0), _m("study_ssim", "SSIM", variant="gauss-zero", float32=True))
 _MOTION = _pair(
     "motion_deblurring", "motion_deblurring/metrics_batch.py, metrics_gopro.py", _PIL, "pil-bilinear", _DEBLUR_METRICS,
     notes="GoPro pairs results/<scene>/blur/<f> with target/<scene>/sharp/<f>; the .md names metrics_dpdd.py "
@@ -92,8 +92,8 @@ _DEHAZE = _pair(
 )
 _DESHADOW = _pair(
     "deshadowing", "deshadowing/deshadow.py", "cv2.imread (BGR, both images)", "cv2-cubic",
-    (_m("study_psnr", "PSNR", variant="rgb-basicsr"), _m("study_ssim", "SSIM", variant="basicsr-3d")),
-    (_m("study_psnr", "PSNR", variant="rgb"), _m("study_ssim", "SSIM", variant="basicsr-3d")),
+    (_m("study_psnr", "PSNR", variant="rgb-basicsr"), _m("study_ssim", "SSIM", variant="basicsr-3d", float32=True)),
+    (_m("study_psnr", "PSNR", variant="rgb"), _m("study_ssim", "SSIM", variant="basicsr-3d", float32=True)),
     bugs=(
         Bug("name_rsplit", "names are cut at their last underscore (stem.rsplit('_', 1)[0]) on both sides",
             "GT files that differ only after their last '_' collide (the later one wins), so outputs are "
