@@ -1,0 +1,168 @@
+"""`paradigm score --protocol` against the study's own scripts, where they can run here.
+
+Skipped unless ``PARADIGM_LLB_EVAL`` points to the ``eval/`` folder of ``Zplusdragon/LowLevelBanana``
+(a checkout of the study's repository; nothing is downloaded). The scripts that need only numpy,
+Pillow, scikit-image, torch and piq run here (denoising / low-light, motion and defocus deblurring,
+reflection removal and flare removal with LPIPS stubbed out: its AlexNet backbone is not available
+offline). OpenCV, pyiqa, kornia and MATLAB scripts cannot run here; see docs/protocols.md.
+
+    PARADIGM_LLB_EVAL=/path/to/LowLevelBanana/eval pytest tests/test_protocols_scripts.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import math
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from paradigm.engine import ScoreConfig, run_score
+
+EVAL = os.environ.get("PARADIGM_LLB_EVAL")
+pytestmark = pytest.mark.skipif(not EVAL, reason="set PARADIGM_LLB_EVAL to the study's eval/ folder to compare")
+STUDY = "lowlevelbanana-2512.15110"
+
+
+def _load(rel: str, name: str) -> ModuleType:
+    path = Path(str(EVAL)) / rel
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(path.parent))
+    return mod
+
+
+def _photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
+    return np.clip(gaussian_filter(rng.normal(128, 60, (h, w, 3)), (1.5, 1.5, 0)), 0, 255).astype(np.uint8)
+
+
+def _noisy(rng: np.random.Generator, g: np.ndarray, amp: int = 25) -> np.ndarray:
+    return np.clip(g.astype(np.int64) + rng.integers(-amp, amp + 1, g.shape), 0, 255).astype(np.uint8)
+
+
+def _save(p: Path, a: np.ndarray) -> None:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(a).save(p)
+
+
+def _score(name: str, results: Path, **kw: Any) -> Any:
+    cfg = ScoreConfig(results=results, protocol=f"{STUDY}/{name}", cache=None, workers=0, progress=False, n_boot=10,
+                      **kw)
+    return run_score(cfg).scores
+
+
+def test_denoising_script(tmp_path: Path) -> None:
+    mod = _load("denoising/eval.py", "llb_denoise")
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        g = _photo(rng, 48 + 8 * i, 64 + 4 * i)
+        o = g if i == 4 else _noisy(rng, g)
+        if i % 2 == 0 and i != 4:
+            o = np.asarray(Image.fromarray(o).resize((o.shape[1] + 7, o.shape[0] + 5)))
+        _save(tmp_path / "gt" / f"{i}.png", g)
+        _save(tmp_path / "res" / "m" / f"{i}_dehazed.png", o)
+    s = _score("denoising/as-published", tmp_path / "res", gt=tmp_path / "gt")
+    for _, r in s.iterrows():
+        with contextlib.redirect_stdout(io.StringIO()):
+            p, q = mod.calculate_psnr_ssim(mod.load_image(r.gt_path), mod.load_image(r.output_path))
+        assert q == pytest.approx(r.study_ssim, abs=1e-6)
+        assert (math.isinf(p) and math.isnan(r.study_psnr)) or p == pytest.approx(r.study_psnr, rel=1e-6)
+
+
+@pytest.mark.parametrize(("script", "proto"), [("metrics_dpdd.py", "as-published"), ("metrics_batch.py", "corrected")])
+def test_defocus_scripts(tmp_path: Path, script: str, proto: str) -> None:
+    mod = _load(f"defocus_deblurring/{script}", f"llb_{script[:-3]}")
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        g = _photo(rng, 48 + 8 * i, 64 + 4 * i)
+        _save(tmp_path / "gt" / f"1P0A{i:04d}.png", g)
+        if i != 2:  # a missing output: the DPDD script shifts every later pair
+            o = g if i == 4 else _noisy(rng, g)
+            _save(tmp_path / "res" / f"1P0A{i:04d}.png", o if i % 2 else np.asarray(Image.fromarray(o).resize((70, 50))))
+    with contextlib.redirect_stdout(io.StringIO()):
+        want = mod.compute_metrics_for_pairs(str(tmp_path / "res"), str(tmp_path / "gt"), device="cpu")
+    s = _score(f"defocus_deblurring/{proto}", tmp_path / "res", gt=tmp_path / "gt")
+    got = {(Path(r.output_path).name, Path(r.gt_path).name): r for _, r in s.iterrows()}
+    assert len(got) == len(want)
+    for w in want:
+        r = got[(Path(w["result_file"]).name, Path(w["target_file"]).name)]
+        assert r.study_ssim == pytest.approx(w["ssim"], abs=1e-6)
+        assert r.study_psnr == pytest.approx(w["psnr"], rel=1e-6)
+
+
+def _stub_lpips(monkeypatch: pytest.MonkeyPatch) -> None:
+    lp = pytest.importorskip("lpips", reason="the scripts import lpips")
+
+    class Stub(torch.nn.Module):
+        def __init__(self, *a: Any, **k: Any) -> None:
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, a: torch.Tensor, b: torch.Tensor, *x: Any, **k: Any) -> torch.Tensor:
+            return torch.zeros(1)
+
+    monkeypatch.setattr(lp, "LPIPS", Stub)
+
+
+def _reflection_tree(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    for i in range(3):
+        g = _photo(rng, 170 + 3 * i, 180 + 5 * i)
+        o = _noisy(rng, g)
+        if i % 2:
+            o = np.asarray(Image.fromarray(o).resize((o.shape[1] + 9, o.shape[0] + 4)))
+        inp = np.asarray(Image.fromarray(_noisy(rng, g, 60)).resize((g.shape[1] * 2, g.shape[0] * 2)))
+        _save(tmp_path / "gt" / f"{i:03d}.png", g)
+        _save(tmp_path / "res" / "m" / f"{i:03d}_output.png", o)
+        _save(tmp_path / "in" / f"{i:03d}_in.png", inp)
+
+
+def test_reflection_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("piq", reason="the reflection script uses piq")
+    _stub_lpips(monkeypatch)
+    mod = _load("reflection_removal/eval.py", "llb_reflection")
+    _reflection_tree(tmp_path)
+    s = _score("reflection_removal", tmp_path / "res", gt=tmp_path / "gt")
+    for _, r in s.iterrows():
+        g, o = mod.load_image(r.gt_path), mod.load_image(r.output_path)
+        if o.shape != g.shape:
+            o = mod.resize_image(o, g.shape)
+        assert r.study_psnr == pytest.approx(mod.calculate_psnr_single(g, o), rel=1e-6)
+        assert r.study_ssim == pytest.approx(mod.calculate_ssim_single(g, o), abs=1e-6)
+        assert r.study_ms_ssim == pytest.approx(mod.calculate_ms_ssim_single(g, o), abs=2e-5)  # piq runs in float32
+
+
+def test_flare_script_scores_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _stub_lpips(monkeypatch)
+    mod = _load("flare_removal/evaluate.py", "llb_flare")
+    _reflection_tree(tmp_path)
+    monkeypatch.setitem(mod.datasets, "probe", {"input": str(tmp_path / "in"), "gt": str(tmp_path / "gt"),
+                                                 "output": str(tmp_path / "res" / "m")})
+    (tmp_path / "o").mkdir()
+    with contextlib.redirect_stdout(io.StringIO()):
+        mod.calculate_metrics("probe", str(tmp_path / "o"))
+    import pandas as pd
+
+    want = pd.read_csv(tmp_path / "o" / "probe_evaluate_result.csv")
+    s = _score("flare_removal/as-published", tmp_path / "res", gt=tmp_path / "gt", input=tmp_path / "in")
+    np.testing.assert_allclose(s["study_psnr"].to_numpy(), want["PSNR"].to_numpy(), atol=5e-5)  # CSV: 4 decimals
+    np.testing.assert_allclose(s["study_ssim"].to_numpy(), want["SSIM"].to_numpy(), atol=5e-5)
+    assert [Path(p).name for p in s["output_path"]] == [Path(p).name for p in want["output_path"]]
