@@ -563,7 +563,7 @@ class _StudyFR(_Study):
 @register
 class StudyPSNR(_StudyFR):
     name = "study_psnr"
-    value_range = (0.0, float("inf"))
+    value_range = (-float("inf"), float("inf"))  # rgb-basicsr's peak 1 can give negative values
     defaults: ClassVar[dict[str, Any]] = {"variant": "rgb", "identical": 100.0}
     description = "Study-script PSNR variants (rgb, rgb-per-channel, y-pyiqa, y-matlab-uint8, rgb-basicsr)"
 
