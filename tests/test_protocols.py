@@ -378,3 +378,12 @@ def test_deraining_matlab_y(tmp_path: Path) -> None:
 
     assert scores.loc[0, "study_psnr"] == pytest.approx(10 * math.log10(255**2 / np.mean((y(o) - y(g)) ** 2)))
     assert info["counts"]["errors_by_stage"].get("resize") == 1
+
+
+def test_protocol_refuses_conflicting_options(tmp_path: Path) -> None:
+    _save(tmp_path / "gt" / "a.png", _img(120))
+    _save(tmp_path / "res" / "m" / "a.png", _img(121))
+    with pytest.raises(InputError, match="fixes the crop"):
+        _run("denoising", tmp_path / "res", gt=tmp_path / "gt", crop_border=4)
+    with pytest.raises(InputError, match="needs --input"):
+        _run("dehazing", tmp_path / "res", gt=tmp_path / "gt")

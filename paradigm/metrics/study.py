@@ -223,6 +223,13 @@ def _ssim_valid(a: np.ndarray, b: np.ndarray, relu_cs: bool) -> float:
     return float((lum * cs).mean())
 
 
+def _y_pyiqa255(rgb: np.ndarray) -> np.ndarray:
+    """pyiqa ``to_y_channel(x, 255)``: float32 ``x @ yiq`` Y of ``to_tensor`` values, times 255, rounded (half to even)."""
+    x = torch.from_numpy(rgb.astype(np.float32)).div(255.0)
+    w = torch.tensor([[0.299, 0.587, 0.114]], dtype=torch.float32).t()
+    return torch.round(torch.matmul(x, w)[..., 0] * 255.0).double().numpy()
+
+
 def _ssim_torch32(o: np.ndarray, g: np.ndarray, variant: str) -> float:
     """``gauss-zero`` / ``basicsr-3d`` in float32 torch, the operations of the scripts (CPU arithmetic)."""
     import torch.nn.functional as F
@@ -277,9 +284,7 @@ def _ssim_one(o: np.ndarray, g: np.ndarray, variant: str, float32: bool = False)
         lum, cs = _ssim_maps(y_basicsr(o), y_basicsr(g), lambda v: _filt(v, k, "nearest"), c1, c2)
         return float((lum * cs).mean())
     if variant == "pyiqa-y":
-        ya = np.round(y_full(o / 255.0).astype(np.float32) * np.float32(255.0)).astype(np.float64)
-        yb = np.round(y_full(g / 255.0).astype(np.float32) * np.float32(255.0)).astype(np.float64)
-        return _ssim_valid(ya, yb, relu_cs=True)
+        return _ssim_valid(_y_pyiqa255(o), _y_pyiqa255(g), relu_cs=True)
     if variant == "matlab-y-uint8":
         return _ssim_valid(y_matlab_uint8(o), y_matlab_uint8(g), relu_cs=False)
     raise InputError(f"study_ssim variant must be one of {', '.join(SSIM_VARIANTS)}, got {variant!r}")

@@ -127,6 +127,11 @@ def engine_plan(cfg: Any, layout: Layout, device: torch.device) -> Plan:
     proto = get_protocol(str(cfg.protocol))
     if proto.runnable:
         raise InputError(f"protocol {proto.name}: {proto.runnable}")
+    if int(cfg.crop_border) != proto.crop or cfg.align != "none" or cfg.y_channel:
+        raise InputError(
+            f"protocol {proto.name} fixes the crop ({proto.crop} px), the colour rule and alignment: "
+            "drop --crop-border, --y-channel and --align"
+        )
     if "gt" in proto.needs and cfg.gt is None:
         raise InputError(f"protocol {proto.name} needs --gt GT")
     for need, val in (("input", cfg.input), ("input2", getattr(cfg, "input2", None))):
