@@ -387,3 +387,25 @@ def test_protocol_refuses_conflicting_options(tmp_path: Path) -> None:
         _run("denoising", tmp_path / "res", gt=tmp_path / "gt", crop_border=4)
     with pytest.raises(InputError, match="needs --input"):
         _run("dehazing", tmp_path / "res", gt=tmp_path / "gt")
+    with pytest.raises(InputError, match="fixes the metric set"):
+        _run("denoising", tmp_path / "res", gt=tmp_path / "gt", metrics="psnr")
+
+
+def test_cli_score_with_protocol(tmp_path: Path) -> None:
+    from paradigm.cli import cli
+
+    g = _img(130)
+    _save(tmp_path / "gt" / "a.png", g)
+    _save(tmp_path / "res" / "m" / "a_dehazed.png", _noisy(g, 131))
+    out = CliRunner().invoke(cli, ["score", str(tmp_path / "res"), "--gt", str(tmp_path / "gt"), "--no-cache", "-q",
+                                   "--protocol", f"{STUDY}/denoising/corrected"])
+    assert out.exit_code == 0, out.output
+    assert f"protocol:{STUDY}/denoising/corrected@v1" in out.output and "resize:pil-lanczos" in out.output
+
+
+def test_rsplit_pairing_reports_unmatched_outputs(tmp_path: Path) -> None:
+    _save(tmp_path / "gt" / "a_1.png", _img(140))
+    _save(tmp_path / "res" / "a_1.png", _img(141))
+    _save(tmp_path / "res" / "b_1.png", _img(142))  # key 'b': no GT
+    scores, info = _run("deshadowing", tmp_path / "res", gt=tmp_path / "gt")
+    assert len(scores) == 1 and info["counts"]["unpaired"] == 1

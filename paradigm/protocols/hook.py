@@ -127,6 +127,8 @@ def engine_plan(cfg: Any, layout: Layout, device: torch.device) -> Plan:
     proto = get_protocol(str(cfg.protocol))
     if proto.runnable:
         raise InputError(f"protocol {proto.name}: {proto.runnable}")
+    if not (isinstance(cfg.metrics, str) and cfg.metrics.strip().lower() == "default"):
+        raise InputError(f"protocol {proto.name} fixes the metric set: drop --metrics")
     if int(cfg.crop_border) != proto.crop or cfg.align != "none" or cfg.y_channel:
         raise InputError(
             f"protocol {proto.name} fixes the crop ({proto.crop} px), the colour rule and alignment: "
