@@ -18,8 +18,8 @@ float32 torch tensors. Differences from paradigm's VIFB-style ``fusion_*`` metri
 * NMI: ``2 (MI(A,F) + MI(B,F)) / (H(A) + H(B) + 1e-10)`` in bits, from the 65 536-bin joint
   histogram of ``256 a + f``. The script builds it with float32 ``torch.histc``, whose bin index
   ``floor(float32(v * 65536) / 65535)`` puts value 65 408 (a = 255, f = 128) into the next bin; the
-  ``histc_float32`` option reproduces that merge (PyTorch's CPU kernel; verified against
-  ``torch.histc``), False counts every pair in its own bin.
+  ``histc_float32`` option reproduces that merge (verified against ``torch.histc`` on CPU; the CUDA
+  kernel's source evaluates the same float32 expression), False counts every pair in its own bin.
 * Q_Y (Yang et al. 2008): 7x7 Gaussian (sigma 1.5) zero-padded SSIM maps on [0, 1] with
   ``C1 = 1e-4``, ``C2 = 9e-4``; where ``SSIM(A, B) >= 0.75`` the map is
   ``lambda SSIM(A,F) + (1 - lambda) SSIM(B,F)`` with ``lambda = s_A^2 / (s_A^2 + s_B^2 + 1e-10)``,
