@@ -166,3 +166,55 @@ def test_flare_script_scores_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     np.testing.assert_allclose(s["study_psnr"].to_numpy(), want["PSNR"].to_numpy(), atol=5e-5)  # CSV: 4 decimals
     np.testing.assert_allclose(s["study_ssim"].to_numpy(), want["SSIM"].to_numpy(), atol=5e-5)
     assert [Path(p).name for p in s["output_path"]] == [Path(p).name for p in want["output_path"]]
+
+
+def test_deshadowing_basicsr_functions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BasicSR's calculate_psnr / calculate_ssim (``_ssim_3d``) from the study's copy, run on CPU.
+
+    OpenCV and kornia are not installed: ``cv2.getGaussianKernel`` is replaced by its documented
+    formula, kornia by an empty module (unused by these two functions), ``.cuda()`` by a no-op.
+    """
+    import types
+
+    path = Path(str(EVAL)) / "deshadowing" / "basicsr" / "metrics" / "psnr_ssim.py"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+
+    def gaussian_kernel(k: int, s: float) -> np.ndarray:
+        t = np.arange(k) - (k - 1) / 2
+        g = np.exp(-(t**2) / (2 * s * s))
+        return (g / g.sum())[:, None]
+
+    class Registry:
+        def register(self) -> Any:
+            return lambda f: f
+
+    fakes = {"cv2": types.SimpleNamespace(getGaussianKernel=gaussian_kernel), "kornia": types.ModuleType("kornia"),
+             "basicsr": types.ModuleType("basicsr"), "basicsr.metrics": types.ModuleType("basicsr.metrics"),
+             "basicsr.utils": types.ModuleType("basicsr.utils"),
+             "basicsr.metrics.metric_util": types.SimpleNamespace(reorder_image=lambda img, input_order="HWC": img,
+                                                                   to_y_channel=None),
+             "basicsr.utils.registry": types.SimpleNamespace(METRIC_REGISTRY=Registry())}
+    for k, v in fakes.items():
+        monkeypatch.setitem(sys.modules, k, v)
+    monkeypatch.setattr(torch.Tensor, "cuda", lambda self, *a, **k: self)
+    monkeypatch.setattr(torch.nn.Module, "cuda", lambda self, *a, **k: self)
+    ns: dict[str, Any] = {}
+    exec(compile(path.read_text(), str(path), "exec"), ns)  # noqa: S102 - the study's file, read locally
+    from paradigm.metrics.registry import create_metric
+
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        g = rng.integers(0, 256, (40 + 7 * i, 50 + 3 * i, 3), dtype=np.uint8)
+        o = _noisy(rng, g, 30)
+        if i == 2:
+            o = (o > 250).astype(np.uint8)  # maximum <= 1: BasicSR's peak becomes 1
+
+        def t(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a.astype(np.float32) / 255).permute(2, 0, 1)[None]
+
+        bo, bg = o[..., ::-1].copy(), g[..., ::-1].copy()  # cv2.imread order
+        psnr = float(create_metric("study_psnr", variant="rgb-basicsr")(t(o), t(g))[0])
+        ssim = float(create_metric("study_ssim", variant="basicsr-3d", float32=True)(t(o), t(g))[0])
+        assert psnr == pytest.approx(ns["calculate_psnr"](bo, bg, 0), rel=1e-12)
+        assert ssim == pytest.approx(ns["calculate_ssim"](bo, bg, 0), abs=1e-6)
