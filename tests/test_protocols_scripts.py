@@ -218,3 +218,65 @@ def test_deshadowing_basicsr_functions(monkeypatch: pytest.MonkeyPatch) -> None:
         ssim = float(create_metric("study_ssim", variant="basicsr-3d", float32=True)(t(o), t(g))[0])
         assert psnr == pytest.approx(ns["calculate_psnr"](bo, bg, 0), rel=1e-12)
         assert ssim == pytest.approx(ns["calculate_ssim"](bo, bg, 0), abs=1e-6)
+
+
+def _exec_with_cv2_stub(rel: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Execute a study script whose metric functions do not use OpenCV (cv2 replaced by an empty module)."""
+    import types
+
+    path = Path(str(EVAL)) / rel
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    monkeypatch.setitem(sys.modules, "cv2", types.ModuleType("cv2"))
+    ns: dict[str, Any] = {"__name__": "llb_probe"}
+    exec(compile(path.read_text(), str(path), "exec"), ns)  # noqa: S102 - the study's file, read locally
+    return ns
+
+
+def test_fusion_metric_functions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fusion scripts' torch metric functions on the same grey images (float32 there: rel <= 1e-5)."""
+    from scipy.ndimage import gaussian_filter
+
+    from paradigm.metrics.registry import create_metric
+    from paradigm.metrics.study_fusion import grey_cv2
+
+    iv = _exec_with_cv2_stub("infrared_visible_fusion/metric_ivif.py", monkeypatch)
+    mf = _exec_with_cv2_stub("multi_focus_fusion/metric_mfif.py", monkeypatch)
+    rng = np.random.default_rng(5)
+    a, b = (np.clip(gaussian_filter(rng.normal(128, 70, (60, 72, 3)), (1.2, 1.2, 0)), 0, 255).astype(np.uint8)
+            for _ in range(2))
+    a[:8] = 255
+    f = ((a.astype(np.int64) + b) // 2).astype(np.uint8)
+    f[:4] = 128  # exercises the merged histc bin (255, 128)
+
+    def t(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x.astype(np.float32) / 255).permute(2, 0, 1)[None]
+
+    ga, gb, gf = (torch.from_numpy(grey_cv2(x.astype(np.float64))).float() for x in (a, b, f))
+    ref = torch.cat([t(a), t(b)], 1)
+    cases = [("study_fusion_en", {}, iv["EN_function"](gf)), ("study_fusion_sd", {}, iv["SD_function"](gf)),
+             ("study_fusion_sf", {}, iv["SF_function"](gf)), ("study_fusion_ag", {}, iv["AG_function"](gf)),
+             ("study_fusion_scd", {}, iv["SCD_function"](ga, gb, gf)), ("study_fusion_vif", {}, iv["VIF_function"](ga, gb, gf)),
+             ("study_fusion_nmi", {"histc_float32": True}, mf["NMI_function"](ga, gb, gf)),
+             ("study_fusion_qcb", {}, mf["Qcb_function"](ga, gb, gf))]
+    for name, opts, want in cases:
+        m = create_metric(name, **opts)
+        got = m(t(f)) if m.reference == "none" else m(t(f), ref)
+        assert float(got[0]) == pytest.approx(float(want), rel=1e-5), name
+    with pytest.raises(RuntimeError):  # bug qy_dtype_mix: float64 images, float32 window
+        mf["Qy_function"](ga, gb, gf)
+
+
+def test_underwater_uiqm_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The underwater script's calculate_uiqm (numpy/scipy/skimage only) on a BGR array, as cv2.imread gives."""
+    from paradigm.metrics.registry import create_metric
+
+    ns = _exec_with_cv2_stub("underwater_enhancement/uie_evl_withoutgt.py", monkeypatch)
+    rng = np.random.default_rng(6)
+    for h, w in ((40, 45), (37, 52)):  # 37 x 52: not multiples of 5, the script resizes its blocks
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        rgb[..., 0] //= 2
+        want = ns["calculate_uiqm"](rgb[..., ::-1].copy(), return_submetrics=True)
+        got = create_metric("study_uiqm", bgr=True)(torch.from_numpy(rgb / 255.0).permute(2, 0, 1)[None])
+        for key, w_ in zip(("study_uiqm", "study_uicm", "study_uism", "study_uiconm"), want, strict=True):
+            assert float(got[key][0]) == pytest.approx(float(w_), rel=1e-9), key
