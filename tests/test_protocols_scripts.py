@@ -280,3 +280,41 @@ def test_underwater_uiqm_function(monkeypatch: pytest.MonkeyPatch) -> None:
         got = create_metric("study_uiqm", bgr=True)(torch.from_numpy(rgb / 255.0).permute(2, 0, 1)[None])
         for key, w_ in zip(("study_uiqm", "study_uicm", "study_uism", "study_uiconm"), want, strict=True):
             assert float(got[key][0]) == pytest.approx(float(w_), rel=1e-9), key
+
+
+def test_dehazing_basicsr_niqe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BasicSR calculate_niqe of the dehazing script, with cv2.resize of an exact half as OpenCV's 2x2 mean."""
+    import types
+
+    root = Path(str(EVAL)) / "dehazing"
+    if not (root / "basicsr" / "metrics" / "niqe.py").is_file():
+        pytest.skip(f"{root} has no basicsr/metrics/niqe.py")
+
+    def half(img: np.ndarray, size: tuple[int, int], interpolation: int = 1) -> np.ndarray:
+        w, h = size
+        assert img.shape[0] == 2 * h and img.shape[1] == 2 * w  # the only resize NIQE makes
+        return (img[0::2, 0::2] + img[1::2, 0::2] + img[0::2, 1::2] + img[1::2, 1::2]) / 4
+
+    monkeypatch.setitem(sys.modules, "cv2", types.SimpleNamespace(resize=half, INTER_LINEAR=1))
+    mods: dict[str, Any] = {}
+    for name, rel in (("basicsr.utils.matlab_functions", "utils/matlab_functions.py"),
+                      ("basicsr.metrics.metric_util", "metrics/metric_util.py"), ("llb_niqe", "metrics/niqe.py")):
+        for parent in ("basicsr", "basicsr.utils", "basicsr.metrics"):
+            monkeypatch.setitem(sys.modules, parent, sys.modules.get(parent) or types.ModuleType(parent))
+        mod = types.ModuleType(name)
+        exec(compile((root / "basicsr" / rel).read_text(), rel, "exec"), mod.__dict__)  # noqa: S102
+        monkeypatch.setitem(sys.modules, name, mod)
+        mods[name] = mod
+    monkeypatch.chdir(root)  # the script loads basicsr/metrics/niqe_pris_params.npz relative to the cwd
+    from scipy.ndimage import gaussian_filter
+
+    from paradigm.metrics.registry import create_metric
+
+    rng = np.random.default_rng(7)
+    rgb = np.clip(gaussian_filter(rng.normal(120, 60, (200, 290, 3)), (1.5, 1.5, 0)) + rng.normal(0, 6, (200, 290, 3)),
+                  0, 255).astype(np.uint8)
+    want = float(np.asarray(mods["llb_niqe"].calculate_niqe(rgb[..., ::-1].copy(), 0, "HWC", "y")).squeeze())
+    got = create_metric("study_niqe", params_path=str(root / "basicsr" / "metrics" / "niqe_pris_params.npz"))
+    val = float(got(torch.from_numpy(rgb / 255.0).permute(2, 0, 1)[None])[0])
+    print(f"NIQE script {want!r} paradigm {val!r}")
+    assert val == pytest.approx(want, rel=1e-5)
