@@ -318,3 +318,22 @@ def test_dehazing_basicsr_niqe(monkeypatch: pytest.MonkeyPatch) -> None:
     val = float(got(torch.from_numpy(rgb / 255.0).permute(2, 0, 1)[None])[0])
     print(f"NIQE script {want!r} paradigm {val!r}")
     assert val == pytest.approx(want, rel=1e-5)
+
+
+def test_hdr_quality_assess(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HDR script's quality_assess (skimage PSNR, SSIM, CIE94 ΔE) on the resized output."""
+    from paradigm.metrics.registry import create_metric
+
+    pytest.importorskip("lpips", reason="the HDR script imports lpips")
+    ns = _exec_with_cv2_stub("hdr_imaging/hdr_evl.py", monkeypatch)
+    rng = np.random.default_rng(8)
+    g = rng.integers(0, 256, (36, 44, 3), dtype=np.uint8)
+    o = _noisy(rng, g, 40)
+    want = ns["quality_assess"](o, g, data_range=255)
+
+    def t(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x / 255.0).permute(2, 0, 1)[None]
+
+    assert float(create_metric("study_psnr")(t(o), t(g))[0]) == pytest.approx(want["PSNR"], rel=1e-12)
+    assert float(create_metric("study_ssim")(t(o), t(g))[0]) == pytest.approx(want["SSIM"], abs=1e-10)
+    assert float(create_metric("study_delta_e94")(t(o), t(g))[0]) == pytest.approx(want["DeltaE"], abs=1e-9)
