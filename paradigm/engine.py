@@ -300,11 +300,12 @@ def _prepare_group(
     input_metrics: set[str],
     align: str = "none",
     input2: dict[int, Path] | None = None,
+    reader: Callable[[Path], torch.Tensor] = read_image,
 ) -> list[_Item | _Fail]:
-    """Decode one GT image and every output paired with it; resize/crop them."""
+    """Decode one GT image and every output paired with it (with ``reader``); resize/crop them."""
     out: list[_Item | _Fail] = []
     try:
-        gt = read_image(gt_path)
+        gt = reader(gt_path)
     except DecodeError as exc:
         return [_Fail(i, "decode", f"GT: {exc}", gt_path) for i, _, _ in work]
     h, w = int(gt.shape[1]), int(gt.shape[2])
@@ -317,7 +318,7 @@ def _prepare_group(
     inputs: dict[Path, torch.Tensor | _Fail] = {}
     for i, pair, needed in work:
         try:
-            o = read_image(pair.output_path)
+            o = reader(pair.output_path)
         except DecodeError as exc:
             out.append(_Fail(i, "decode", str(exc), pair.output_path))
             continue
@@ -339,7 +340,7 @@ def _prepare_group(
             got = inputs.get(pair.input_path)
             if got is None:
                 try:
-                    t = read_image(pair.input_path)
+                    t = reader(pair.input_path)
                     if tuple(t.shape[1:]) != (h, w):
                         t = _resize(t, h, w)
                     got = _crop(t, crop)
@@ -357,7 +358,7 @@ def _prepare_group(
             got2 = inputs.get(p2)
             if got2 is None:
                 try:
-                    t2 = read_image(p2)
+                    t2 = reader(p2)
                     if tuple(t2.shape[1:]) != (h, w):
                         t2 = _resize(t2, h, w)
                     got2 = _crop(t2, crop)
@@ -862,7 +863,8 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     buffered = 0
 
     def prep(g: Path, work: list[tuple[int, Pair, list[str]]]) -> list[_Item | _Fail]:
-        return _prepare_group(g, work, resize_rule, cfg.crop_border, input_metrics, cfg.align, input2_paths)
+        reader = read_image if plan is None else plan.reader
+        return _prepare_group(g, work, resize_rule, cfg.crop_border, input_metrics, cfg.align, input2_paths, reader)
 
     try:
         for prepared in _iter_prepared(groups, workers, prep):

@@ -409,3 +409,25 @@ def test_rsplit_pairing_reports_unmatched_outputs(tmp_path: Path) -> None:
     _save(tmp_path / "res" / "b_1.png", _img(142))  # key 'b': no GT
     scores, info = _run("deshadowing", tmp_path / "res", gt=tmp_path / "gt")
     assert len(scores) == 1 and info["counts"]["unpaired"] == 1
+
+
+def test_cv2_grey_reader(tmp_path: Path) -> None:
+    from paradigm.protocols.readers import read_cv2_grey
+
+    a = _img(150, 24, 30)
+    _save(tmp_path / "a.png", a)
+    Image.fromarray(a).save(tmp_path / "a.jpg", quality=85)
+    png = np.rint(read_cv2_grey(tmp_path / "a.png").numpy() * 255)
+    assert (png[0] == png[1]).all() and (png[0] == png[2]).all()
+    np.testing.assert_array_equal(png[0], _grey(a))  # libpng's rgb_to_gray
+    with Image.open(tmp_path / "a.jpg") as im:
+        im.draft("L", im.size)  # libjpeg's own grey output (the JPEG's Y plane)
+        y = np.asarray(im, dtype=np.float64)
+    np.testing.assert_array_equal(np.rint(read_cv2_grey(tmp_path / "a.jpg").numpy()[0] * 255), y)
+    try:
+        import cv2
+    except ImportError:
+        return
+    for name in ("a.png", "a.jpg"):
+        want = cv2.imread(str(tmp_path / name), 0)
+        np.testing.assert_array_equal(np.rint(read_cv2_grey(tmp_path / name).numpy()[0] * 255), want)

@@ -64,8 +64,8 @@ def _save(p: Path, a: np.ndarray) -> None:
 
 
 def _score(name: str, results: Path, **kw: Any) -> Any:
-    cfg = ScoreConfig(results=results, protocol=f"{STUDY}/{name}", cache=None, workers=0, progress=False, n_boot=10,
-                      **kw)
+    cfg = ScoreConfig(results=results, gt=kw.pop("gt", None), protocol=f"{STUDY}/{name}", cache=None, workers=0,
+                      progress=False, n_boot=10, **kw)
     return run_score(cfg).scores
 
 
@@ -337,3 +337,77 @@ def test_hdr_quality_assess(monkeypatch: pytest.MonkeyPatch) -> None:
     assert float(create_metric("study_psnr")(t(o), t(g))[0]) == pytest.approx(want["PSNR"], rel=1e-12)
     assert float(create_metric("study_ssim")(t(o), t(g))[0]) == pytest.approx(want["SSIM"], abs=1e-10)
     assert float(create_metric("study_delta_e94")(t(o), t(g))[0]) == pytest.approx(want["DeltaE"], abs=1e-9)
+
+
+# ---- with OpenCV installed (not a dependency: pip install opencv-python-headless), whole scripts
+
+
+def _exec_script(rel: str) -> dict[str, Any]:
+    pytest.importorskip("cv2", reason="OpenCV is not installed (the script needs it)")
+    path = Path(str(EVAL)) / rel
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    ns: dict[str, Any] = {"__name__": "llb_probe"}
+    exec(compile(path.read_text(), str(path), "exec"), ns)  # noqa: S102 - the study's file, read locally
+    return ns
+
+
+def test_ivif_script_with_opencv(tmp_path: Path) -> None:
+    ns = _exec_script("infrared_visible_fusion/metric_ivif.py")
+    rng = np.random.default_rng(9)
+    for i in range(3):
+        ir = _photo(rng, 60, 80)
+        ir[..., 1] = ir[..., 2] = ir[..., 0]
+        vi = _photo(rng, 60, 80)
+        _save(tmp_path / "ir" / f"{i:05d}.png", ir)
+        _save(tmp_path / "vi" / f"{i:05d}.png", vi)
+        _save(tmp_path / "fus" / "m" / f"{i:05d}_fusion.png", ((ir.astype(np.int64) + vi) // 2).astype(np.uint8))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        want = ns["evaluate_dataset"]({"name": "M3FD", "ir_dir": str(tmp_path / "ir"), "vi_dir": str(tmp_path / "vi"),
+                                       "fus_dir": str(tmp_path / "fus" / "m"), "source_ext": ".png"})
+    s = _score("infrared_visible_fusion", tmp_path / "fus", input=tmp_path / "ir", input2=tmp_path / "vi")
+    for k, v in want.items():
+        assert float(s[f"study_fusion_{k.lower()}"].mean()) == pytest.approx(float(v), rel=1e-5), k
+
+
+def test_underwater_script_with_opencv(tmp_path: Path) -> None:
+    ns = _exec_script("underwater_enhancement/uie_evl_withoutgt.py")
+    rng = np.random.default_rng(10)
+    for i in range(3):
+        out = _photo(rng, 40 + 9 * i, 50 + 11 * i)
+        out[..., 0] //= 2
+        _save(tmp_path / "ref" / f"u{i}.png", _photo(rng, 52, 67))
+        _save(tmp_path / "out" / "m" / f"u{i}.png", out)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        want = ns["calculate_average_metrics"](str(tmp_path / "out" / "m"), str(tmp_path / "ref"))
+    s = _score("underwater_enhancement/as-published", tmp_path / "out", gt=tmp_path / "ref")
+    for key, col in (("UCIQE", "study_uciqe"), ("UIQM", "study_uiqm"), ("UICM", "study_uicm"), ("UISM", "study_uism"),
+                     ("UICONM", "study_uiconm")):
+        label = next(k for k in want if k.endswith(key) and k.startswith("平均"))
+        # printed to 4 decimals; OpenCV's IPP cubic resize may round a few pixels differently (1e-5)
+        assert float(s[col].mean()) == pytest.approx(float(want[label]), abs=1e-4), key
+
+
+def test_hdr_script_with_opencv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _stub_lpips(monkeypatch)
+    ns = _exec_script("hdr_imaging/hdr_evl.py")
+    rng = np.random.default_rng(11)
+    for i in range(3):
+        g = _photo(rng, 48, 64)
+        o = _noisy(rng, g, 20)
+        if i:  # an exact 2x output (OpenCV's INTER_AREA route) and a fractional one
+            o = np.asarray(Image.fromarray(o).resize((128, 96) if i == 1 else (67, 53)))
+        _save(tmp_path / "gt" / f"h{i}.png", g)
+        _save(tmp_path / "res" / "m" / f"h{i}.png", o)
+    import lpips
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        want = ns["evaluate_dataset"](str(tmp_path / "res" / "m"), str(tmp_path / "gt"), torch.device("cpu"),
+                                      lpips.LPIPS())
+    s = _score("hdr_imaging", tmp_path / "res", gt=tmp_path / "gt")
+    got = {Path(r.output_path).name: r for _, r in s.iterrows()}
+    for w in want:
+        r = got[w["name"]]
+        assert r.study_psnr == pytest.approx(w["PSNR"], abs=1e-9)
+        assert r.study_ssim == pytest.approx(w["SSIM"], abs=1e-9)
+        assert r.study_delta_e94 == pytest.approx(w["DeltaE"], abs=1e-9)

@@ -338,20 +338,40 @@ def test_uism_and_uiconm_on_texture() -> None:
     assert float(got["study_uiconm"][0]) == pytest.approx(uiconm, rel=1e-12)
 
 
-def test_uciqe_definition_with_skimage_lab() -> None:
-    from skimage.color import rgb2lab
-
-    img = _u8(18, 30, 30)
-    lab = rgb2lab(img)
-    enc = np.floor(np.stack([lab[..., 0] * 255 / 100, lab[..., 1] + 128, lab[..., 2] + 128], -1) + 0.5) / 255
+def _uciqe_from_lab8(enc: np.ndarray) -> float:
+    """The underwater script's UCIQE formula on an OpenCV-encoded 8-bit Lab image."""
+    enc = enc / 255
     chroma = np.hypot(enc[..., 1], enc[..., 2])
     sat = chroma / (np.hypot(chroma, enc[..., 0]) + 1e-8)
     var = math.sqrt(np.mean(np.abs(1 - (chroma.mean() / (chroma + 1e-8)) ** 2)))
     hist, _ = np.histogram(enc[..., 0], 65536)
     cdf = np.cumsum(hist) / hist.sum()
     con = (np.argmax(cdf >= 0.99) - np.argmax(cdf > 0.01)) / 65535
-    want = 0.4680 * var + 0.2745 * con + 0.2576 * sat.mean()
-    assert _val("study_uciqe", img) == pytest.approx(want, abs=1e-9)
+    return float(0.4680 * var + 0.2745 * con + 0.2576 * sat.mean())
+
+
+def test_uciqe_close_to_exact_lab_encoding() -> None:
+    """OpenCV's fixed-point Lab is within a level of exact CIELAB (skimage) encoded the same way."""
+    from skimage.color import rgb2lab
+
+    img = _u8(18, 30, 30)
+    lab = rgb2lab(img)
+    enc = np.floor(np.stack([lab[..., 0] * 255 / 100, lab[..., 1] + 128, lab[..., 2] + 128], -1) + 0.5)
+    assert _val("study_uciqe", img) == pytest.approx(_uciqe_from_lab8(enc), abs=2e-3)
+
+
+def test_uciqe_and_lab_equal_opencv_when_installed() -> None:
+    cv2 = pytest.importorskip("cv2", reason="OpenCV is not a dependency; install opencv-python-headless to compare")
+    from paradigm.metrics.study import lab_cv2_u8
+
+    img = _u8(19, 64, 80)
+    enc = cv2.cvtColor(img[..., ::-1].copy(), cv2.COLOR_BGR2LAB).astype(np.float64)
+    assert (lab_cv2_u8(img) != enc).mean() < 1e-3
+    grid = np.stack(np.meshgrid(np.arange(0, 256, 5), np.arange(0, 256, 5), np.arange(256), indexing="ij"), -1)
+    grid = grid.reshape(-1, 256, 3).astype(np.uint8)
+    ref = cv2.cvtColor(grid[..., ::-1].copy(), cv2.COLOR_BGR2LAB).astype(np.float64)
+    assert np.abs(lab_cv2_u8(grid) - ref).max() <= 1
+    assert _val("study_uciqe", img) == pytest.approx(_uciqe_from_lab8(enc), abs=1e-4)
 
 
 # ------------------------------------------------------------------------------------------ fusion

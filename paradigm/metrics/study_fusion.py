@@ -6,9 +6,10 @@ float32 torch tensors. Differences from paradigm's VIFB-style ``fusion_*`` metri
 
 * grey conversion of OpenCV's decoder (``grey`` option): ``cv2-png`` is libpng's
   ``png_set_rgb_to_gray(0.299, 0.587)``: ``(9797 R + 19234 G + 3737 B) >> 15`` (truncated; grey
-  pixels kept); ``cv2-cvtcolor`` is ``cv2.cvtColor(BGR2GRAY)``: ``(4899 R + 9617 G + 1868 B + 8192) >> 14``.
-  (JPEG files decoded to grey by libjpeg give the JPEG's own Y plane, which the decoded RGB can
-  only approximate: use ``cv2-cvtcolor`` for them.)
+  pixels kept); ``cv2-cvtcolor`` is ``cv2.cvtColor(BGR2GRAY)``: ``(9798 R + 19235 G + 3735 B + 16384) >> 15``
+  (both identical to OpenCV 5.1 on every colour). JPEG files decoded to grey by libjpeg give the
+  JPEG's own Y plane, which decoded RGB cannot reproduce: protocols decode such sources with the
+  ``cv2-grey`` reader of :mod:`paradigm.protocols.readers`, whose grey images pass through unchanged.
 * SF: ``sqrt(mean(dRow^2) + mean(dCol^2))`` with the means over the ``(H-1) W`` and ``H (W-1)``
   differences (VIFB divides both sums by ``H W``).
 * AG: mean over all ``H W`` pixels of ``sqrt((gx^2 + gy^2) / 2)`` with ``torch.gradient``
@@ -62,7 +63,7 @@ def grey_cv2(rgb: np.ndarray, rule: str = "cv2-png") -> np.ndarray:
         y = (9797 * r + 19234 * g + 3737 * b) >> 15
         return np.where((r == g) & (r == b), r, y).astype(np.float64)
     if rule == "cv2-cvtcolor":
-        return ((4899 * r + 9617 * g + 1868 * b + 8192) >> 14).astype(np.float64)
+        return ((9798 * r + 19235 * g + 3735 * b + 16384) >> 15).astype(np.float64)
     raise InputError(f"grey must be one of {', '.join(GREY_RULES)}, got {rule!r}")
 
 

@@ -59,7 +59,9 @@ class Protocol:
         version: bump when any value it produces changes.
         task, flavour: parts of the name (flavour ``as-published`` or ``corrected``).
         script: the study's script(s) it reproduces.
-        reader: how files are decoded and converted (informative; metrics apply the colour rule).
+        reader: how the script decodes files (description; the metrics apply its colour rule).
+        decode: paradigm's decoder for the files: ``rgb`` (rule ``rgb-v1``) or ``cv2-grey``
+            (:mod:`paradigm.protocols.readers`).
         resize: a rule of :mod:`paradigm.protocols.resize` (``native``: no resize; ``none``: sizes must match).
         crop: pixels removed from every side.
         metrics: the metric set.
@@ -85,6 +87,7 @@ class Protocol:
     runnable: str | None = None
     notes: str = ""
     needs: tuple[str, ...] = field(default=("gt",))
+    decode: str = "rgb"
 
     @property
     def tag(self) -> str:

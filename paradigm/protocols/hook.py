@@ -14,7 +14,9 @@ scripts' order-based pairing and need a flat GT folder with one method's outputs
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,13 @@ class Plan:
     layout: Layout
     metrics: list[Metric] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reader(self) -> Callable[[str | os.PathLike[str]], torch.Tensor]:
+        """The file decoder of the protocol (:mod:`paradigm.protocols.readers`)."""
+        from .readers import reader
+
+        return reader(self.protocol.decode)
 
     @property
     def names(self) -> set[str]:

@@ -132,7 +132,7 @@ _IVIF = _pair(
     _IVIF_NR + (_m("study_fusion_scd", "SCD"), _m("study_fusion_vif", "VIF")),
     bugs=(Bug("roadscene_path", "RoadScene's fused folder is spelled 'IInfrared_Visible_Fusion'",
               "the RoadScene row is silently missing (no effect on the other datasets)", reproduced=False),),
-    suffixes=("_fusion",), needs=("input", "input2"),
+    suffixes=("_fusion",), needs=("input", "input2"), decode="cv2-grey",
     notes="Sources: --input IR --input2 VIS; fused files X_fusion.png pair with X.png (RoadScene: X.jpg).",
 )
 _MFIF_PUB = (_m("study_fusion_nmi", "NMI", histc_float32=True),) + tuple(
@@ -149,10 +149,10 @@ _MFIF = _pair(
         Bug("histc_float32", "the 65 536-bin joint histogram uses float32 torch.histc",
             "value 65 408 (A = 255, F = 128) lands in the next bin: NMI changes slightly on saturated sources"),
     ),
-    suffixes=("-Fused-SESF",), needs=("input", "input2"),
+    suffixes=("-Fused-SESF",), needs=("input", "input2"), decode="cv2-grey",
     runnable="as published every value is nan (the sources are never found) and, once they are, Q_Y raises a "
     "dtype error; use the corrected flavour (its NMI keeps histc_float32=False)",
-    notes="cv2 decodes JPEG sources to their own Y plane; the grey rule 'cv2-png' approximates it from RGB.",
+    notes="cv2.imread(path, 0) decodes the JPEG sources to their own Y plane (reader cv2-grey).",
 )
 _REFLECT = _pair(
     "reflection_removal", "reflection_removal/eval.py", _PIL + ", uint8", "pil-lanczos",

@@ -7,12 +7,20 @@ returns ``(C, h, w)`` float32 in [0, 1]:
   clamped to [0, 1], on the float image (super-resolution, pyiqa path);
 * ``pil-lanczos`` / ``pil-bilinear``: Pillow ``Image.resize`` of the uint8 image (Pillow widens
   the kernel when downscaling);
-* ``cv2-cubic`` / ``cv2-linear``: OpenCV ``cv2.resize`` of the uint8 image, implemented from its
-  documented fixed-point algorithm: half-pixel centres ``(d + 0.5) s - 0.5``, replicated borders,
-  Keys cubic with ``a = -0.75`` (or linear) weights rounded to 1/2048, separable sums rounded as
-  ``(sum + 2^21) >> 22`` and saturated to 0..255. An exact 2x ``INTER_LINEAR`` downscale is a 2x2
-  average with rounding, as OpenCV routes it to ``INTER_AREA``. (OpenCV is not a dependency; its
-  SIMD code paths may round a few values differently by one level.)
+* ``cv2-cubic``: ``cv2.resize(INTER_CUBIC)`` of the uint8 image as the ``opencv-python`` wheels
+  compute it (through Intel IPP): the exact separable Keys kernel (``a = -0.75``) at half-pixel
+  centres ``(d + 0.5) s - 0.5`` with replicated borders, rounded to the nearest integer (ties to
+  even) and saturated. (OpenCV builds without IPP use 1/2048 fixed-point weights instead: one level apart on
+  ~4 % of pixels.)
+* ``cv2-linear``: ``cv2.resize(INTER_LINEAR)`` of the uint8 image, OpenCV's fixed-point path:
+  weights rounded to 1/2048, horizontal sums ``S`` exact, vertical step as its SIMD code
+  ``(((S0 >> 4) b0 >> 16) + ((S1 >> 4) b1 >> 16) + 2) >> 2``; an exact 2x reduction is routed to
+  ``INTER_AREA``: ``(a + b + c + d + 2) >> 2``.
+
+Both ``cv2-*`` rules were compared with ``opencv-python-headless`` 5.1 (installed outside the
+project, not a dependency; ``tests/test_protocols_resize.py`` runs the comparison when ``cv2`` can
+be imported): ``cv2-linear`` identical, ``cv2-cubic`` identical except a few values in 10^5 that
+IPP's float32 arithmetic rounds the other way (one level).
 * ``skimage-aa-uint8``: ``skimage.transform.resize(img, shape, preserve_range=True,
   anti_aliasing=True).astype(uint8)``: Gaussian pre-filter when downscaling, bilinear, and a
   *truncating* cast to uint8 (flare removal).
@@ -56,38 +64,49 @@ def _pil(x: torch.Tensor, h: int, w: int, method: str) -> torch.Tensor:
     return _from_u8_hwc(np.asarray(img.resize((w, h), resample=resample)))
 
 
-def _cv2_taps(out_len: int, in_len: int, cubic: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Source indices ``(out_len, k)`` and fixed-point weights (x 2048) of OpenCV's resize along one axis."""
-    scale = in_len / out_len
+def _cv2_linear_taps(out_len: int, in_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices ``(out_len, 2)`` and fixed-point weights (x 2048) of OpenCV's linear resize along one axis."""
     f32 = np.float32
-    fx = ((np.arange(out_len) + 0.5) * scale - 0.5).astype(f32)
+    fx = ((np.arange(out_len) + 0.5) * (in_len / out_len) - 0.5).astype(f32)
     sx = np.floor(fx).astype(np.int64)
     t = (fx - sx.astype(f32)).astype(f32)
-    if cubic:
-        a = f32(-0.75)
-        c0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
-        c1 = ((a + 2) * t - (a + 3)) * t * t + 1
-        c2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
-        w = np.stack([c0, c1, c2, 1 - c0 - c1 - c2], 1).astype(f32)
-        offs = np.arange(-1, 3)
-    else:
-        w = np.stack([1 - t, t], 1).astype(f32)
-        offs = np.arange(0, 2)
-    idx = np.clip(sx[:, None] + offs[None, :], 0, in_len - 1)
+    w = np.stack([1 - t, t], 1).astype(f32)
+    idx = np.clip(sx[:, None] + np.arange(0, 2)[None, :], 0, in_len - 1)
     return idx, np.rint(w * f32(2048)).astype(np.int64)
 
 
-def _cv2(x: torch.Tensor, h: int, w: int, cubic: bool) -> torch.Tensor:
+def _keys_matrix(out_len: int, in_len: int) -> np.ndarray:
+    """``(out_len, in_len)`` exact Keys (a = -0.75) resampling matrix, half-pixel centres, replicated borders."""
+    a = -0.75
+    m = np.zeros((out_len, in_len))
+    x = (np.arange(out_len) + 0.5) * (in_len / out_len) - 0.5
+    base = np.floor(x).astype(np.int64)
+    for k in range(-1, 3):
+        t = np.abs(x - (base + k))
+        wk = np.where(t <= 1, (a + 2) * t**3 - (a + 3) * t**2 + 1, a * t**3 - 5 * a * t**2 + 8 * a * t - 4 * a)
+        np.add.at(m, (np.arange(out_len), np.clip(base + k, 0, in_len - 1)), wk)
+    return m
+
+
+def _cv2_cubic(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    src = _to_u8_hwc(x).astype(np.float64)
+    out = np.einsum("ij,jkc,lk->ilc", _keys_matrix(h, src.shape[0]), src, _keys_matrix(w, src.shape[1]))
+    return _from_u8_hwc(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+
+
+def _cv2_linear(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     src = _to_u8_hwc(x).astype(np.int64)
     hh, ww = src.shape[:2]
-    if not cubic and hh == 2 * h and ww == 2 * w:  # OpenCV: exact 2x INTER_LINEAR -> INTER_AREA
+    if hh == 2 * h and ww == 2 * w:  # OpenCV: exact 2x INTER_LINEAR -> INTER_AREA
         s = src[0::2, 0::2] + src[1::2, 0::2] + src[0::2, 1::2] + src[1::2, 1::2]
         return _from_u8_hwc(((s + 2) >> 2).astype(np.uint8))
-    xi, xw = _cv2_taps(w, ww, cubic)
-    yi, yw = _cv2_taps(h, hh, cubic)
+    xi, xw = _cv2_linear_taps(w, ww)
+    yi, yw = _cv2_linear_taps(h, hh)
     rows = (src[:, xi, :] * xw[None, :, :, None]).sum(2)  # (H, w, C), scale 2^11
-    out = (rows[yi, :, :] * yw[:, :, None, None]).sum(1)  # (h, w, C), scale 2^22
-    return _from_u8_hwc(np.clip((out + (1 << 21)) >> 22, 0, 255).astype(np.uint8))
+    s0, s1 = rows[yi[:, 0]] >> 4, rows[yi[:, 1]] >> 4
+    b0, b1 = yw[:, 0][:, None, None], yw[:, 1][:, None, None]
+    out = (((s0 * b0) >> 16) + ((s1 * b1) >> 16) + 2) >> 2
+    return _from_u8_hwc(np.clip(out, 0, 255).astype(np.uint8))
 
 
 def skimage_aa_uint8(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -103,8 +122,8 @@ _FUNCS: dict[str, Callable[[torch.Tensor, int, int], torch.Tensor]] = {
     "torch-bicubic": torch_bicubic,
     "pil-lanczos": lambda x, h, w: _pil(x, h, w, "lanczos"),
     "pil-bilinear": lambda x, h, w: _pil(x, h, w, "bilinear"),
-    "cv2-cubic": lambda x, h, w: _cv2(x, h, w, cubic=True),
-    "cv2-linear": lambda x, h, w: _cv2(x, h, w, cubic=False),
+    "cv2-cubic": _cv2_cubic,
+    "cv2-linear": _cv2_linear,
     "skimage-aa-uint8": skimage_aa_uint8,
 }
 
