@@ -17,7 +17,8 @@ def protocols(name: str | None) -> None:
             p = get_protocol(name)
         except InputError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"{p.tag}\n  script:  {p.script}\n  reader:  {p.reader}\n  resize:  {p.resize}  crop: {p.crop}")
+        click.echo(f"{p.tag}\n  script:  {p.script}\n  reader:  {p.reader} (paradigm decodes: {p.decode})")
+        click.echo(f"  resize:  {p.resize}  crop: {p.crop}")
         click.echo(f"  pairing: {p.pairing}" + (f"  suffixes: {', '.join(p.suffixes)}" if p.suffixes else ""))
         for s in p.metrics:
             opts = ", ".join(f"{k}={v}" for k, v in s.options)
