@@ -195,7 +195,7 @@ def test_defocus_sorted_index_pairing_bug(tmp_path: Path) -> None:
     for n, g in gts.items():
         _save(tmp_path / "gt" / f"1P0A{n:04d}.png", g)
     for n in (1, 3):  # output 2 is missing
-        _save(tmp_path / "res" / f"1P0A{n:04d}.png", _noisy(gts[n], n))
+        _save(tmp_path / "res" / "method" / f"1P0A{n:04d}.png", _noisy(gts[n], n))  # RESULTS/<method>/
     pub, _ = _run("defocus_deblurring/as-published", tmp_path / "res", gt=tmp_path / "gt")
     assert [Path(p).name for p in pub["gt_path"]] == ["1P0A0001.png", "1P0A0002.png"]  # 3 scored against 2
     cor, _ = _run("defocus_deblurring/corrected", tmp_path / "res", gt=tmp_path / "gt")

@@ -82,9 +82,14 @@ def _metrics(proto: Protocol, device: torch.device, has_input2: bool) -> tuple[l
 
 
 def _flat_files(folder: Path | None, what: str) -> list[Path]:
+    """Images directly in ``folder``, or in its only sub-folder (``RESULTS/<method>/``), sorted by name."""
     if folder is None:
         raise InputError(f"this protocol's pairing needs {what}")
-    files = [p for p in iter_images(folder) if p.parent == Path(folder)]
+    everything = iter_images(folder)
+    files = [p for p in everything if p.parent == Path(folder)]
+    parents = {p.parent for p in everything}
+    if not files and len(parents) == 1 and next(iter(parents)).parent == Path(folder):
+        files = everything
     if not files:
         raise InputError(f"this protocol's pairing needs a flat folder of images for {what} ({folder})")
     return sorted(files, key=lambda p: p.name)
@@ -149,7 +154,7 @@ def engine_plan(cfg: Any, layout: Layout, device: torch.device) -> Plan:
         if need in proto.needs and val is None:
             raise InputError(f"protocol {proto.name} needs --{need}")
     if proto.pairing != "name":
-        method = Path(cfg.results).name if proto.pairing != "sorted-inputs" else Path(cfg.input).name
+        method = (_flat_files(cfg.results, "RESULTS")[0].parent if proto.pairing != "sorted-inputs" else Path(cfg.input)).name
         pairs, unpaired = _order_pairs(proto.pairing, cfg, method)
         layout = Layout(form="flat", single_method=True, pairs=pairs, unpaired=unpaired, methods=[method])
     metrics, skipped = _metrics(proto, device, getattr(cfg, "input2", None) is not None)
