@@ -102,6 +102,8 @@ class ScoreConfig:
             recorded in the signature when not local. Scores are the same on either.
         ray_address, cpus_per_worker, gpus_per_worker: the Ray cluster (None: start or join a local
             one) and the resources of each task.
+        protocol: a study protocol (``paradigm protocols``): it replaces the metric set, the resize
+            rule, the reader and the pairing, and is recorded in the signature (:mod:`paradigm.protocols`).
         pairs_per_unit: pairs per unit of work (whole GT groups): a Ray task, the unit of retry on
             worker failure; batches never cross a unit, on any backend (so values match across backends).
     """
@@ -134,6 +136,7 @@ class ScoreConfig:
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
     pairs_per_unit: int = DEFAULT_PAIRS_PER_UNIT
+    protocol: str | None = None
 
 
 @dataclass
@@ -267,7 +270,8 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
     if note:
         log.info("%s", note)
     if count["resized"]:
-        say(f"{count['resized']} output(s) resized to their GT size (--resize to-gt, antialiased bicubic)")
+        how = "--resize to-gt, antialiased bicubic" if not cfg.protocol else f"protocol rule {opts.decode.resize}"
+        say(f"{count['resized']} output(s) resized to their GT size ({how})")
     return ScoreResult(
         scores=scores, summary=summary, errors=errors, run_info=run, layout=plan.layout, samples=samples,
         explicit_skipped={k: v for k, v in plan.skipped.items() if k in plan.explicit},

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 SUFFIXES: tuple[str, ...] = (
     "x2", "x3", "x4", "x8", "sr", "out", "output", "result", "restored", "pred", "fake", "rlt",
     "lr", "lq", "hr", "gt", "input", "bicubic",
+    "dehazed", "mean", "fusion", "fused", "sesf",  # the study's scripts (paradigm.protocols)
 )
 
 _SUFFIX_RE = re.compile(r"(?:[_\-.](?:" + "|".join(SUFFIXES) + r"))$", re.IGNORECASE)

@@ -22,7 +22,7 @@ from .io import DEFAULT_MAX_PIXELS
 #: Signature fields that change scores (leaderboard merging refuses differing values).
 SCORE_FIELDS: tuple[str, ...] = (
     "paradigm", "metrics", "composite", "resize", "crop_border", "y_channel", "align", "colour",
-    "embedding_policy", "precision",
+    "embedding_policy", "precision", "protocol",
 )
 
 #: How reference embeddings are reused (recorded for leaderboards).
@@ -50,6 +50,7 @@ def build_signature(
     batch_size: int | None = None,
     backend: str = "local",
     pairs_per_unit: int = DEFAULT_PAIRS_PER_UNIT,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
     """The signature dict (keys of contracts §3).
 
@@ -69,11 +70,12 @@ def build_signature(
             can change values in the last bits like the batch size (recorded only when not the default).
         backend: where the work ran (``local`` or ``ray``); informative (scores are the same), so
             it appears only when not local.
+        protocol: ``name@vK`` of a study protocol (``paradigm score --protocol``), or None.
 
     Returns:
         A JSON-serialisable dict.
     """
-    sig = {
+    sig: dict[str, Any] = {
         "paradigm": __version__,
         "metrics": [dict(m) for m in metrics],
         "composite": composite,
@@ -93,6 +95,8 @@ def build_signature(
         sig["backend"] = backend
     if pairs_per_unit != DEFAULT_PAIRS_PER_UNIT:
         sig["pairs_per_unit"] = int(pairs_per_unit)
+    if protocol is not None:  # only protocol runs carry the key, so older signatures stay equal
+        sig["protocol"] = protocol
     return sig
 
 
@@ -121,6 +125,8 @@ def signature_line(sig: dict[str, Any]) -> str:
     ]
     if sig.get("align") not in (None, "none"):
         parts.append(f"align:{sig.get('align')}")
+    if sig.get("protocol"):
+        parts.append(f"protocol:{sig['protocol']}")
     if sig.get("precision") not in (None, "fp32"):
         parts.append(f"precision:{sig.get('precision')}")
     if sig.get("max_pixels") not in (None, DEFAULT_MAX_PIXELS):

@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "meta-eval": "meta_eval.cli:meta_eval",
     "leaderboard": "paradigm.cli.leaderboard:leaderboard",
     "annotate": "paradigm.cli.annotate:annotate",
+    "protocols": "paradigm.cli.protocols_cmd:protocols",
 }
 
 

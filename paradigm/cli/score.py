@@ -66,12 +66,24 @@ def _err(msg: str) -> None:
                    "re-hashing its bytes. Only for trees nothing rewrites in place (cp -p, rsync -t keep mtimes).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="Model metrics' precision (where they declare the option).")
+@click.option("--protocol", default=None, help="A study protocol (see `paradigm protocols`): its metrics, resize and pairing.")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where the work runs: this process, or a Ray cluster (pip install 'paradigm-iqa[ray]'; "
+                   "docs/scale-out.md). Scores are the same.")
+@click.option("--address", default=None, help="Ray cluster address (HEAD_IP:6379) [default: start or join a local one].")
+@click.option("--cpus-per-worker", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Ray: CPUs reserved per task.")
+@click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Ray: GPUs per task (fractions share a GPU); > 0 runs the metrics on cuda.")
+@click.option("--pairs-per-unit", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Pairs per unit of work (a Ray task; batches never cross a unit). Recorded when not the default.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def score(
     results: Path, gt: Path | None, input_: Path | None, input2: Path | None, metrics: str, out: Path | None, resize: str, crop_border: int,
     y_channel: bool, y_rule: str | None, align: str, device: str, batch_size: int | None, workers: int | None, cache: Path | None, no_cache: bool,
     allow_errors: bool, seed: int, composite: str | None, profile: str | None, strict: bool, allow_missing: bool,
-    max_pixels: int | None, trust_mtime: bool, precision: str, quiet: bool,
+    max_pixels: int | None, trust_mtime: bool, precision: str, quiet: bool, backend: str, address: str | None,
+    cpus_per_worker: float, gpus_per_worker: float, pairs_per_unit: int, protocol: str | None = None,
 ) -> None:
     """Score RESULTS (RESULTS/<method>/[<task>/<dataset>/]<image>) against --gt GT.
 
@@ -101,6 +113,8 @@ def score(
         composite=composite, profile=profile, strict=strict, precision=precision,
         progress=False if quiet else None, align=align, input2=input2, allow_missing=allow_missing,
         max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels, trust_mtime=trust_mtime,
+        protocol=protocol, backend=backend, ray_address=address, cpus_per_worker=cpus_per_worker,
+        gpus_per_worker=gpus_per_worker, pairs_per_unit=pairs_per_unit,
     )
     try:
         res = run_score(cfg, echo=lambda s: _err(f"warning: {s}"))

@@ -137,7 +137,7 @@ def apply_composite_stage(scores: Any, cfg: ScoreConfig, spec: Any) -> tuple[Any
     """
     from .. import composite
 
-    if not len(scores):
+    if not len(scores) or cfg.protocol:  # a study protocol reports the study's view, not a composite
         return scores, None, None
     if spec is not None and not any(
         c in scores.columns and scores[c].notna().any() for c in spec.metrics()
@@ -195,10 +195,11 @@ def signature(cfg: ScoreConfig, plan: Plan, opts: Options, comp_id: str | None, 
     """The reproducibility signature of the run (metrics that ran, policy, composite, device)."""
     ran = [m for m in plan.metrics if m.name not in plan.skipped]
     return build_signature(
-        [m.signature() for m in ran], composite=comp_id, resize=cfg.resize, crop_border=cfg.crop_border,
+        [m.signature() for m in ran], composite=comp_id, resize=opts.decode.resize, crop_border=cfg.crop_border,
         y_channel=cfg.y_channel, colour=COLOUR_RULE, precision=cfg.precision, device=str(opts.device),
         seed=cfg.seed, align=opts.align_tag, max_pixels=cfg.max_pixels or 0,
         batch_size=opts.batch_size, backend=backend, pairs_per_unit=cfg.pairs_per_unit,
+        protocol=opts.protocol,
     )
 
 

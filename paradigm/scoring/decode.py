@@ -46,6 +46,24 @@ class Fail:
         return self.stage != "decode" or not self.reason.startswith(("input:", "input2:"))
 
 
+def read(path: Path, policy: DecodePolicy) -> torch.Tensor:
+    """Decode one file with the policy's reader (``rgb``: paradigm's, with the ``--max-pixels`` check)."""
+    if policy.reader == "rgb":
+        return read_image(path, policy.max_pixels)
+    from ..protocols.readers import reader
+
+    return reader(policy.reader)(path)
+
+
+def fit_output(x: torch.Tensor, h: int, w: int, rule: str) -> torch.Tensor:
+    """An output at the GT size: paradigm's antialiased bicubic, or a study protocol's rule."""
+    if rule in ("to-gt", "none"):
+        return resize_to(x, h, w)
+    from ..protocols.hook import resize_output
+
+    return resize_output(rule, x, h, w)
+
+
 def resize_to(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """Antialiased bicubic resize of ``(C, H, W)`` to ``(C, h, w)``, clamped to [0, 1]."""
     y = torch.nn.functional.interpolate(x[None], size=(h, w), mode="bicubic", antialias=True, align_corners=False)
@@ -68,7 +86,7 @@ class _Inputs:
         got = self._got.get(path)
         if got is None:
             try:
-                t = read_image(path, self.policy.max_pixels)
+                t = read(path, self.policy)
                 if tuple(t.shape[1:]) != (self.h, self.w):
                     t = resize_to(t, self.h, self.w)
                 got = crop(t, self.policy.crop)
@@ -82,16 +100,16 @@ def _output(entry: WorkEntry, gt: torch.Tensor, policy: DecodePolicy) -> tuple[t
     """The output of one pair at the GT size (resized/aligned per policy, not yet cropped)."""
     path = entry.pair.output_path
     try:
-        o = read_image(path, policy.max_pixels)
+        o = read(path, policy)
     except DecodeError as exc:
         return Fail(entry.idx, "decode", str(exc), path)
     h, w = int(gt.shape[1]), int(gt.shape[2])
-    resized = tuple(o.shape[1:]) != (h, w)
+    resized = tuple(o.shape[1:]) != (h, w) and policy.resize != "native"
     if resized:
         if policy.resize == "none":
             return Fail(entry.idx, "resize", f"output is {o.shape[1]}x{o.shape[2]} but GT is {h}x{w} "
                         "(--resize none); resize it or use --resize to-gt", path)
-        o = resize_to(o, h, w)
+        o = fit_output(o, h, w, policy.resize)
     if policy.align != "none":
         from ..metrics.diagnostics import align_to
 
@@ -105,7 +123,7 @@ def prepare_group(group: WorkGroup, policy: DecodePolicy) -> list[Item | Fail]:
     An input is decoded only when one of the entry's needed metrics is in ``policy.input_metrics``.
     """
     try:
-        gt = read_image(group.gt_path, policy.max_pixels)
+        gt = read(group.gt_path, policy)
     except DecodeError as exc:
         return [Fail(e.idx, "decode", f"GT: {exc}", group.gt_path) for e in group.entries]
     h, w = int(gt.shape[1]), int(gt.shape[2])

@@ -69,7 +69,7 @@ class Options:
     align_tag: str
     policy: str  # the preprocessing policy string (part of every cache key)
     decode: DecodePolicy
-
+    protocol: str | None = None  # ``name@vK`` of a study protocol
 
 
 def check_options(cfg: ScoreConfig) -> Options:
@@ -95,12 +95,18 @@ def check_options(cfg: ScoreConfig) -> Options:
     if cfg.align not in ALIGN_POLICIES:
         raise InputError(f"--align must be one of {', '.join(ALIGN_POLICIES)}, got {cfg.align!r}")
     align_tag = ALIGN_POLICIES[cfg.align]
-    decode = DecodePolicy(cfg.resize, cfg.crop_border, cfg.align, cfg.max_pixels)
+    resize, reader, proto_tag = cfg.resize, "rgb", None
+    if cfg.protocol:  # a study protocol fixes the resize rule and the reader (paradigm.protocols)
+        from ..protocols import get_protocol
+
+        proto = get_protocol(str(cfg.protocol))
+        resize, reader, proto_tag = proto.resize, proto.decode, proto.tag
+    decode = DecodePolicy(resize, cfg.crop_border, cfg.align, cfg.max_pixels, reader=reader)
     if cfg.pairs_per_unit < 1:
         raise InputError(f"--pairs-per-unit must be >= 1, got {cfg.pairs_per_unit}")
-    policy = policy_string(cfg.resize, cfg.crop_border, COLOUR_RULE, align=align_tag, batch_size=batch_size,
-                           pairs_per_unit=cfg.pairs_per_unit)
-    return Options(batch_size, workers, resolve_device(cfg.device), align_tag, policy, decode)
+    policy = policy_string(resize, cfg.crop_border, COLOUR_RULE, align=align_tag, batch_size=batch_size,
+                           pairs_per_unit=cfg.pairs_per_unit) + (f"|protocol:{proto_tag}" if proto_tag else "")
+    return Options(batch_size, workers, resolve_device(cfg.device), align_tag, policy, decode, proto_tag)
 
 
 # ------------------------------------------------------------------------------------- metrics
@@ -399,10 +405,16 @@ def make_plan(cfg: ScoreConfig, opts: Options, cache: cache_mod.NullCache) -> Pl
             "with, and compared against, the input)"
         )
     layout = discover(cfg.results, anchor, cfg.input)
-    names, explicit, skipped = choose_metrics(cfg)
-    metrics, unavailable = instantiate_metrics(names, y_channel=cfg.y_channel, precision=cfg.precision,
-                                               device=opts.device)
-    skipped.update(unavailable)
+    if cfg.protocol:  # a study protocol: its metric set and pairing (paradigm.protocols.hook)
+        from ..protocols.hook import engine_plan
+
+        proto = engine_plan(cfg, layout, opts.device)
+        layout, metrics, explicit, skipped = proto.layout, proto.metrics, proto.names, dict(proto.skipped)
+    else:
+        names, explicit, skipped = choose_metrics(cfg)
+        metrics, unavailable = instantiate_metrics(names, y_channel=cfg.y_channel, precision=cfg.precision,
+                                                   device=opts.device)
+        skipped.update(unavailable)
     plan = Plan(layout, metrics, explicit, skipped, opts.policy, input2=_pair_input2(cfg, anchor, layout))
     plan.sigs = {m.name: cache_mod.metric_sig(m.signature()) for m in metrics}
     _layout_errors(plan, cfg.input2 is not None)
@@ -415,4 +427,4 @@ def decode_policy(plan: Plan, opts: Options) -> DecodePolicy:
     """The options' decode policy, with the plan's input-referenced metrics filled in."""
     inputs = frozenset(m.name for m in plan.metrics if type(m).spec().needs_input)
     d = opts.decode
-    return DecodePolicy(d.resize, d.crop, d.align, d.max_pixels, inputs)
+    return DecodePolicy(d.resize, d.crop, d.align, d.max_pixels, inputs, d.reader)

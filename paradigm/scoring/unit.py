@@ -22,12 +22,14 @@ if TYPE_CHECKING:
 class DecodePolicy:
     """How pairs are prepared before any metric (recorded in the signature by the engine)."""
 
-    resize: str = "to-gt"
+    resize: str = "to-gt"  # to-gt, none, or a study protocol's rule (native, torch-bicubic, ...)
     crop: int = 0
     align: str = "none"
     max_pixels: int | None = None
     #: metrics that compare against the degraded input (their pairs decode the input too)
     input_metrics: frozenset[str] = frozenset()
+    #: the file decoder: ``rgb`` (paradigm's rgb-v1) or a study protocol's (:mod:`paradigm.protocols.readers`)
+    reader: str = "rgb"
 
 
 @dataclass(frozen=True)
