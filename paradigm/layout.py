@@ -340,6 +340,22 @@ def discover(
     for f in in_stray:
         unpaired.append(Unpaired("", "", "", f.stem, f, "input image at an unexpected depth"))
 
+    placed, single = _place_outputs(outputs, res_root, form, gt_idx)
+    found, methods = _match_outputs(placed, single, res_root, form, gt_idx, unpaired)
+    pairs = _make_pairs(found, in_idx, unpaired)
+    _report_missing(pairs, methods, gt_idx, form, res_root, unpaired)
+    pairs.sort(key=lambda p: (p.method, p.task, p.dataset, p.image.lower(), _sample_order(p.sample)))
+    unpaired.sort(key=lambda u: (u.method, u.task, u.dataset, u.image.lower(), str(u.path)))
+    return Layout(
+        form=form, single_method=single, pairs=pairs, unpaired=unpaired, methods=sorted(methods),
+        problems=_dedupe(problems),
+    )
+
+
+def _place_outputs(
+    outputs: list[Path], res_root: Path, form: str, gt_idx: _Index
+) -> tuple[list[tuple[tuple[str, ...], str, Path]], bool]:
+    """Where each output sits (folders without seed folders, seed sample) and whether RESULTS is one method."""
     # where each output sits: (dir parts without seed folders, seed sample)
     placed: list[tuple[tuple[str, ...], str, Path]] = []
     for f in outputs:
@@ -358,6 +374,15 @@ def discover(
     if form == "full" and single:
         single = any((k[0], k[1]) in gt_idx.groups for k, _, _ in placed)
 
+    return placed, single
+
+
+def _match_outputs(
+    placed: list[tuple[tuple[str, ...], str, Path]], single: bool, res_root: Path, form: str, gt_idx: _Index,
+    unpaired: list[Unpaired],
+) -> tuple[dict[tuple[str, str, str, Path], list[tuple[str, Path]]], set[str]]:
+    """Each output's GT image, by (method, task, dataset, GT path); what matches none is unpaired."""
+    want = 0 if form == "flat" else 2  # folder depth of a single-method tree
     # (method, task, dataset, gt_path) -> list of (sample, output_path)
     found: dict[tuple[str, str, str, Path], list[tuple[str, Path]]] = defaultdict(list)
     methods: set[str] = set()
@@ -395,6 +420,14 @@ def discover(
             continue
         found[(method, task, dataset, hits[0])].append((sample, f))
 
+    return found, methods
+
+
+def _make_pairs(
+    found: dict[tuple[str, str, str, Path], list[tuple[str, Path]]], in_idx: _Index | None,
+    unpaired: list[Unpaired],
+) -> list[Pair]:
+    """Pairs from the matches (duplicates and inputs that cannot be found are unpaired)."""
     pairs: list[Pair] = []
     multi_methods = {k[0] for k, v in found.items() if len(v) > 1 or any(s for s, _ in v)}
     covered: dict[str, set[tuple[str, str]]] = defaultdict(set)
@@ -422,6 +455,16 @@ def discover(
                 Pair(method, task, dataset, gpath.stem, sample if method in multi_methods else "", opath, gpath, inp)
             )
 
+    return pairs
+
+
+def _report_missing(
+    pairs: list[Pair], methods: set[str], gt_idx: _Index, form: str, res_root: Path, unpaired: list[Unpaired]
+) -> None:
+    """GT images (or whole task/dataset folders) without an output, per method."""
+    covered: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for p in pairs:
+        covered[p.method].add((p.task, p.dataset))
     # GT images without output, per method
     paired_gt: dict[str, set[Path]] = defaultdict(set)
     for p in pairs:
@@ -439,12 +482,6 @@ def discover(
                 if g not in paired_gt[method]:
                     unpaired.append(Unpaired(method, task, dataset, g.stem, g, "GT image has no output from this method"))
 
-    pairs.sort(key=lambda p: (p.method, p.task, p.dataset, p.image.lower(), _sample_order(p.sample)))
-    unpaired.sort(key=lambda u: (u.method, u.task, u.dataset, u.image.lower(), str(u.path)))
-    return Layout(
-        form=form, single_method=single, pairs=pairs, unpaired=unpaired, methods=sorted(methods),
-        problems=_dedupe(problems),
-    )
 
 
 def _dedupe(problems: list[WalkProblem]) -> list[WalkProblem]:
