@@ -11,8 +11,8 @@ least squares against the human opinion score mapped linearly to [0, 1] (higher 
 from __future__ import annotations
 
 import logging
-import sys
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
