@@ -12,14 +12,11 @@ from _helpers import isolate_engine
 from _helpers import save_random_png as save
 from click.testing import CliRunner
 
-import paradigm.engine as engine
 from paradigm.cli import cli
 from paradigm.composite.schema import DATA_DIR, load_composite
 from paradigm.engine import ScoreConfig, run_score
 from paradigm.errors import CompositeSchemaError, InputError
 from paradigm.metrics.base import Metric
-
-REAL_OPTIONAL_ATTR = engine._optional_attr
 
 
 def default_obj() -> dict[str, Any]:
@@ -49,7 +46,6 @@ class TpPsnr(Metric):
 @pytest.fixture()
 def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     isolate_engine(monkeypatch, [TpPsnr])
-    monkeypatch.setattr(engine, "_optional_attr", REAL_OPTIONAL_ATTR)  # with the composite hook
     for i in range(2):
         save(tmp_path / "gt" / f"im{i}.png", i)
         save(tmp_path / "res" / "m" / f"im{i}.png", 10 + i)

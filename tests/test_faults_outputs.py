@@ -18,12 +18,9 @@ from _helpers import isolate_engine
 from _helpers import save_random_png as save
 from click.testing import CliRunner
 
-import paradigm.engine as engine
 from paradigm.cli import cli
 from paradigm.metrics.base import Metric
 from paradigm.outputs import write_outputs
-
-REAL_OPTIONAL_ATTR = engine._optional_attr
 
 CHILD = r"""
 import sys, time
@@ -195,7 +192,6 @@ def test_unwritable_out_fails_at_once(tree: Path, monkeypatch: pytest.MonkeyPatc
 def test_bad_composite_fails_before_any_metric(
     tree: Path, monkeypatch: pytest.MonkeyPatch, content: str | None, expect: str
 ) -> None:
-    monkeypatch.setattr(engine, "_optional_attr", REAL_OPTIONAL_ATTR)
     comp = tree / "comp.json"
     if content is not None:
         comp.write_text(content)

@@ -12,12 +12,9 @@ from _helpers import isolate_engine
 from _helpers import save_random_png as save
 from click.testing import CliRunner
 
-import paradigm.engine as engine
 from paradigm.cli import cli
 from paradigm.engine import ScoreConfig, run_score
 from paradigm.metrics.base import Metric
-
-REAL_OPTIONAL_ATTR = engine._optional_attr
 
 
 class TrMse(Metric):
@@ -66,7 +63,6 @@ def test_terminal_says_how_much_came_from_the_cache(small_outputs: Path) -> None
 def test_diagnostics_only_run_has_no_composite_alarm(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(engine, "_optional_attr", REAL_OPTIONAL_ATTR)
     for i in range(2):
         save(tmp_path / "gt" / f"im{i}.png", i, size=48)
         save(tmp_path / "res" / "m" / f"im{i}.png", 10 + i, size=48)
@@ -75,12 +71,11 @@ def test_diagnostics_only_run_has_no_composite_alarm(
                                   cache=None, n_boot=10))
     assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING and "renormalised" in rec.getMessage()]
     assert "composite" not in r.scores.columns or bool(np.isnan(r.scores["composite"]).all())
-    assert r.run_info["composite_note"].startswith("no composite score: none of the metrics of composite default-v1")
+    assert r.run_info["composite_note"].startswith("no composite score: none of the metrics of composite default-v")
     assert r.run_info["signature"]["composite"] is None
 
 
 def test_partial_composite_still_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(engine, "_optional_attr", REAL_OPTIONAL_ATTR)
     for i in range(2):
         save(tmp_path / "gt" / f"im{i}.png", i, size=48)
         save(tmp_path / "res" / "m" / f"im{i}.png", 10 + i, size=48)
