@@ -80,7 +80,7 @@ def test_partial_composite_still_warns(tmp_path: Path, monkeypatch: pytest.Monke
         save(tmp_path / "gt" / f"im{i}.png", i, size=48)
         save(tmp_path / "res" / "m" / f"im{i}.png", 10 + i, size=48)
     with caplog.at_level(logging.WARNING):
-        r = run_score(ScoreConfig(results=tmp_path / "res", gt=tmp_path / "gt", metrics="psnr", workers=0,
+        r = run_score(ScoreConfig(results=tmp_path / "res", gt=tmp_path / "gt", metrics="psnr_ha", workers=0,
                                   cache=None, n_boot=10))
     assert any("renormalised" in rec.getMessage() for rec in caplog.records)
     assert r.run_info["composite_note"] is None and r.scores["composite"].notna().all()
