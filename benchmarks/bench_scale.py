@@ -1,6 +1,6 @@
 """Local vs Ray: the same folder scored in this process and on a local Ray cluster of 1 and 2 worker nodes.
 
-The script starts the clusters itself on 127.0.0.1 (a head node with no CPUs, so tasks run only on
+The script starts the clusters itself on this machine (a head node with no CPUs, so tasks run only on
 the worker raylets), scores the same generated folder with the same metrics and no cache, checks the
 scores are identical to the local run, and stops every Ray process at the end. It reports pairs/s,
 the scaling ratio (2 workers vs 1) and the driver's CPU seconds per pair (planning, collecting and

@@ -1,7 +1,8 @@
 """``--backend ray`` on a local two-node Ray cluster (head + one worker raylet, loopback only).
 
-Included in a plain ``pytest`` run whenever Ray is installed (``pip install -e ".[dev,ray]"``, as CI
-does); skipped with the reason otherwise. The cluster is started once per module and stopped at the end.
+Opt-in with ``PARADIGM_RAY_TESTS=1`` and Ray installed (``pip install -e ".[dev,ray]"``): Ray 2.60
+advertises the machine's interface address for its nodes even when asked for 127.0.0.1, so the tests
+do not run by default. The cluster is started once per module and stopped at the end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+if not os.environ.get("PARADIGM_RAY_TESTS"):
+    pytest.skip(
+        "opt-in (PARADIGM_RAY_TESTS=1): Ray binds its nodes to the machine's interface address even with "
+        "--node-ip-address=127.0.0.1, and this project's test runs may only address loopback",
+        allow_module_level=True,
+    )
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'paradigm-iqa[ray]')")
 
 pytestmark = pytest.mark.ray
