@@ -342,7 +342,7 @@ def fit_cmd(
             def declaration(name: str) -> Any:  # a metric's declaration in paradigm's manifest (its range)
                 return None if manifest is None else manifest.column(name)
 
-            doc, text = run_cli(joined, cols, rename, dirs, {c: _pillar_of(c, rename.get(c, c), given, table) for c in cols},
+            doc, text = run_cli(joined, cols, rename, dirs, {c: _pillar_of(c, rename.get(c, c), given, manifest) for c in cols},
                                 folds, n_boot, seed, name, version, _command_line("fit", params), results_path,
                                 declaration)
             Path(out).parent.mkdir(parents=True, exist_ok=True)

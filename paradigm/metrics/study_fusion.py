@@ -296,6 +296,11 @@ class _StudyFusionPair(Metric):
             )
         a, b = split_pair(ref)
         check_image(x, "fused")
+        if a.shape[-2:] != x.shape[-2:] or a.shape[0] != x.shape[0]:
+            raise InputError(
+                f"fused image {tuple(x.shape)} and sources {tuple(ref.shape)} differ in size; "
+                "resize the fused output to the sources first"
+            )
         rule = self.options["grey"]
         fs, as_, bs = _grey_batch(x, rule), _grey_batch(a, rule), _grey_batch(b, rule)
         return torch.tensor([self._score(as_[i], bs[i], fs[i]) for i in range(len(fs))], dtype=torch.float64)
