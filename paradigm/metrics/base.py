@@ -200,6 +200,21 @@ class Metric(torch.nn.Module):
         }
 
 
+class FullReferenceMetric(Metric):
+    """A metric that is one function of (output, reference): subclasses implement :meth:`_fn`.
+
+    The shared :meth:`forward` refuses a missing reference and returns float64.
+    """
+
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
+        if ref is None:
+            raise InputError(f"metric {self.name!r} is full-reference: pass the reference image as ref")
+        return self._fn(x, ref, **self.options).to(torch.float64)
+
+
 class EmbeddingMetric(Metric):
     """A metric that compares embeddings; the engine can cache reference embeddings per image.
 

@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError
 from ._filters import MEMO, fast_check_pair
-from .base import Metric, Pillar
+from .base import FullReferenceMetric, Pillar
 from .registry import register
 from .vif import _grey
 
@@ -176,7 +175,7 @@ def cw_ssim(x: torch.Tensor, ref: torch.Tensor, *, k: float = 0.0) -> torch.Tens
 
 
 @register
-class CWSSIM(Metric):
+class CWSSIM(FullReferenceMetric):
     """CW-SSIM (cwssim_index.m, 4 levels x 8 orientations): structure robust to small shifts."""
 
     name: ClassVar[str] = "cw_ssim"
@@ -192,12 +191,8 @@ class CWSSIM(Metric):
         "tolerant of small shifts"
     )
 
-    def forward(
-        self, x: torch.Tensor, ref: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        if ref is None:
-            raise InputError(f"metric {self.name!r} is full-reference: pass the reference image as ref")
-        return cw_ssim(x, ref, k=float(self.options["k"])).to(torch.float64)
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        return cw_ssim(x, ref, k=float(options["k"]))
 
 
 __all__ = ["cw_ssim", "point_op"]

@@ -26,7 +26,7 @@ from ._filters import (
     matlab_average_downsample,
     separable_filter_valid,
 )
-from .base import Metric, Pillar
+from .base import FullReferenceMetric, Pillar
 from .colour import mean_ciede2000, rgb_to_y, y_rule
 from .registry import register
 
@@ -356,20 +356,11 @@ def ciede2000(x: torch.Tensor, y: torch.Tensor, *, float64: bool = False) -> tor
 # -------------------------------------------------------------------------------- registered classes
 
 
-class _FidelityMetric(Metric):
+class _FidelityMetric(FullReferenceMetric):
     """Shared forward: validate, call ``fn`` with the options, return float64."""
 
     pillar: ClassVar[Pillar] = "fidelity"
 
-    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
-        raise NotImplementedError
-
-    def forward(
-        self, x: torch.Tensor, ref: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        if ref is None:
-            raise InputError(f"metric {self.name!r} is full-reference: pass the reference image as ref")
-        return self._fn(x, ref, **self.options).to(torch.float64)
 
 
 @register

@@ -39,7 +39,7 @@ import torch
 
 from ..errors import InputError
 from ._filters import MEMO, conv2_same, fast_check_pair, matlab_average_downsample
-from .base import Metric, Pillar
+from .base import FullReferenceMetric, Pillar
 from .registry import register
 
 #: YIQ rows of FeatureSIM.m (applied to 0..255 RGB).
@@ -246,21 +246,12 @@ def fsimc(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return _fsim_both(x, ref)[1]
 
 
-class _FRPerceptual(Metric):
+class _FRPerceptual(FullReferenceMetric):
     """Shared declaration and forward of the classical perceptual full-reference metrics (FSIM, VIF, VSI, NLPD)."""
 
     pillar: ClassVar[Pillar] = "perceptual"
     min_size: ClassVar[int] = FSIM_MIN_SIZE
 
-    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
-        raise NotImplementedError
-
-    def forward(
-        self, x: torch.Tensor, ref: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        if ref is None:
-            raise InputError(f"metric {self.name!r} is full-reference: pass the reference image as ref")
-        return self._fn(x, ref, **self.options).to(torch.float64)
 
 
 @register

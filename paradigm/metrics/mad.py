@@ -41,14 +41,13 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError
 from ._filters import MEMO, fast_check_pair, symmetric_index
-from .base import Metric, Pillar
+from .base import FullReferenceMetric, Pillar
 from .fidelity import matlab_gray255
 from .registry import register
 
@@ -288,7 +287,7 @@ def mad(
 
 
 @register
-class MAD(Metric):
+class MAD(FullReferenceMetric):
     """MAD (Larson & Chandler 2010) as the official MAD_index.m on the 8-bit rgb2gray image."""
 
     name = "mad"
@@ -301,12 +300,8 @@ class MAD(Metric):
     defaults = {"quantize": True}
     description = "Most Apparent Distortion (Larson & Chandler 2010, official MAD_index.m); lower is better"
 
-    def forward(
-        self, x: torch.Tensor, ref: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        if ref is None:
-            raise InputError(f"metric {self.name!r} is full-reference: pass the reference image as ref")
-        return mad(x, ref, **self.options).to(torch.float64)
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        return mad(x, ref, **options)
 
 
 __all__ = ["MAD", "appearance_index", "detection_index", "log_gabor_bank", "mad", "mad_csf"]

@@ -55,9 +55,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..errors import InputError
 from ._filters import MEMO, fast_check_pair
-from .base import Metric, Pillar
+from .base import FullReferenceMetric, Pillar
 from .fidelity import PSNR_MAX_DB, psnr
 from .registry import register
 
@@ -316,22 +315,13 @@ def psnrc(x: torch.Tensor, y: torch.Tensor, *, max_db: float = PSNR_MAX_DB) -> t
 # -------------------------------------------------------------------------------- registered classes
 
 
-class _DCTPSNRMetric(Metric):
+class _DCTPSNRMetric(FullReferenceMetric):
     pillar: ClassVar[Pillar] = "fidelity"
     higher_is_better = True
     # the CSF weights exceed 1 (DC: 1.61), so extreme errors (black vs white) reach about -4 dB
     value_range = (float("-inf"), PSNR_MAX_DB)
     min_size = 8
 
-    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
-        raise NotImplementedError
-
-    def forward(
-        self, x: torch.Tensor, ref: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        if ref is None:
-            raise InputError(f"metric {self.name!r} is full-reference: pass the reference image as ref")
-        return self._fn(x, ref, **self.options).to(torch.float64)
 
 
 @register

@@ -29,13 +29,12 @@ Batched over N with one ``fft2`` of the whole batch; no loops.
 from __future__ import annotations
 
 import functools
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
-from ..errors import InputError
 from ._filters import fast_check_pair
-from .base import Metric, Pillar
+from .base import FullReferenceMetric, Pillar
 from .fidelity import PSNR_MAX_DB, matlab_gray255
 from .registry import register
 
@@ -86,7 +85,7 @@ def wsnr(
 
 
 @register
-class WSNR(Metric):
+class WSNR(FullReferenceMetric):
     """WSNR (Mitsa & Varkur 1992, Damera-Venkata et al. 2000) as wsnr.m on the 8-bit rgb2gray image."""
 
     name = "wsnr"
@@ -98,12 +97,8 @@ class WSNR(Metric):
     defaults = {"quantize": True}
     description = "CSF-weighted SNR (Damera-Venkata et al. 2000, wsnr.m, 60 cpd) on rgb2gray, dB, capped at 100"
 
-    def forward(
-        self, x: torch.Tensor, ref: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        if ref is None:
-            raise InputError(f"metric {self.name!r} is full-reference: pass the reference image as ref")
-        return wsnr(x, ref, **self.options).to(torch.float64)
+    def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
+        return wsnr(x, ref, **options)
 
 
 __all__ = ["NFREQ", "WSNR", "wsnr", "wsnr_csf"]
