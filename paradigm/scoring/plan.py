@@ -282,6 +282,7 @@ class Plan:
     input2: dict[int, Path] = field(default_factory=dict)
     n_cached: int = 0
     sigs: dict[str, str] = field(default_factory=dict)
+    input_metrics: frozenset[str] = frozenset()  # metrics compared with the degraded input
 
     @property
     def pairs(self) -> list[Pair]:
@@ -294,7 +295,7 @@ class Plan:
     def key(self, name: str, idx: int) -> cache_mod.ScoreKey:
         """Cache key of one metric's values on one pair (content hashes, metric signature, policy)."""
         h = self.hashes[idx]
-        ref = f"{h[2]}:{h[1]}" if get_metric_class(name).spec().needs_input else h[1]
+        ref = f"{h[2]}:{h[1]}" if name in self.input_metrics else h[1]
         return (h[0], ref, name, self.sigs[name], self.policy)
 
     def geometry_key(self, idx: int) -> tuple[str, str, str]:
@@ -357,7 +358,7 @@ def _look_up(plan: Plan, cache: cache_mod.NullCache) -> dict[Path, list[WorkEntr
     for i, p in enumerate(plan.pairs):
         needed = []
         for m in plan.metrics:
-            if type(m).spec().needs_input and p.input_path is None:
+            if m.name in plan.input_metrics and p.input_path is None:
                 continue  # listed as a pairing error
             got = cached.get(plan.key(m.name, i))
             if got is None:
@@ -417,6 +418,7 @@ def make_plan(cfg: ScoreConfig, opts: Options, cache: cache_mod.NullCache) -> Pl
         skipped.update(unavailable)
     plan = Plan(layout, metrics, explicit, skipped, opts.policy, input2=_pair_input2(cfg, anchor, layout))
     plan.sigs = {m.name: cache_mod.metric_sig(m.signature()) for m in metrics}
+    plan.input_metrics = frozenset(m.name for m in metrics if type(m).spec().needs_input)
     _layout_errors(plan, cfg.input2 is not None)
     _hash_rows(plan, cache)
     _probe_and_prune(plan, _look_up(plan, cache), opts.device)
@@ -425,6 +427,5 @@ def make_plan(cfg: ScoreConfig, opts: Options, cache: cache_mod.NullCache) -> Pl
 
 def decode_policy(plan: Plan, opts: Options) -> DecodePolicy:
     """The options' decode policy, with the plan's input-referenced metrics filled in."""
-    inputs = frozenset(m.name for m in plan.metrics if type(m).spec().needs_input)
     d = opts.decode
-    return DecodePolicy(d.resize, d.crop, d.align, d.max_pixels, inputs, d.reader)
+    return DecodePolicy(d.resize, d.crop, d.align, d.max_pixels, plan.input_metrics, d.reader)
