@@ -10,6 +10,11 @@ waiting; the workers are other processes). Results go to a JSON file with the ma
 
 On this project's 2-core machines two worker raylets already use every core, so the figures show
 the backend's overhead and that scores do not change, not a cluster's speed-up.
+
+Ray advertises the machine's interface address for its nodes even with ``--node-ip-address``; so
+that nothing leaves the machine, the script re-runs itself in a fresh network namespace whose only
+interface is loopback (``unshare --net``; root or unprivileged user namespaces) when it can, and
+records whether it did (``--no-netns`` runs it in place).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import socket
 import subprocess
 import sys
@@ -36,6 +42,12 @@ ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
 def _ray(*args: str) -> None:
     exe = Path(sys.executable).with_name("ray")
     subprocess.run([str(exe), *args], check=True, env=ENV, capture_output=True, timeout=300)
+
+
+def _ray_version() -> str:
+    import ray
+
+    return str(ray.__version__)
 
 
 def _port() -> int:
@@ -75,6 +87,28 @@ def _cluster_run(root: Path, metrics: str, workers: int, pairs_per_unit: int, tm
             "driver_cpu_ms_per_pair": round(1000 * cpu / n, 2), "scores": res.scores}
 
 
+def _loopback_only() -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # routing only: a UDP connect sends nothing
+        except OSError:
+            return True
+    return False
+
+
+def _reexec_in_netns() -> None:
+    """Replace this process by itself inside a loopback-only network namespace, when one can be made."""
+    for prefix in (["unshare", "--net"], ["unshare", "--user", "--map-root-user", "--net"]):
+        try:
+            ok = subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        if ok:
+            cmd = " ".join(["exec", sys.executable, *map(shlex.quote, sys.argv)])
+            os.execvp(prefix[0], [*prefix, "sh", "-c", f"ip link set lo up 2>/dev/null || true; {cmd}"])
+    print("warning: no network namespace could be made; Ray may advertise the interface address", file=sys.stderr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=96)
@@ -82,7 +116,10 @@ def main() -> None:
     ap.add_argument("--metrics", default=METRICS)
     ap.add_argument("--pairs-per-unit", type=int, default=8)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--no-netns", action="store_true", help="do not re-run in a loopback-only network namespace")
     args = ap.parse_args()
+    if not args.no_netns and not _loopback_only():
+        _reexec_in_netns()
     w, h = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -93,7 +130,8 @@ def main() -> None:
     n = int(local.run_info["counts"]["rows"])
     same = all(r.pop("scores").equals(local.scores) for r in runs)
     doc = {
-        "machine": {"cpu_model": _cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpu_model": _cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "ray": _ray_version(), "loopback_only_namespace": _loopback_only()},
         "command": "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:]),
         "metrics": args.metrics, "size": args.size,
         "local": {"pairs": n, "seconds": round(wall, 3), "pairs_per_s": round(n / wall, 2)},
