@@ -264,9 +264,13 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         cache.close()
     scores = reference_stage(build_scores(plan, collector), plan, cfg, spec)
     scores, info, note = apply_composite_stage(scores, cfg, spec)
-    summary, errors, samples = tables(scores, plan, cfg.seed, cfg.n_boot)
+    summary, errors, samples = tables(scores, plan, cfg.seed, cfg.n_boot, cfg.progress)
     count = counts(plan, collector, scores, cache.hashed, runner.emb.hits, t0)
     run = run_info(cfg, plan, opts, cache, (info, note), count, backend=cfg.backend)
+    if samples is not None:
+        from .samples import spread_report
+
+        run["run_spread"] = spread_report(samples)  # CCSR's G-STD and L-STD per method
     if note:
         log.info("%s", note)
     if count["resized"]:

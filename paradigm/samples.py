@@ -47,6 +47,10 @@ __all__ = [
     "Diversity",
     "run_spread",
     "local_std",
+    "local_std_table",
+    "with_local_std",
+    "spread_report",
+    "local_std_summary",
 ]
 
 #: Columns identifying one input (one row per input after aggregation).
@@ -415,3 +419,148 @@ def local_std(images: Sequence[torch.Tensor]) -> float:
     if x.numel() == 0 or x.shape[0] < 2:
         return float("nan")
     return float(x.to(torch.float64).std(dim=0, unbiased=False).mean())
+
+
+#: Columns of :func:`local_std_table`.
+LOCAL_STD_COLUMNS: tuple[str, ...] = (*KEYS, "l_std", "l_std_samples")
+
+
+def _one_local_std(paths: Sequence[str], read: Any) -> tuple[float, int, list[tuple[str, str]]]:
+    """L-STD of one input from its sample files, streamed (Welford, float64): ``(value, decoded, errors)``.
+
+    Only one sample and the running mean/M2 are held in memory, whatever K is.
+    """
+    mean = m2 = None
+    k = 0
+    errors: list[tuple[str, str]] = []
+    for p in paths:
+        try:
+            t = read(p).to(torch.float64)
+        except (ParadigmError, OSError, ValueError) as exc:
+            errors.append((p, f"sample not decodable for L-STD: {exc}"))
+            continue
+        if mean is not None and t.shape != mean.shape:
+            errors.append((p, f"sample is {tuple(t.shape[-2:])} px but this input's first sample is "
+                              f"{tuple(mean.shape[-2:])} px; L-STD needs its samples at one size"))
+            continue
+        k += 1
+        if mean is None or m2 is None:
+            mean, m2 = t.clone(), torch.zeros_like(t)
+            continue
+        d = t - mean
+        mean += d / k
+        m2 += d * (t - mean)
+    if k < 2 or m2 is None:
+        return float("nan"), k, errors
+    return float(torch.sqrt(m2 / k).mean()), k, errors
+
+
+def local_std_table(
+    scores: pd.DataFrame, *, read: Any = None, progress: bool | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """CCSR's L-STD of every input scored with several samples, from the sample files of a run.
+
+    Each input's K samples (rows of ``scores`` sharing ``method, task, dataset, image`` with a non-empty
+    ``sample``) are decoded once, as delivered (before any resize to the GT), and :func:`local_std` is
+    computed over them without holding all K in memory. Inputs with one sample get no row.
+
+    Args:
+        scores: the per-image table of ``paradigm score`` (``output_path`` and ``sample`` columns).
+        read: ``path -> (C, H, W)`` tensor in [0, 1] [default :func:`paradigm.io.read_image`].
+        progress: draw a progress bar (None: only when stderr is a terminal).
+
+    Returns:
+        ``(table, errors)``: one row per input with ``method, task, dataset, image, l_std,
+        l_std_samples`` (``l_std`` in [0, 1] units, NaN when fewer than 2 samples decoded;
+        ``l_std_samples`` = samples decoded), and error rows (``method, task, dataset, image, path,
+        stage, reason`` with stage ``l_std``) for samples that could not be decoded or differ in size.
+    """
+    from ._progress import progress_bar
+
+    if read is None:
+        from .io import read_image as read
+    errs_cols = [*KEYS, "path", "stage", "reason"]
+    need = {"sample", "output_path"}
+    if not isinstance(scores, pd.DataFrame) or not need <= set(scores.columns) or scores.empty:
+        return pd.DataFrame(columns=list(LOCAL_STD_COLUMNS)), pd.DataFrame(columns=errs_cols)
+    data = scores[scores["sample"].fillna("").astype(str) != ""]
+    keys = pd.DataFrame({k: (data[k].fillna("").astype(str) if k in data.columns else "") for k in KEYS},
+                        index=data.index)
+    groups = [(key, list(dict.fromkeys(g.astype(str))))
+              for key, g in data["output_path"].groupby([keys[k] for k in KEYS], sort=True)]
+    groups = [(key, paths) for key, paths in groups if len(paths) >= 2]
+    rows: list[tuple[Any, ...]] = []
+    errors: list[tuple[Any, ...]] = []
+    with progress_bar(groups, enabled=progress is not False, desc="L-STD", unit="input") as bar:
+        for key, paths in bar:
+            value, k, errs = _one_local_std(paths, read)
+            rows.append((*key, value, k))
+            errors += [(*key, p, "l_std", why) for p, why in errs]
+    return pd.DataFrame(rows, columns=list(LOCAL_STD_COLUMNS)), pd.DataFrame(errors, columns=errs_cols)
+
+
+def with_local_std(agg: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`aggregate_samples` output with one ``l_std`` row per input of :func:`local_std_table`.
+
+    The row has ``metric = "l_std"``, ``mean`` = the input's L-STD, ``count`` = samples decoded,
+    ``higher_is_better`` False (less run-to-run variation is more stable) and NaN ``floor``,
+    ``ceiling`` and ``spread`` (L-STD is already a statistic over the samples), so
+    :func:`summarise_samples` gives each method's mean L-STD over its inputs.
+    """
+    if table.empty:
+        return agg
+    rows = table[list(KEYS)].copy()
+    rows["metric"] = "l_std"
+    rows["mean"] = table["l_std"].astype("float64")
+    rows["floor"] = rows["ceiling"] = rows["spread"] = np.nan
+    rows["count"] = table["l_std_samples"].astype(int)
+    rows["higher_is_better"] = False
+    rows["higher_is_better"] = rows["higher_is_better"].astype(object)
+    return pd.concat([agg, rows], ignore_index=True) if len(agg) else rows.reset_index(drop=True)
+
+
+def spread_report(agg: pd.DataFrame) -> list[dict[str, Any]]:
+    """Run-to-run spread per (method, task, dataset), for ``run.json``: CCSR's G-STD and L-STD.
+
+    Args:
+        agg: :func:`aggregate_samples` output, with the ``l_std`` rows of :func:`with_local_std`.
+
+    Returns:
+        One dict per method/task/dataset that has an input with several samples: ``method``,
+        ``task``, ``dataset``, ``n_inputs`` (inputs with >= 2 samples), ``samples_per_input``,
+        ``g_std`` (``{column: mean over those inputs of the std over samples}`` for the composite
+        and pillars present) and ``l_std`` (mean L-STD over inputs, [0, 1] units; None if not
+        computed). An empty list when ``agg`` is not in that layout.
+    """
+    need = {"method", "task", "dataset", "metric", "mean", "spread", "count"}
+    if not isinstance(agg, pd.DataFrame) or not need <= set(agg.columns) or agg.empty:
+        return []
+    multi = agg[agg["count"] >= 2]
+    out: list[dict[str, Any]] = []
+    for (method, task, dataset), g in multi.groupby(["method", "task", "dataset"], sort=True):
+        lstd = g[g["metric"] == "l_std"]["mean"].dropna()
+        gstd = {str(c): float(g[g["metric"] == c]["spread"].mean()) for c in PILLAR_COLUMNS
+                if (g["metric"] == c).any()}
+        per_input = g.groupby(list(KEYS))["count"].max()
+        out.append({
+            "method": str(method), "task": str(task), "dataset": str(dataset),
+            "n_inputs": int(len(per_input)), "samples_per_input": float(per_input.mean()),
+            "g_std": {k: (v if np.isfinite(v) else None) for k, v in gstd.items()},
+            "l_std": float(lstd.mean()) if len(lstd) else None,
+        })
+    return out
+
+
+def local_std_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per-method rows of :func:`local_std_table` in the ``summary.csv`` layout (metric ``l_std``).
+
+    ``mean`` and ``std`` (ddof 1) over the inputs with a finite L-STD, ``count`` = those inputs, no CI.
+    """
+    cols = ["method", "task", "dataset", "metric", "mean", "std", "count", "ci_low", "ci_high"]
+    rows = []
+    for (method, task, dataset), g in table.groupby(["method", "task", "dataset"], sort=True):
+        v = g["l_std"].to_numpy(dtype=np.float64)
+        v = v[np.isfinite(v)]
+        rows.append((method, task, dataset, "l_std", float(v.mean()) if v.size else np.nan,
+                     float(v.std(ddof=1)) if v.size > 1 else (0.0 if v.size else np.nan), int(v.size), np.nan, np.nan))
+    return pd.DataFrame(rows, columns=cols)

@@ -128,18 +128,32 @@ def _zoom_shift_cast(a: np.ndarray, zoom: float, shift: int) -> np.ndarray:
     return z.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255
 
 
+def _delivered_2x_shift_cast(a: np.ndarray, shift: int) -> np.ndarray:
+    """The same view delivered at twice the size (bicubic 2x), moved right by ``shift`` GT pixels, warm cast."""
+    h, w = a.shape[:2]
+    big = np.asarray(Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)).resize((2 * w, 2 * h),
+                                                                                          Image.Resampling.BICUBIC))
+    return _zoom_shift_cast(big.astype(np.float64), 1.0, 2 * shift)
+
+
 def test_shift_scale_cast_less_stable_than_mild_blur(tmp_path: Path) -> None:
     for i, name in enumerate(("astronaut", "chelsea")):
         gt = _photo(name, 128).astype(np.float64)
         _save(tmp_path / "gt" / f"im{i}.png", gt)
         _save(tmp_path / "res" / "blur" / f"im{i}.png", _blur(gt, 1.0))
         _save(tmp_path / "res" / "drift" / f"im{i}.png", _zoom_shift_cast(gt, 2.0, 4))
+        # 2x scale as delivered: 256 px for a 128 px GT, resized to it by the engine before any metric
+        _save(tmp_path / "res" / "drift_2x" / f"im{i}.png", _delivered_2x_shift_cast(gt, 4))
     s = _score(tmp_path, metrics="psnr,ssim,edge_f1,structure_consistency,geo_drift,hallucinated_area")
+    assert s[s["method"] == "drift_2x"]["resized"].all()
     out, _ = apply_composite(s)
     st = out.groupby("method")["stability"].mean()
     assert st["drift"] < st["blur"] - 0.3, st
+    assert st["drift_2x"] < st["blur"] - 0.3, st
     drift = s.groupby("method")["geo_drift"].mean()
     assert drift["drift"] > 16 and drift["blur"] < 1  # measured, in GT pixels
+    # the delivered scale counts: 4 px + (2 - 1) x half-diagonal (90.5 GT px), not just the 4 px shift
+    assert drift["drift_2x"] == pytest.approx(4 + math.hypot(128, 128) / 2, abs=3), drift
     # v1 (edge F1 alone) ranked these the other way round or barely apart
     out1, _ = apply_composite(s, composite="default-v1")
     assert math.isfinite(out1["stability"].mean())

@@ -59,9 +59,12 @@ def _metric_for_column(column: str) -> tuple[str, str]:
 
 
 def _run_metrics(
-    names: list[str], out: torch.Tensor, gt: torch.Tensor | None, inp: torch.Tensor | None
+    names: list[str], out: torch.Tensor, gt: torch.Tensor | None, inp: torch.Tensor | None,
+    delivered: tuple[int, int] | None = None,
 ) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
-    """Run composite metrics; returns (raw values, skipped reasons, reference used per metric)."""
+    """Run composite metrics; returns (raw values, skipped reasons, reference used per metric).
+
+    ``delivered``: the result's size before its resize to the GT (for ``uses_delivered_size`` metrics)."""
     import torch
 
     from .. import create_metric
@@ -86,7 +89,7 @@ def _run_metrics(
             continue
         try:
             with torch.no_grad():
-                val = metric(out, ref)
+                val = metric(out, ref, delivered_size=delivered) if metric.uses_delivered_size else metric(out, ref)
         except (MetricUnavailableError, InputError) as exc:
             skipped[col] = str(exc)
             continue
@@ -168,7 +171,7 @@ def explain(
         if inp is not None and inp.shape[-2:] != out.shape[-2:]:
             click.echo(f"note: resized the input {tuple(inp.shape[-2:])} to the result {tuple(out.shape[-2:])} (bicubic)", err=True)
             inp = _resize_to(inp, (int(out.shape[-2]), int(out.shape[-1])))
-        raw, skipped, refs = _run_metrics(names, out, gt, inp)
+        raw, skipped, refs = _run_metrics(names, out, gt, inp, delivered)
         skipped.update(deselected)
         expl = explain_values(raw, spec, skipped)
         heat_note = _write_heatmap(heatmap_path, expl, refs, out, gt, inp) if heatmap_path is not None else ""

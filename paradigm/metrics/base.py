@@ -95,6 +95,8 @@ class Metric(torch.nn.Module):
         ideal: the value of identical inputs when it is not the better end of ``value_range`` (e.g.
             VIF: 1, while contrast enhancement can exceed it); None: that end.
         defaults: option name -> default value.
+        uses_delivered_size: :meth:`forward` takes ``delivered_size=`` (each output's size before the
+            engine resized it to the reference; see ``paradigm.metrics.stability.geometric_drift``).
         description: one line for ``paradigm metrics`` and docs.
     """
 
@@ -114,6 +116,7 @@ class Metric(torch.nn.Module):
     column_ranges: ClassVar[Mapping[str, tuple[float, float]]] = {}
     ideal: ClassVar[float | None] = None
     defaults: ClassVar[Mapping[str, Any]] = {}
+    uses_delivered_size: ClassVar[bool] = False
     description: ClassVar[str] = ""
 
     def __init__(self, **overrides: Any) -> None:

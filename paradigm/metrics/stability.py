@@ -7,7 +7,8 @@ They answer "is it still the same scene?" in ways that stay defined on every ima
   faint blur of a low-texture photograph, and never 0 merely because the reference has few edges
   (edge F1 is 0 by construction when a blur removes the few edges a flat image has).
 - :func:`geometric_drift` turns the ``geometry`` diagnostic's global shift and scale into one number:
-  the largest displacement of any pixel, in ground-truth pixels.
+  the largest displacement of any pixel, in ground-truth pixels, with the scale of the output as
+  delivered (before any resize to the ground-truth size).
 - ``hallucinated_area`` is the ``hallucination`` diagnostic's area fraction, registered as a stability
   metric (the diagnostic itself stays diagnostic: it is reported, never weighted).
 
@@ -17,15 +18,16 @@ The composite maps each raw value to [0, 1] with a documented prior (``docs/comp
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
 from .base import Metric, Pillar, Reference, check_pair
 from .colour import rgb_to_gray
-from .diagnostics import estimate_geometry, hallucination
+from .diagnostics import delivered_factor, estimate_geometry, hallucination
 from .registry import register
 
 __all__ = ["structure_consistency", "geometric_drift", "gradient_field"]
@@ -97,7 +99,14 @@ def structure_consistency(
     return (1.0 - err / energy).clamp(0.0, 1.0).cpu()
 
 
-def geometric_drift(x: torch.Tensor, ref: torch.Tensor, *, max_scale: float = 2.5, work_size: int = 256) -> torch.Tensor:
+def geometric_drift(
+    x: torch.Tensor,
+    ref: torch.Tensor,
+    *,
+    max_scale: float = 2.5,
+    work_size: int = 256,
+    delivered_size: Any = None,
+) -> torch.Tensor:
     """Largest displacement of any pixel between output and reference, in reference pixels.
 
     With the ``geometry`` diagnostic's model ``x(p) = ref((p - c - t) / s + c)`` (global shift ``t``,
@@ -105,22 +114,44 @@ def geometric_drift(x: torch.Tensor, ref: torch.Tensor, *, max_scale: float = 2.
     at distance ``r`` from the centre moves by at most ``|t| + |s - 1| r``; the drift is that bound at
     the image corner, ``|t| + |s - 1| * hypot(H, W) / 2``. 0 for a geometrically faithful output.
     The scale search spans ``[1/max_scale, max_scale]`` (2.5 by default, wider than the diagnostic's
-    1.25, so a 2x field-of-view change is measured). Values are in the pixels of the images given
-    (``paradigm score`` resizes outputs to the ground truth first).
+    1.25, so a 2x field-of-view change is measured).
+
+    The scale is that of the output **as delivered**, as in the ``geometry`` diagnostic: an output
+    delivered at another size than the reference and resized to it before the metric (as ``paradigm
+    score --resize to-gt`` does) passes its pre-resize size as ``delivered_size``, and ``s`` is the
+    scale measured at the reference size times :func:`~paradigm.metrics.diagnostics.delivered_factor`
+    (output pixels per reference pixel). So a 2x larger output of the same view has ``s = 2`` and a
+    drift of one half-diagonal, not 0. Shifts and the half-diagonal are in pixels of ``ref``.
 
     Args:
-        x: outputs ``(N, C, H, W)`` float in [0, 1], at least 16 px.
+        x: outputs ``(N, C, H, W)`` float in [0, 1], at least 16 px, at the reference size.
         ref: references, same shape.
         max_scale: scale search range.
         work_size: working resolution of the scale search.
+        delivered_size: ``(H, W)`` (all items) or ``N`` sizes ``(H, W)``: each output's size before
+            its resize to the reference; None: delivered at ``x``'s size (factor 1).
 
     Returns:
         ``(N,)`` float64 >= 0, lower is better.
     """
     check_pair(x, ref, min_size=16)
     scale, dx, dy = estimate_geometry(x, ref, max_scale=max_scale, work_size=work_size)
+    scale = scale.to(torch.float64) * _delivered_factors(delivered_size, ref).to(scale.device)
     half_diag = math.hypot(x.shape[-2], x.shape[-1]) / 2
     return (torch.hypot(dx, dy) + (scale - 1.0).abs() * half_diag).to(torch.float64)
+
+
+def _delivered_factors(delivered_size: Any, ref: torch.Tensor) -> torch.Tensor:
+    """``(N,)`` output pixels per reference pixel of each output as delivered (1 when not given)."""
+    n = int(ref.shape[0])
+    if delivered_size is None:
+        return torch.ones(n, dtype=torch.float64)
+    sizes = np.asarray(delivered_size, dtype=np.float64).reshape(-1, 2)
+    if sizes.shape[0] not in (1, n):
+        raise InputError(f"delivered_size has {sizes.shape[0]} sizes for {n} images; pass one (H, W) or one per image")
+    gt_hw = (int(ref.shape[-2]), int(ref.shape[-1]))
+    sizes = np.broadcast_to(sizes, (n, 2))
+    return torch.tensor([delivered_factor((h, w), gt_hw) for h, w in sizes], dtype=torch.float64)
 
 
 def _ref_or_fail(name: str, reference: str, ref: torch.Tensor | None) -> torch.Tensor:
@@ -166,17 +197,26 @@ class _DriftBase(Metric):
     min_size = 16
     defaults = {"max_scale": 2.5, "work_size": 256}
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
-        return geometric_drift(x, _ref_or_fail(self.name, self.reference, ref), **self.options)
+    def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None, delivered_size: Any = None) -> torch.Tensor:
+        ref = _ref_or_fail(self.name, self.reference, ref)
+        return geometric_drift(x, ref, delivered_size=delivered_size, **self.options)
 
 
 @register
 class GeoDrift(_DriftBase):
-    """Largest pixel displacement (global shift + scale) relative to the ground truth, in pixels."""
+    """Largest pixel displacement (global shift + scale as delivered) relative to the ground truth, in GT pixels.
+
+    The engine passes each output's size before its resize to the GT (``uses_delivered_size``), so an
+    output delivered at 2x the GT size of the same view drifts by one half-diagonal (scale 2), as the
+    ``geometry`` diagnostic's delivered ``scale`` says.
+    """
 
     name = "geo_drift"
+    version = "2"  # 2: the scale is that of the output as delivered (before the engine's resize to the GT)
     reference: ClassVar[Reference] = "gt"
-    description = "|shift| + |scale - 1| x half-diagonal vs the GT, in pixels (0 = no drift); lower is better"
+    uses_delivered_size = True
+    description = ("|shift| + |scale - 1| x half-diagonal vs the GT, in GT pixels, scale as delivered (before "
+                   "any resize to the GT size; 0 = no drift); lower is better")
 
 
 @register

@@ -243,17 +243,23 @@ def run_info(
     }
 
 
-def tables(scores: Any, plan: Plan, seed: int, n_boot: int) -> tuple[Any, Any, Any]:
-    """``(summary, errors, samples)`` tables of a run."""
+def tables(scores: Any, plan: Plan, seed: int, n_boot: int, progress: bool | None = None) -> tuple[Any, Any, Any]:
+    """``(summary, errors, samples)`` tables of a run; with several samples per input, CCSR's L-STD of
+    each input (its samples decoded once more) joins ``samples`` and ``summary`` as metric ``l_std``."""
     import pandas as pd
 
-    samples = None
-    if len(scores) and (scores["sample"] != "").any():
-        from ..samples import aggregate_samples
-
-        samples = aggregate_samples(scores)
+    samples, lstd, l_errors = None, None, None
     summary = summarise(scores, seed=seed, n_boot=n_boot)
+    if len(scores) and (scores["sample"] != "").any():
+        from .. import samples as smp
+
+        lstd, l_errors = smp.local_std_table(scores, progress=progress)
+        samples = smp.with_local_std(smp.aggregate_samples(scores), lstd)
+        if len(lstd):
+            summary = pd.concat([summary, smp.local_std_summary(lstd)], ignore_index=True)
     errors = pd.DataFrame(plan.errors, columns=list(ERROR_COLUMNS))
+    if l_errors is not None and len(l_errors):
+        errors = pd.concat([errors, l_errors[list(ERROR_COLUMNS)]], ignore_index=True)
     # one order whatever order batches finished in (local threads or cluster tasks)
     errors = errors.sort_values(["method", "task", "dataset", "image", "stage", "path"], kind="stable")
     return summary, errors.reset_index(drop=True), samples

@@ -29,6 +29,8 @@ class Item:
     inp2: torch.Tensor | None = None
     gt_key: str = ""  # content hash of the GT (reference-embedding reuse)
     input_key: str = ""  # content hash of the input(s) and GT
+    #: the output's size before its resize to the GT, in the frame of the cropped GT (None: ``out``'s size)
+    delivered: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class _Inputs:
         return got if isinstance(got, torch.Tensor) else Fail(idx, got.stage, got.reason, got.path)
 
 
-def _output(entry: WorkEntry, gt: torch.Tensor, policy: DecodePolicy) -> tuple[torch.Tensor, bool] | Fail:
+def _output(entry: WorkEntry, gt: torch.Tensor, policy: DecodePolicy) -> tuple[torch.Tensor, bool, tuple[int, int]] | Fail:
     """The output of one pair at the GT size (resized/aligned per policy, not yet cropped)."""
     path = entry.pair.output_path
     try:
@@ -104,6 +106,7 @@ def _output(entry: WorkEntry, gt: torch.Tensor, policy: DecodePolicy) -> tuple[t
     except DecodeError as exc:
         return Fail(entry.idx, "decode", str(exc), path)
     h, w = int(gt.shape[1]), int(gt.shape[2])
+    delivered = (int(o.shape[1]), int(o.shape[2]))
     resized = tuple(o.shape[1:]) != (h, w) and policy.resize != "native"
     if resized:
         if policy.resize == "none":
@@ -114,7 +117,7 @@ def _output(entry: WorkEntry, gt: torch.Tensor, policy: DecodePolicy) -> tuple[t
         from ..metrics.diagnostics import align_to
 
         o = align_to(o[None], gt[None])[0].clamp_(0.0, 1.0)
-    return o, resized
+    return o, resized, delivered
 
 
 def prepare_group(group: WorkGroup, policy: DecodePolicy) -> list[Item | Fail]:
@@ -154,9 +157,10 @@ def prepare_group(group: WorkGroup, policy: DecodePolicy) -> list[Item | Fail]:
                 out.append(t2)
             else:
                 inp2 = t2
-        o, resized = got
+        o, resized, (hd, wd) = got
         out.append(Item(e.idx, crop(o, n), gtc, inp, needed, h, w, resized, inp2,
-                        gt_key=e.hashes[1], input_key=f"{e.hashes[2]}:{e.hashes[1]}"))
+                        gt_key=e.hashes[1], input_key=f"{e.hashes[2]}:{e.hashes[1]}",
+                        delivered=(hd * (h - 2 * n) / h, wd * (w - 2 * n) / w)))
     return out
 
 

@@ -113,16 +113,17 @@ class Runner:
             cached = [self.emb.get((m.name, k)) for k in keys]
         return m.compare(m.embed(x), _emb_stack(cached))
 
-    def _forward(self, m: Metric, x: torch.Tensor, ref: torch.Tensor | None, keys: list[str]) -> Any:
+    def _forward(self, m: Metric, x: torch.Tensor, ref: torch.Tensor | None, keys: list[str], sizes: Any = None) -> Any:
         self.calls[m.name] += int(x.shape[0])
         if isinstance(m, EmbeddingMetric) and ref is not None:
             return self._embedded(m, x, ref, keys)
-        return m(x, ref)
+        return m(x, ref) if sizes is None else m(x, ref, delivered_size=sizes)
 
     def run(
-        self, m: Metric, x: torch.Tensor, ref: torch.Tensor | None, keys: list[str]
+        self, m: Metric, x: torch.Tensor, ref: torch.Tensor | None, keys: list[str], sizes: list[Any] | None = None
     ) -> list[dict[str, float] | Exception]:
-        """Per-item column values or the exception for that item.
+        """Per-item column values or the exception for that item (``sizes``: delivered sizes, for
+        metrics that declare ``uses_delivered_size``).
 
         Raises:
             MetricUnavailableError: the metric cannot run at all (missing weights, extra not installed).
@@ -130,7 +131,7 @@ class Runner:
         n = int(x.shape[0])
         try:
             with torch.inference_mode():
-                cols = to_columns(m, self._forward(m, x, ref, keys), n)
+                cols = to_columns(m, self._forward(m, x, ref, keys, sizes), n)
             return [{c: float(v[j]) for c, v in cols.items()} for j in range(n)]
         except MetricUnavailableError:
             raise
@@ -142,7 +143,8 @@ class Runner:
         for j in range(n):
             try:
                 with torch.inference_mode():
-                    one = self._forward(m, x[j : j + 1], None if ref is None else ref[j : j + 1], keys[j : j + 1])
+                    one = self._forward(m, x[j : j + 1], None if ref is None else ref[j : j + 1], keys[j : j + 1],
+                                        None if sizes is None else sizes[j : j + 1])
                 out.append({c: float(v[0]) for c, v in to_columns(m, one, 1).items()})
             except MetricUnavailableError:
                 raise
@@ -229,7 +231,8 @@ def _runnable(m: Metric, kind: str, items: Sequence[Item]) -> list[Item]:
 
 def _run_metric(m: Metric, kind: str, sub: list[Item], ctx: BatchContext, runner: Runner) -> list[Any]:
     ref, keys = _reference(kind, sub, ctx)
-    return runner.run(m, ctx.outputs(sub), ref, keys)
+    sizes = [it.delivered or tuple(it.out.shape[1:]) for it in sub] if type(m).uses_delivered_size else None
+    return runner.run(m, ctx.outputs(sub), ref, keys, sizes)
 
 
 def _record(res: ItemResult, m: Metric, r: dict[str, float] | Exception) -> None:
