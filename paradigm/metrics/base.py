@@ -96,6 +96,8 @@ class Metric(torch.nn.Module):
             VIF: 1, while contrast enhancement can exceed it); None: that end.
         defaults: option name -> default value.
         description: one line for ``paradigm metrics`` and docs.
+        error_map_kind: what :meth:`error_map` shows (the caption of ``paradigm explain --heatmap``);
+            empty when the metric has no spatial map.
     """
 
     name: ClassVar[str] = ""
@@ -115,6 +117,7 @@ class Metric(torch.nn.Module):
     ideal: ClassVar[float | None] = None
     defaults: ClassVar[Mapping[str, Any]] = {}
     description: ClassVar[str] = ""
+    error_map_kind: ClassVar[str] = ""
 
     def __init__(self, **overrides: Any) -> None:
         super().__init__()
@@ -143,6 +146,22 @@ class Metric(torch.nn.Module):
             ``(N,)`` float64 tensor of raw values, or a dict ``column -> (N,)`` when ``outputs`` is set.
         """
         raise NotImplementedError
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor | None:
+        """Where ``x`` differs from ``ref`` in this metric's sense, pixel by pixel (for heat maps).
+
+        Metrics with a spatial map override this (and set ``error_map_kind``), computing the map with
+        their own kernels and options.
+
+        Args:
+            x: outputs ``(N, C, H, W)`` float in [0, 1].
+            ref: references of the same shape.
+
+        Returns:
+            ``(N, H, W)`` float64 in [0, 1]: 0 = no error (identical inputs give all zeros), 1 = the
+            map's full scale (``error_map_kind`` says what it is); None (the default): no spatial map.
+        """
+        return None
 
     def signature(self) -> dict[str, Any]:
         """What identifies this metric's values: name, version, non-default options, weights tags."""
@@ -175,6 +194,7 @@ class Metric(torch.nn.Module):
             defaults=dict(cls.defaults),
             description=cls.description,
             ideal=cls.ideal,
+            error_map_kind=cls.error_map_kind,
         )
 
     @classmethod
@@ -197,6 +217,7 @@ class Metric(torch.nn.Module):
             "column_higher_is_better": {c.name: c.higher_is_better for c in spec.columns},
             "defaults": dict(spec.defaults),
             "description": spec.description,
+            "error_map_kind": spec.error_map_kind,
         }
 
 
