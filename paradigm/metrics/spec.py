@@ -294,11 +294,6 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     return _read(str(p), p.stat().st_mtime_ns)
 
 
-def column_direction(column: str) -> bool | None:
-    """``higher_is_better`` of a score column according to the committed manifest (None if unknown)."""
-    return load_manifest().direction(column)
-
-
 def build_manifest(specs: Iterable[MetricSpec]) -> Manifest:
     """A manifest from specs (e.g. ``[cls.spec() for cls in registered classes]``)."""
     return Manifest({s.name: s for s in specs})
