@@ -459,6 +459,13 @@ def system_means(x: ArrayLike, y: ArrayLike, systems: ArrayLike) -> tuple[FloatA
 
 
 # ----------------------------------------------------------------------- batched SRCC
+def _rank_rows(a: FloatArray) -> FloatArray:
+    """Average ranks along the last axis (NaN-free input; ``inf`` ranks last)."""
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(a, axis=-1), dtype=np.float64)
+
+
 def _corr_rows(a: FloatArray, b: FloatArray) -> FloatArray:
     """Pearson correlation along the last axis between broadcastable arrays."""
     a = a - a.mean(axis=-1, keepdims=True)
