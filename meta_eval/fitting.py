@@ -194,34 +194,6 @@ def fit_calibration(
     }
 
 
-def fit_calibrations(
-    values: Mapping[str, ArrayLike],
-    human01: ArrayLike,
-    directions: Mapping[str, bool],
-    *,
-    provenance: Mapping[str, Any] | None = None,
-    names: Sequence[str] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Fit one calibration per metric (see :func:`fit_calibration`).
-
-    Args:
-        values: metric name -> raw values ``(n,)``.
-        human01: human quality ``(n,)`` in [0, 1].
-        directions: metric name -> higher_is_better.
-        provenance: merged into each calibration's provenance.
-        names: output names (e.g. registry names) in the order of ``values``; default: the keys.
-
-    Returns:
-        name -> calibration dict.
-    """
-    keys = list(values)
-    out_names = list(names) if names is not None else keys
-    return {
-        out: fit_calibration(values[k], human01, directions[k], provenance=provenance)
-        for k, out in zip(keys, out_names, strict=True)
-    }
-
-
 # --------------------------------------------------------------------------- composite fitting
 AGGREGATIONS = ("weighted_arithmetic", "weighted_geometric")
 _EPS_Q = 1e-4

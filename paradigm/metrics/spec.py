@@ -97,6 +97,7 @@ class MetricSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     ideal: float | None = None  # value of identical inputs when not the better end of the range
+    error_map_kind: str = ""  # what Metric.error_map() shows; empty: no spatial map
 
     def __post_init__(self) -> None:
         problems = []
@@ -110,6 +111,11 @@ class MetricSpec:
             problems.append("no output columns")
         if problems:
             raise ValueError(f"metric {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def has_error_map(self) -> bool:
+        """Whether the metric's ``error_map()`` gives a spatial map (``paradigm explain --heatmap``)."""
+        return bool(self.error_map_kind)
 
     @property
     def composable(self) -> bool:
@@ -153,7 +159,10 @@ class MetricSpec:
         return None
 
     def to_json(self) -> dict[str, Any]:
+        # error_map_kind only where set: the manifest lists it for the metrics that have a map
+        extra = {"error_map_kind": self.error_map_kind} if self.error_map_kind else {}
         return {
+            **extra,
             "name": self.name,
             "version": self.version,
             "kind": self.kind,
@@ -188,6 +197,7 @@ class MetricSpec:
             defaults=dict(d.get("defaults", {})),
             description=str(d.get("description", "")),
             ideal=None if d.get("ideal") is None else _num_from_json(d["ideal"]),
+            error_map_kind=str(d.get("error_map_kind", "")),
         )
 
 
@@ -282,11 +292,6 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
             f"metric manifest {p} is missing; regenerate it with `python -m paradigm.metrics.manifest --write`"
         )
     return _read(str(p), p.stat().st_mtime_ns)
-
-
-def column_direction(column: str) -> bool | None:
-    """``higher_is_better`` of a score column according to the committed manifest (None if unknown)."""
-    return load_manifest().direction(column)
 
 
 def build_manifest(specs: Iterable[MetricSpec]) -> Manifest:

@@ -30,7 +30,7 @@ from .colour import rgb_to_gray
 from .diagnostics import delivered_factor, estimate_geometry, hallucination
 from .registry import register
 
-__all__ = ["structure_consistency", "geometric_drift", "gradient_field"]
+__all__ = ["structure_consistency", "structure_error_map", "geometric_drift", "gradient_field"]
 
 
 def _gauss1d(sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -97,6 +97,26 @@ def structure_consistency(
     err = ((ax - bx) ** 2 + (ay - by) ** 2).to(torch.float64).sum(dim=(1, 2, 3))
     energy = (ax**2 + ay**2 + bx**2 + by**2).to(torch.float64).sum(dim=(1, 2, 3)) + floor * ax[0].numel()
     return (1.0 - err / energy).clamp(0.0, 1.0).cpu()
+
+
+def structure_error_map(
+    x: torch.Tensor, ref: torch.Tensor, *, sigma: float = 1.0, floor: float = 1e-4
+) -> torch.Tensor:
+    """Per-pixel ``1 -`` gradient similarity, the local form of :func:`structure_consistency`.
+
+    With the same luma, gradients and texture floor: ``|g_x - g_r|^2 / (|g_x|^2 + |g_r|^2 + floor)``
+    (``= 1 - (2 g_x . g_r + floor) / (|g_x|^2 + |g_r|^2 + floor)``), clipped to [0, 1].
+
+    Returns:
+        ``(N, H, W)`` float64 in [0, 1]; all zeros for identical images.
+    """
+    check_pair(x, ref, min_size=3)
+    if not floor > 0 or sigma < 0:
+        raise InputError(f"need floor > 0 and sigma >= 0, got floor={floor}, sigma={sigma}")
+    ax, ay = gradient_field(rgb_to_gray(x.detach().to(torch.float64)), sigma)
+    bx, by = gradient_field(rgb_to_gray(ref.detach().to(torch.float64)), sigma)
+    err = (ax - bx) ** 2 + (ay - by) ** 2
+    return (err / (ax**2 + ay**2 + bx**2 + by**2 + floor)).clamp(0.0, 1.0)[:, 0].cpu()
 
 
 def geometric_drift(
@@ -167,9 +187,13 @@ class _StructureBase(Metric):
     value_range = (0.0, 1.0)
     min_size = 3
     defaults = {"sigma": 1.0, "floor": 1e-4}
+    error_map_kind = "1 - local gradient-vector similarity (luma, texture floor)"
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         return structure_consistency(x, _ref_or_fail(self.name, self.reference, ref), **self.options)
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return structure_error_map(x, ref, **self.options)
 
 
 @register

@@ -362,12 +362,38 @@ def edge_f1(
     return f1
 
 
+def edge_error_map(x: torch.Tensor, ref: torch.Tensor, *, tolerance: int = 2, sigma: float = 1.0) -> torch.Tensor:
+    """The edge pixels that :func:`edge_f1` counts against the output, as a map.
+
+    The same detector, thresholds (from the reference) and tolerance as :func:`edge_f1`: a pixel is 1
+    when it is an output edge with no reference edge within ``tolerance`` px (lowers precision) or a
+    reference edge with no output edge within ``tolerance`` px (lowers recall), else 0.
+
+    Returns:
+        ``(N, H, W)`` float64 in {0, 1}; all zeros for identical images.
+    """
+    fast_check_pair(x, ref, 3)
+    if tolerance < 0 or int(tolerance) != tolerance or sigma < 0:
+        raise InputError(f"need an integer tolerance >= 0 and sigma >= 0, got {tolerance!r}, {sigma!r}")
+    n = x.shape[0]
+    g = _smooth(_gray_pair32(x, ref), sigma)
+    gx, gy = _sobel(g)
+    mag = torch.sqrt(gx * gx + gy * gy)
+    high, low = (t.repeat(2, 1, 1, 1) for t in edge_thresholds(mag[n:]))
+    nms = _non_max_suppression(mag, gx, gy)
+    edges = _hysteresis(nms & (mag >= high), nms & (mag >= low))
+    dil = _dilate(edges, int(tolerance))
+    miss = (edges[:n] & ~dil[n:]) | (edges[n:] & ~dil[:n])
+    return miss[:, 0].to(torch.float64)
+
+
 class _EdgeF1Base(Metric):
     pillar: ClassVar[Pillar] = "stability"
     higher_is_better = True
     value_range = (0.0, 1.0)
     min_size = 3
     defaults = {"tolerance": 2, "sigma": 1.0}
+    error_map_kind = "edges unmatched within the tolerance (output edges far from a reference edge, and vice versa)"
 
     def forward(
         self, x: torch.Tensor, ref: torch.Tensor | None = None
@@ -378,6 +404,9 @@ class _EdgeF1Base(Metric):
         opts: dict[str, Any] = dict(self.options)
         out = cast(torch.Tensor, edge_f1(x, ref, tolerance=opts["tolerance"], sigma=opts["sigma"]))
         return out.to(torch.float64)
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return edge_error_map(x, ref, tolerance=self.options["tolerance"], sigma=self.options["sigma"])
 
 
 @register
@@ -400,4 +429,4 @@ class EdgeF1Input(_EdgeF1Base):
     description = "Canny edge F1 vs the (resized) degraded input within 2 px; stability without ground truth"
 
 
-__all__ = ["canny_edges", "edge_f1", "edge_thresholds"]
+__all__ = ["canny_edges", "edge_error_map", "edge_f1", "edge_thresholds"]

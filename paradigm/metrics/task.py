@@ -670,8 +670,16 @@ class PSNRMu(Metric):
     reference = "gt"
     defaults = {"mu": 5000.0}
     description = "PSNR after mu-law tonemapping (mu=5000; Kalantari & Ramamoorthi 2017), linear HDR in [0,1]"
+    error_map_kind = "squared error after mu-law tonemapping / its largest value in the image"
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         if ref is None:
             raise InputError("metric 'psnr_mu' needs the HDR ground truth as reference")
         return psnr_mu(x, ref, mu=float(self.options["mu"]))
+
+    def error_map(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        from .fidelity import squared_error_map
+
+        check_pair(x, ref)
+        mu = float(self.options["mu"])
+        return squared_error_map(mu_law(x.detach().to(torch.float64), mu), mu_law(ref.detach().to(torch.float64), mu))

@@ -143,11 +143,6 @@ def _record(name: str, entry: dict[str, Any], digest: str, origin: str, folder: 
     lock.record(folder or cache_dir(), entry["filename"], name, digest, origin=origin)
 
 
-def expected_hash(name: str, entry: dict[str, Any]) -> str | None:
-    """The digest a file for ``entry`` must have: the table's, else a recorded one, else None."""
-    return entry.get("sha256") or recorded_hash(entry)
-
-
 def check_file(name: str, entry: dict[str, Any], path: Path) -> str:
     """Verify ``path`` against ``entry``; returns the verification state.
 
