@@ -219,7 +219,7 @@ def test_vsnr_identical_invisible_and_monotone(photo: np.ndarray) -> None:
     assert float(vsnr(ref, ref)) == 100.0
     # official quirk: a one-level change of one pixel is subthreshold (Ce <= CTe) but the error image
     # round(mean) has the luminance of the mean pixel, not the mean luminance (Jensen's gap), so it
-    # reads as a brightness change: 20 mL / |mean L(E) - mL| - 20 log10 1.5 (TID2013: 67-229 dB)
+    # reads as a brightness change: 20 mL / |mean L(E) - mL| - 20 log10 1.5 (TID2013: 50-229 dB)
     a = photo[..., 1].astype(np.float64)
     b = a.copy()
     b[10, 10] += 1

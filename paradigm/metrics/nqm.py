@@ -83,8 +83,18 @@ def nqm_filters(rows: int, cols: int) -> torch.Tensor:
 
 
 def nqm_bands(img: torch.Tensor) -> torch.Tensor:
-    """``(6, M, H, W)``: the low-pass ``l_0`` and the bands ``a_1..a_5`` of ``(M, H, W)`` float64 images."""
-    g = nqm_filters(*img.shape[-2:]).to(img.device)
+    """``(6, M, H, W)``: the low-pass ``l_0`` and the bands ``a_1..a_5`` of ``(M, H, W)`` float64 images.
+
+    For even H and W the filters are symmetric under ``k -> -k`` (the Nyquist row/column maps to
+    itself), so ``real(ifft2(G .* fft2(img)))`` equals the half-spectrum ``irfft2(G .* rfft2(img))``,
+    computed here at half the cost; odd sizes take the full complex transform, as the official code.
+    """
+    h, w = img.shape[-2:]
+    g = nqm_filters(h, w).to(img.device)
+    if h % 2 == 0 and w % 2 == 0:
+        spec = torch.fft.rfft2(img)
+        g = g[..., : w // 2 + 1]
+        return torch.stack([torch.fft.irfft2(spec * g[k], s=(h, w)) for k in range(NQM_BANDS + 1)])
     spec = torch.fft.fft2(img)
     return torch.stack([torch.fft.ifft2(spec * g[k]).real for k in range(NQM_BANDS + 1)])
 

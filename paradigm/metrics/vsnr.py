@@ -34,7 +34,7 @@ official values are not available here (see docs/metrics-fr-classic-2.md for wha
 
 Identical images give 100 dB, the cap of paradigm's ``psnr``. (The official code reads an identical
 pair as a brightness change: the error image is the constant ``round(mean(src))`` whose luminance
-differs from the mean luminance by Jensen's gap, so TID2013 stores 67–229 dB for its unchanged images.)
+differs from the mean luminance by Jensen's gap, so TID2013 stores 50–229 dB for its unchanged images.)
 Every value is capped at 100 dB (``Inf`` included). Higher is better.
 
 Pillar: ``perceptual``. VSNR models when a distortion becomes visible (wavelet-domain contrast
