@@ -82,8 +82,8 @@ def nqm_filters(rows: int, cols: int) -> torch.Tensor:
     return torch.fft.fftshift(torch.stack(filters), dim=(-2, -1))
 
 
-def nqm_bands(img: torch.Tensor) -> torch.Tensor:
-    """``(6, M, H, W)``: the low-pass ``l_0`` and the bands ``a_1..a_5`` of ``(M, H, W)`` float64 images.
+def nqm_bands(img: torch.Tensor) -> list[torch.Tensor]:
+    """Six ``(M, H, W)`` tensors: the low-pass ``l_0`` and the bands ``a_1..a_5`` of ``(M, H, W)`` float64 images.
 
     For even H and W the filters are symmetric under ``k -> -k`` (the Nyquist row/column maps to
     itself), so ``real(ifft2(G .* fft2(img)))`` equals the half-spectrum ``irfft2(G .* rfft2(img))``,
@@ -94,30 +94,31 @@ def nqm_bands(img: torch.Tensor) -> torch.Tensor:
     if h % 2 == 0 and w % 2 == 0:
         spec = torch.fft.rfft2(img)
         g = g[..., : w // 2 + 1]
-        return torch.stack([torch.fft.irfft2(spec * g[k], s=(h, w)) for k in range(NQM_BANDS + 1)])
+        return [torch.fft.irfft2(spec * g[k], s=(h, w)) for k in range(NQM_BANDS + 1)]
     spec = torch.fft.fft2(img)
-    return torch.stack([torch.fft.ifft2(spec * g[k]).real for k in range(NQM_BANDS + 1)])
+    return [torch.fft.ifft2(spec * g[k]).real for k in range(NQM_BANDS + 1)]
 
 
-def _mask_and_threshold(
-    bands: torch.Tensor, viewing_angle: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The thresholded band sums ``y`` (original) and ``y'`` (distorted) of ``(6, 2, N, H, W)`` bands."""
-    lo = bands[0]  # (2, N, H, W): l_0 and li_0
-    y = torch.zeros_like(lo[0])
-    yi = torch.zeros_like(lo[0])
-    denom = lo
+def _mask_and_threshold(bands: list[torch.Tensor], n: int, viewing_angle: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The thresholded band sums ``y`` (original) and ``y'`` (distorted) of six ``(2N, H, W)`` bands
+    (original images first)."""
+    denom = bands[0].clone()  # l_0 (first N) and li_0 (last N), then + a_1 + ... + a_(k-1)
+    y = torch.zeros_like(denom[:n])
+    yi = torch.zeros_like(denom[:n])
     for k in range(1, NQM_BANDS + 1):
-        a, ai = bands[k, 0], bands[k, 1]
-        c, ci = a / denom[0], ai / denom[1]
-        denom = denom + bands[k]
+        both = bands[k]
+        a, ai = both[:n], both[n:]
+        cc = both / denom  # contrasts of both images at once
+        c, ci = cc[:n], cc[n:]
+        if k < NQM_BANDS:
+            denom += both
         ct = float(nqm_ctf(float(k)))  # the band index, as cmaskn_modified(..., i)
-        ci_clip = torch.where(ci.abs() > 1, torch.ones_like(ci), ci)
         t = ct * (0.86 * (c / ct - 1.0) + 0.3)
+        ci_clip = ci.masked_fill(ci.abs() > 1, 1.0)
         ai = torch.where((ci_clip - c).abs() - t < 0, a, ai)
         d = float(nqm_ctf(2.0**k / viewing_angle))
-        y = y + torch.where(c.abs() < d, torch.zeros_like(a), a)
-        yi = yi + torch.where(ci.abs() < d, torch.zeros_like(ai), ai)
+        y += a.masked_fill(c.abs() < d, 0.0)
+        yi += ai.masked_fill(ci.abs() < d, 0.0)
     return y, yi
 
 
@@ -144,9 +145,7 @@ def nqm(
     fast_check_pair(x, ref, 2)
     a = matlab_gray255(ref.to(torch.float64), quantize=quantize)[:, 0]
     b = matlab_gray255(x.to(torch.float64), quantize=quantize)[:, 0]
-    n = a.shape[0]
-    bands = nqm_bands(torch.cat((a, b))).unflatten(1, (2, n))  # (6, 2, N, H, W)
-    y, yi = _mask_and_threshold(bands, viewing_angle)
+    y, yi = _mask_and_threshold(nqm_bands(torch.cat((a, b))), a.shape[0], viewing_angle)
     sp = y.square().flatten(1).sum(1)
     noise = (y - yi).square().flatten(1).sum(1)
     capped = noise <= sp * 10.0 ** (-max_db / 10.0)
