@@ -152,7 +152,7 @@ def _parse() -> argparse.Namespace:
     return ap.parse_args()
 
 
-def _report(args: argparse.Namespace, family: str, rows: list[dict], peer: dict) -> None:
+def _report(args: argparse.Namespace, family: str, rows: list[dict], peer: dict, start: dict) -> None:
     import json
     import os
     import platform
@@ -163,7 +163,7 @@ def _report(args: argparse.Namespace, family: str, rows: list[dict], peer: dict)
     if out == "auto":
         out = str(Path(__file__).resolve().parent / "results" / f"kernels-{family}-{_cpu_slug()}.json")
     report = {
-        "command": " ".join(sys.argv), "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join(sys.argv), **start, "ended_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpu": _cpu_slug(), "cpus": os.cpu_count(), "platform": platform.platform(),
                     "torch_threads": torch.get_num_threads(), "loadavg_1min_at_end": round(os.getloadavg()[0], 2)},
         "versions": {"torch": torch.__version__, "peer": peer.get("_versions")},
@@ -181,6 +181,10 @@ def main() -> None:
     if args.peer_child:
         peer_child(args.peer_child, metrics, args.repeat)
         return
+    import os
+
+    start = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             "loadavg_1min_at_start": round(os.getloadavg()[0], 2)}
     w, h = (int(v) for v in args.size.lower().split("x"))
     import paradigm
 
@@ -212,7 +216,7 @@ def main() -> None:
         rows.append(row)
         print(f"{name:12s} {wall:13.2f} {cpu:12.2f}{extra}", flush=True)
     if args.out:
-        _report(args, family, rows, peer)
+        _report(args, family, rows, peer, start)
 
 
 if __name__ == "__main__":
