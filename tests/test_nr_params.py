@@ -62,5 +62,13 @@ def test_table_marks_declared_hash_rule() -> None:
 
 
 def test_listed_in_paradigm_metrics() -> None:
+    from click.testing import CliRunner
+
+    from paradigm.cli import cli
+
     names = paradigm.list_metrics(kind="no-reference")
     assert {"ilniqe", "nrqm", "pi"} <= set(names)
+    out = CliRunner().invoke(cli, ["metrics", "--kind", "no-reference"], catch_exceptions=False).output
+    line = next(ln for ln in out.splitlines() if ln.startswith("declared only"))
+    assert "not checked here" in line
+    assert line.split(": ", 1)[1].split(", ") == ["ilniqe", "nrqm", "pi"]  # niqe/brisque are computed
