@@ -69,7 +69,7 @@ def test_table_has_required_entries() -> None:
     assert len(filenames) == len(set(filenames)), "cache file names must be unique"
     for name, e in table.items():
         assert e["urls"], name
-        assert e["format"] in ("torch", "safetensors", "npz", "text"), name
+        assert e["format"] in ("torch", "safetensors", "npz", "text", "mat"), name
         assert e["sha256"] or e.get("sha256_prefix") or e.get("sha256") is None
 
 

@@ -42,3 +42,6 @@ def metrics(kind: str | None, pillar: str | None, as_json: bool) -> None:
     ]
     click.echo(format_table(["name", "kind", "pillar", "better", "range", "reference", "weights"], rows, n_left=7))
     click.echo(f"{len(infos)} metrics; `paradigm score --metrics a,b` selects them.")
+    declared = [i["name"] for i in infos if "not checked here" in (i.get("description") or "")]
+    if declared:
+        click.echo(f"declared only (needs parameter file; not checked here; not computed): {', '.join(declared)}")

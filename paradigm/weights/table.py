@@ -41,7 +41,7 @@ from typing import Any
 
 from ..errors import InputError, WeightsError
 
-FORMATS = ("torch", "safetensors", "npz", "text")
+FORMATS = ("torch", "safetensors", "npz", "text", "mat")
 _REQUIRED = ("filename", "urls", "sha256", "format")
 
 VERIFICATIONS = ("pinned", "declared-hash")

@@ -1,0 +1,74 @@
+"""ILNIQE, NRQM and PI are declared through the weights resolver only (no verifiable official parameter
+files here): a missing file gives an actionable error naming `paradigm weights fetch`, offline and
+without touching the network; the table marks them with the declared-hash rule."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import paradigm
+from paradigm.errors import MetricUnavailableError, WeightsNotFoundError
+from paradigm.weights.table import get_entry
+
+CASES = [("ilniqe", "ilniqe_templates", False), ("nrqm", "nrqm_model", True), ("pi", "nrqm_model", False)]
+
+
+@pytest.fixture()
+def empty_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PARADIGM_OFFLINE", "1")
+    monkeypatch.setenv("PARADIGM_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("PARADIGM_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.mark.parametrize("name,weight,higher", CASES)
+def test_missing_file_is_actionable(empty_weights: Path, name: str, weight: str, higher: bool) -> None:
+    m = paradigm.create_metric(name)
+    x = torch.rand(1, 3, 128, 128)
+    with pytest.raises(WeightsNotFoundError) as err:
+        m(x)
+    msg = str(err.value)
+    assert f"paradigm weights fetch {weight}" in msg
+    assert "PARADIGM_OFFLINE=1" in msg and get_entry(weight)["filename"] in msg
+    assert isinstance(err.value, MetricUnavailableError)  # the engine reports it and goes on
+    info = paradigm.metric_info(name)
+    assert info["higher_is_better"] is higher and info["pillar"] == "perceptual"
+    assert "not checked here" in info["description"]
+
+
+def test_present_file_says_not_implemented(empty_weights: Path) -> None:
+    """With a file in place (user-supplied path), the metric says plainly that it does not compute."""
+    f = empty_weights / "ILNIQE_templateModel.mat"
+    f.write_bytes(b"not a real mat file")
+    with pytest.raises(MetricUnavailableError, match="not implemented"):
+        paradigm.create_metric("ilniqe", params_path=str(f))(torch.rand(1, 3, 96, 96))
+
+
+def test_table_marks_declared_hash_rule() -> None:
+    for weight in ("ilniqe_templates", "nrqm_model"):
+        entry = get_entry(weight)
+        assert entry["sha256"] is None and entry["urls"] and all(u.startswith("https://") for u in entry["urls"])
+    out = subprocess.run([sys.executable, "-c", "from paradigm.cli import main; main()", "weights", "list", "--json", "--no-verify"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = {r["name"]: r for r in json.loads(out)}
+    for weight in ("ilniqe_templates", "nrqm_model"):
+        assert "declared" in json.dumps(rows[weight]).lower(), rows[weight]
+
+
+def test_listed_in_paradigm_metrics() -> None:
+    from click.testing import CliRunner
+
+    from paradigm.cli import cli
+
+    names = paradigm.list_metrics(kind="no-reference")
+    assert {"ilniqe", "nrqm", "pi"} <= set(names)
+    out = CliRunner().invoke(cli, ["metrics", "--kind", "no-reference"], catch_exceptions=False).output
+    line = next(ln for ln in out.splitlines() if ln.startswith("declared only"))
+    assert "not checked here" in line
+    assert line.split(": ", 1)[1].split(", ") == ["ilniqe", "nrqm", "pi"]  # niqe/brisque are computed
