@@ -260,9 +260,9 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
         with progress_bar(plan.n_work, cfg.progress) as bar:
             collector = Collector(plan, cache, bar.update)
             _run_backend(cfg, plan, opts, collector, runner)
+        scores = reference_stage(build_scores(plan, collector), plan, cfg, spec, cache)
     finally:
         cache.close()
-    scores = reference_stage(build_scores(plan, collector), plan, cfg, spec)
     scores, info, note = apply_composite_stage(scores, cfg, spec)
     summary, errors, samples = tables(scores, plan, cfg.seed, cfg.n_boot, cfg.progress)
     count = counts(plan, collector, scores, cache.hashed, runner.emb.hits, t0)

@@ -10,7 +10,7 @@ options) and the same border crop as the outputs, and adds one column ``<metric>
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,13 +37,20 @@ def reference_metrics(metrics: Sequence[Any]) -> list[Any]:
     ]
 
 
-def add_reference_values(scores: pd.DataFrame, metrics: Sequence[Any], crop_border: int = 0) -> pd.DataFrame:
+def add_reference_values(
+    scores: pd.DataFrame,
+    metrics: Sequence[Any],
+    crop_border: int = 0,
+    known: Mapping[str, Mapping[str, float]] | None = None,
+) -> pd.DataFrame:
     """Add ``<metric>_ref`` columns: each no-reference metric on each row's ground truth (``gt_path``).
 
     Args:
         scores: the engine's wide score table (column ``gt_path``).
         metrics: the metric objects that ran (only no-reference, non-diagnostic ones are used).
         crop_border: pixels cropped from each side, as for the outputs.
+        known: values already known (the engine's cache), ``{metric: {gt_path: value}}``; a ground
+            truth whose every value is known is not decoded.
 
     Returns:
         A copy of ``scores`` with the new columns (NaN where a ground truth could not be read or the
@@ -57,8 +64,11 @@ def add_reference_values(scores: pd.DataFrame, metrics: Sequence[Any], crop_bord
     out = scores.copy()
     if not use or "gt_path" not in out.columns or out.empty:
         return out
-    values: dict[str, dict[str, float]] = {m.name: {} for m in use}
+    values: dict[str, dict[str, float]] = {m.name: dict((known or {}).get(m.name, {})) for m in use}
     for path in pd.unique(out["gt_path"].astype(str)):
+        todo = [m for m in use if path not in values[m.name]]
+        if not todo:
+            continue
         try:
             x = read_image(path)
         except Exception as exc:  # noqa: BLE001 - one unreadable GT must not lose the run
@@ -66,7 +76,7 @@ def add_reference_values(scores: pd.DataFrame, metrics: Sequence[Any], crop_bord
             continue
         if crop_border > 0:
             x = x[:, crop_border : x.shape[1] - crop_border, crop_border : x.shape[2] - crop_border]
-        for m in use:
+        for m in todo:
             try:
                 with torch.no_grad():
                     v = m(x[None].to(_device(m)))

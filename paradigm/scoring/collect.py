@@ -6,6 +6,7 @@ Only the driver collects: it alone writes the cache (one transaction per batch) 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -115,16 +116,40 @@ def build_scores(plan: Plan, col: Collector) -> Any:
     return scores
 
 
-def reference_stage(scores: Any, plan: Plan, cfg: ScoreConfig, spec: Any) -> Any:
+def reference_stage(
+    scores: Any, plan: Plan, cfg: ScoreConfig, spec: Any, cache: cache_mod.NullCache | None = None
+) -> Any:
     """With a ground truth, the no-reference metrics that the composite scores relative to the GT's own
-    value are also computed on each GT: the ``<metric>_ref`` columns."""
+    value are also computed on each GT: the ``<metric>_ref`` columns. Cached like every value, keyed
+    by the GT's content hash (as both output and reference), ``<metric>_ref``, the metric's signature
+    and the policy, so a rerun decodes no ground truth again."""
     if cfg.gt is None or not len(scores) or spec is None:
         return scores
-    from ..composite.reference import add_reference_values
+    from ..composite.reference import REF_SUFFIX, add_reference_values, reference_metrics
 
     relative = {n for n, cal in spec.calibrations.items() if cal.get("relative_to_reference")}
-    ran = [m for m in plan.metrics if m.name not in plan.skipped and m.name in relative]
-    return add_reference_values(scores, ran, cfg.crop_border) if ran else scores
+    ran = [m for m in reference_metrics(plan.metrics) if m.name not in plan.skipped and m.name in relative]
+    if not ran:
+        return scores
+    cache = cache or cache_mod.NullCache()
+    gt_sha = {str(p.gt_path): h[1] for p, h in zip(plan.pairs, plan.hashes, strict=False)}
+    keys = {(path, m.name): (sha, sha, m.name + REF_SUFFIX, plan.sigs[m.name], plan.policy)
+            for path, sha in gt_sha.items() if not sha.startswith("unreadable:") for m in ran}
+    hit = cache.get_scores(list(keys.values()))
+    known: dict[str, dict[str, float]] = defaultdict(dict)
+    for (path, name), k in keys.items():
+        if k in hit:
+            known[name][path] = float(hit[k][name + REF_SUFFIX])
+    out = add_reference_values(scores, ran, cfg.crop_border, known=known)
+    first = out.assign(_gt=out["gt_path"].astype(str)).drop_duplicates("_gt").set_index("_gt")
+    new = []
+    for (path, name), k in keys.items():
+        col = name + REF_SUFFIX
+        v = first[col].get(path) if col in first.columns else None
+        if k not in hit and v is not None and math.isfinite(v):
+            new.append((k, {col: float(v)}))
+    cache.put(new)
+    return out
 
 
 def apply_composite_stage(scores: Any, cfg: ScoreConfig, spec: Any) -> tuple[Any, dict[str, Any] | None, str | None]:
