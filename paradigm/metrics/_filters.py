@@ -44,8 +44,11 @@ def separable_filter_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """Correlate every channel with the separable window ``k ⊗ k``, keeping only the 'valid' part.
 
     Equals MATLAB ``filter2(k' * k, img, 'valid')`` for a symmetric ``k``. All ``N * C`` planes
-    are filtered by one depthwise (grouped) convolution per direction in channels-last layout,
-    which is several times faster on CPU than a batch of single-channel convolutions.
+    are filtered by one depthwise (grouped) convolution per direction, vertical first (it shortens
+    the planes before the horizontal pass), in the plain contiguous layout: on CPU that is ~3x
+    faster than going through channels-last, whose two layout copies cost more than the
+    convolutions (measured on AMD EPYC, issue 20), and many times faster than a batch of
+    single-channel convolutions.
 
     Args:
         x: ``(N, C, H, W)``.
@@ -62,11 +65,9 @@ def separable_filter_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         # oneDNN has no fast float64 depthwise path: shifted multiply-adds are ~7x faster
         return _shifted_filter(_shifted_filter(x, k, -1), k, -2)
     xf = x.reshape(1, planes, h, w)
-    if x.device.type == "cpu":
-        xf = xf.contiguous(memory_format=torch.channels_last)
     wh = k.view(1, 1, 1, size).expand(planes, 1, 1, size).contiguous()
     wv = k.view(1, 1, size, 1).expand(planes, 1, size, 1).contiguous()
-    y = F.conv2d(F.conv2d(xf, wh, groups=planes), wv, groups=planes)
+    y = F.conv2d(F.conv2d(xf, wv, groups=planes), wh, groups=planes)
     return y.reshape(n, c, h - size + 1, w - size + 1)
 
 
@@ -99,8 +100,6 @@ def conv2_same(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     n, c, h, w = x.shape
     planes = n * c
     xf = F.pad(x.reshape(1, planes, h, w), (left, right, top, bottom))
-    if x.device.type == "cpu" and x.dtype != torch.float64:
-        xf = xf.contiguous(memory_format=torch.channels_last)
     weight = kflip.view(1, 1, kh, kw).expand(planes, 1, kh, kw).contiguous()
     return F.conv2d(xf, weight, groups=planes).reshape(n, c, h, w)
 
@@ -154,7 +153,19 @@ def matlab_average_downsample(x: torch.Tensor, f: int, *, padding: str = "symmet
         xp = xp[..., : out_h * f, : out_w * f]
     else:
         raise ValueError(f"padding must be 'symmetric' or 'zeros', got {padding!r}")
+    if f == 2 and xp.shape[-2] % 2 == 0 and xp.shape[-1] % 2 == 0:
+        return _box2(xp)
     return F.avg_pool2d(xp, kernel_size=f, stride=f)
+
+
+def _box2(x: torch.Tensor) -> torch.Tensor:
+    """``avg_pool2d(x, 2)`` of even-sized planes as two pairwise sums of strided slices.
+
+    ~6x faster than ``avg_pool2d`` on CPU; the four values are added in another order, which is
+    exact for the 8-bit grey images of SSIM/MS-SSIM/GMSD (integers and their dyadic averages).
+    """
+    v = x[..., 0::2, :] + x[..., 1::2, :]
+    return torch.add(v[..., 0::2], v[..., 1::2]).mul_(0.25)
 
 
 # ---------------------------------------------------------------------------------------------
