@@ -161,11 +161,12 @@ def matlab_average_downsample(x: torch.Tensor, f: int, *, padding: str = "symmet
 def _box2(x: torch.Tensor) -> torch.Tensor:
     """``avg_pool2d(x, 2)`` of even-sized planes as two pairwise sums of strided slices.
 
-    ~6x faster than ``avg_pool2d`` on CPU; the four values are added in another order, which is
-    exact for the 8-bit grey images of SSIM/MS-SSIM/GMSD (integers and their dyadic averages).
+    Several times faster than ``avg_pool2d`` on CPU, with its exact arithmetic: the window is
+    summed in the same order, ``((x00 + x01) + x10) + x11``, then divided by 4.
     """
-    v = x[..., 0::2, :] + x[..., 1::2, :]
-    return torch.add(v[..., 0::2], v[..., 1::2]).mul_(0.25)
+    top, bottom = x[..., 0::2, :], x[..., 1::2, :]
+    s = torch.add(top[..., 0::2], top[..., 1::2])
+    return s.add_(bottom[..., 0::2]).add_(bottom[..., 1::2]).div_(4.0)
 
 
 # ---------------------------------------------------------------------------------------------
