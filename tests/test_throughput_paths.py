@@ -217,3 +217,41 @@ def test_cuda_scores_match_cpu(tmp_path: Path) -> None:
     gpu = run_score(ScoreConfig(device="cuda", **common)).scores.set_index("image")
     for col in ("psnr", "ssim", "gmsd", "ciede2000"):
         np.testing.assert_allclose(gpu[col].to_numpy(), cpu[col].to_numpy(), atol=1e-4)
+
+
+# ------------------------------------------------------------------------- CPU threading of kernels
+
+
+def test_serial_torch_ops_keeps_kernel_threads_and_restores() -> None:
+    from paradigm.metrics._filters import kernel_threads, serial_torch_ops
+
+    before = torch.get_num_threads()
+    with serial_torch_ops():
+        assert torch.get_num_threads() == 1
+        assert kernel_threads() == before
+        with serial_torch_ops():  # nesting keeps the outer count
+            assert kernel_threads() == before
+    assert torch.get_num_threads() == before
+
+
+def test_cpu_threads_context_only_for_kernel_metrics_on_cpu() -> None:
+    from paradigm.scoring.execute import cpu_threads_context, is_model_metric
+
+    assert is_model_metric(_ModelLike()) and not is_model_metric(_KernelLike())
+    assert isinstance(cpu_threads_context(_ModelLike(), torch.device("cpu")), contextlib.nullcontext)
+    assert isinstance(cpu_threads_context(_KernelLike(), torch.device("cuda")), contextlib.nullcontext)
+    assert not isinstance(cpu_threads_context(_KernelLike(), torch.device("cpu")), contextlib.nullcontext)
+
+
+def test_ssim_per_image_split_gives_the_batched_values() -> None:
+    from paradigm.metrics._filters import serial_torch_ops
+    from paradigm.metrics.fidelity import ms_ssim, ssim
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(3, 3, 170, 180, generator=g)
+    y = (x + 0.1 * torch.rand(x.shape, generator=g)).clamp(0, 1)
+    batched = (ssim(x, y), ms_ssim(x, y))
+    with serial_torch_ops():
+        split = (ssim(x.clone(), y.clone()), ms_ssim(x.clone(), y.clone()))
+    for a, b in zip(batched, split, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-6)

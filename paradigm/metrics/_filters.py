@@ -299,6 +299,36 @@ def fast_check_pair(x: torch.Tensor, ref: torch.Tensor, min_size: int = 1) -> No
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+#: the thread count of :func:`thread_map` while :func:`serial_torch_ops` holds torch at one thread
+_KERNEL_THREADS = [0]
+
+
+def kernel_threads() -> int:
+    """Threads :func:`thread_map` spreads work over: torch's intra-op count, or the count saved by
+    :func:`serial_torch_ops`."""
+    return max(torch.get_num_threads(), _KERNEL_THREADS[0])
+
+
+@contextlib.contextmanager
+def serial_torch_ops() -> Iterator[None]:
+    """Run torch's CPU kernels on one thread inside this block; :func:`thread_map` keeps all cores.
+
+    On a CPU run the engine decodes in worker threads while the metrics compute: torch's OpenMP
+    teams then compete with those threads (and with other processes) for the cores and spin at
+    their barriers, which cost more CPU than the parallel kernels saved (issue 20: 72 instead of
+    104 ms of CPU per pair on 2 cores). Inside the block each torch kernel is serial and the
+    kernels that split their work themselves (CIEDE2000, edge F1, SSIM per image) use
+    :func:`thread_map` over the former thread count. Restores the thread count on exit.
+    """
+    before = torch.get_num_threads()
+    saved = _KERNEL_THREADS[0]
+    _KERNEL_THREADS[0] = max(before, saved)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        _KERNEL_THREADS[0] = saved
 
 
 def thread_map(fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
@@ -309,7 +339,7 @@ def thread_map(fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
     and when called from one of the pool's own threads (no nesting).
     """
     global _POOL
-    workers = min(torch.get_num_threads(), len(items))
+    workers = min(kernel_threads(), len(items))
     if workers <= 1 or threading.current_thread().name.startswith("paradigm-kernel"):
         return [fn(i) for i in items]
     with _POOL_LOCK:

@@ -22,9 +22,8 @@ Conventions (exact formulas):
 from __future__ import annotations
 
 import math
-from typing import Literal, cast
+from typing import Literal
 
-import numpy as np
 import torch
 
 from ..errors import InputError

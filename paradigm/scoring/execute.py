@@ -144,6 +144,26 @@ def autocast_dtype(m: Metric, device: torch.device) -> torch.dtype | None:
     return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(str(precision))
 
 
+def is_model_metric(m: Metric) -> bool:
+    """A metric built on a neural network (it names weights or declares a precision option)."""
+    return bool(m.weights) or "precision" in m.defaults
+
+
+def cpu_threads_context(m: Metric, device: torch.device) -> Any:
+    """How ``m`` uses the cores of a CPU run: kernel metrics run torch serially and split their own
+    work over all cores (:func:`paradigm.metrics._filters.serial_torch_ops`); model metrics keep
+    torch's intra-op threads (large convolutions scale well). A no-op context on other devices.
+
+    Besides using less CPU next to the decoding threads, this makes the kernel metrics' values
+    independent of the machine's core count (torch splits reductions by thread).
+    """
+    if device.type != "cpu" or is_model_metric(m):
+        return contextlib.nullcontext()
+    from ..metrics._filters import serial_torch_ops
+
+    return serial_torch_ops()
+
+
 def autocast_context(m: Metric, device: torch.device) -> Any:
     """``torch.autocast`` for :func:`autocast_dtype`, or a no-op context."""
     dtype = autocast_dtype(m, device)
@@ -220,7 +240,7 @@ class Runner:
         """
         n = int(x.shape[0])
         try:
-            with torch.inference_mode(), autocast_context(m, self.device):
+            with torch.inference_mode(), autocast_context(m, self.device), cpu_threads_context(m, self.device):
                 cols = to_columns(m, self._forward(m, x, ref, keys), n)
             return [{c: float(v[j]) for c, v in cols.items()} for j in range(n)]
         except MetricUnavailableError:
@@ -232,7 +252,7 @@ class Runner:
         out: list[dict[str, float] | Exception] = []
         for j in range(n):
             try:
-                with torch.inference_mode(), autocast_context(m, self.device):
+                with torch.inference_mode(), autocast_context(m, self.device), cpu_threads_context(m, self.device):
                     one = self._forward(m, x[j : j + 1], None if ref is None else ref[j : j + 1], keys[j : j + 1])
                 out.append({c: float(v[0]) for c, v in to_columns(m, one, 1).items()})
             except MetricUnavailableError:
