@@ -102,24 +102,28 @@ def wants_pinned(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def transfer(t: torch.Tensor, device: torch.device, stream: Any = None) -> torch.Tensor:
+def transfer(t: torch.Tensor, device: torch.device, stream: Any = None, events: list[Any] | None = None) -> torch.Tensor:
     """``t`` on ``device``: on CPU ``t`` itself (no copy); on CUDA an asynchronous copy.
 
-    The copy is issued with ``non_blocking=True`` on ``stream`` (a side CUDA stream, so it overlaps
-    kernels already queued on the compute stream); the current stream then waits for it before any
-    later kernel, and the result is marked as used by the current stream for the caching allocator.
-    ``t`` should be in pinned memory (see :func:`stack_batch`), else the copy is synchronous.
+    The copy is issued with ``non_blocking=True``; with ``stream`` (a side CUDA stream) it runs
+    there, concurrently with the kernels queued on the compute stream, and an event recorded after
+    it is appended to ``events`` (the consumer makes its stream wait on it just before use: see
+    :meth:`BatchContext.ready`; without ``events`` the current stream waits at once). The result is
+    marked as used by the current stream, so the caching allocator does not hand its memory back to
+    the side stream early. ``t`` should be pinned (:func:`stack_batch`), else the copy is synchronous.
     """
-    if device.type != "cuda":
+    if device.type != "cuda" or stream is None:
         return t.to(device, non_blocking=True)  # same device: returns t itself
-    if stream is None:
-        return t.to(device, non_blocking=True)
     current = torch.cuda.current_stream(device)
-    stream.wait_stream(current)  # the side stream must not run ahead of buffers the compute stream frees
     with torch.cuda.stream(stream):
         out = t.to(device, non_blocking=True)
-    current.wait_stream(stream)
+        event = torch.cuda.Event()
+        event.record(stream)
     out.record_stream(current)
+    if events is None:
+        current.wait_event(event)
+    else:
+        events.append(event)
     return out
 
 
@@ -187,17 +191,20 @@ class Runner:
         self.copy_stream: Any = torch.cuda.Stream(device) if device.type == "cuda" else None
         self._prefetched: list[tuple[list[Item], BatchContext]] = []
 
-    def to_device(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Stack host tensors (pinned on CUDA) and move them to the runner's device."""
-        return transfer(stack_batch(tensors, self.device), self.device, self.copy_stream)
+    def to_device(self, tensors: Sequence[torch.Tensor], events: list[Any] | None = None) -> torch.Tensor:
+        """Stack host tensors (pinned on CUDA) and move them to the runner's device (see :func:`transfer`)."""
+        return transfer(stack_batch(tensors, self.device), self.device, self.copy_stream, events)
 
     def prefetch(self, items: list[Item]) -> None:
-        """Start the host-to-device copies of a batch that :func:`execute_batch` will run next (CUDA only)."""
+        """Start the host-to-device copies of a batch that :func:`execute_batch` will run next (CUDA only).
+
+        The copies run on the side stream while the compute stream still works on the batch before;
+        the compute stream waits for them only when this batch's tensors are first used.
+        """
         if self.copy_stream is None or not items:
             return
         ctx = BatchContext(items, self.device, runner=self)
-        ctx.outputs(items)
-        ctx.gts(items)
+        ctx.stage_all()
         self._prefetched = [*self._prefetched[-1:], (items, ctx)]  # at most two batches in flight
 
     def context(self, items: list[Item]) -> BatchContext:
@@ -298,11 +305,24 @@ class BatchContext:
     _x: torch.Tensor | None = None
     _gt: torch.Tensor | None = None
     runner: Runner | None = None
+    _events: list[Any] = field(default_factory=list)
 
     def _stage(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
         if self.runner is not None:
-            return self.runner.to_device(tensors)
+            return self.runner.to_device(tensors, self._events)
         return transfer(stack_batch(tensors, self.device), self.device)
+
+    def stage_all(self) -> None:
+        """Start the copies of the outputs and the GTs without waiting for them."""
+        if self._x is None:
+            self._x = self._stage([it.out for it in self.items])
+        if self._gt is None:
+            self._gt = self._stage([it.gt for it in self.items])
+
+    def ready(self) -> None:
+        """Make the compute stream wait for this batch's pending copies (CUDA; a no-op otherwise)."""
+        while self._events:
+            torch.cuda.current_stream(self.device).wait_event(self._events.pop())
 
     def _select(self, t: torch.Tensor, sub: Sequence[Item]) -> torch.Tensor:
         if len(sub) == len(self.items):
@@ -313,11 +333,13 @@ class BatchContext:
     def outputs(self, sub: Sequence[Item]) -> torch.Tensor:
         if self._x is None:
             self._x = self._stage([it.out for it in self.items])
+        self.ready()
         return self._select(self._x, sub)
 
     def gts(self, sub: Sequence[Item]) -> torch.Tensor:
         if self._gt is None:
             self._gt = self._stage([it.gt for it in self.items])
+        self.ready()
         return self._select(self._gt, sub)
 
 
@@ -332,7 +354,9 @@ def _reference(kind: str, sub: Sequence[Item], ctx: BatchContext) -> tuple[torch
         refs = [torch.cat([it.inp, it.inp2], dim=0) for it in sub if it.inp is not None and it.inp2 is not None]
     else:
         refs = [it.inp for it in sub if it.inp is not None]
-    return ctx._stage(refs), [it.input_key for it in sub]
+    ref = ctx._stage(refs)
+    ctx.ready()
+    return ref, [it.input_key for it in sub]
 
 
 def _runnable(m: Metric, kind: str, items: Sequence[Item]) -> list[Item]:
