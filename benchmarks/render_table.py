@@ -75,8 +75,9 @@ def render_report(report: dict[str, Any], name: str) -> list[str]:
     """Markdown lines for one results file: its command, then stage | pairs/s | vs paradigm."""
     stages = report.get("stages", {})
     size = "x".join(str(v) for v in report.get("size", []))
+    pairs = report.get("pairs") or "/".join(str(n) for n in report.get("memory_check_pairs", [])) or "?"
     lines = [
-        f"`{name}`: {report.get('pairs', '?')} pairs of {size} PNG, device {report.get('device', 'cpu')}, "
+        f"`{name}`: {pairs} pairs of {size} PNG, device {report.get('device', 'cpu')}, "
         f"precision {report.get('precision', 'fp32')}, torch threads {report.get('machine', {}).get('torch_threads', '?')}, "
         f"load average at start {report.get('loadavg_at_start', '?')}, {report.get('started_utc', '')}",
         "",
