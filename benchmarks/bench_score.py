@@ -10,14 +10,20 @@ memory is per stage):
 4. ``piq`` / ``torchmetrics``: the same four on tensors decoded in advance (decoding not timed);
 5. ``decode``: decoding alone (paradigm's decoder, one thread) — the floor for any tool;
 6. ``paradigm-models``: LPIPS, DISTS, CLIP, DINOv2 with randomly initialised weights of the real architectures;
+   ``paradigm-default``: the full default metric set the same way (not in the default ``--stages``);
 7. ``paradigm-cached``: a second run on the unchanged folder; ``paradigm-add-method``: a run after adding one method.
 
 It prints pairs/s, wall time and peak RSS per stage and the ratios paradigm/peer, and writes them to JSON.
 Timings exclude interpreter start-up and imports (each child times only the work), which is stated in the JSON.
 
+The JSON records the machine (CPU model and SIMD flags, cores, torch threads, GPU) and by default
+is written to ``benchmarks/results/<device>-<cpu or gpu slug>-<pairs>x<W>x<H>.json``, one file per
+machine and run; ``benchmarks/render_table.py`` renders them, one block per machine.
+
 Example:
     python benchmarks/bench_score.py --pairs 200 --size 512x384 --peer-python /path/to/venv-with-pyiqa/bin/python
     python benchmarks/bench_score.py --memory-check 200,2000 --size 512x384 --stages paradigm-fid
+    python benchmarks/bench_score.py --device cuda --stages gpu --pairs 2000 --size 512x512 --precision bf16
 """
 
 from __future__ import annotations
@@ -49,6 +55,10 @@ ALL_STAGES = (
     "torchmetrics",
     "paradigm-models",
 )
+#: stages run by ``--stages gpu`` (``--device cuda``): every paradigm stage of issue 20's GPU record
+GPU_STAGES = ("decode", "paradigm-fid", "paradigm-models", "paradigm-default")
+#: /proc/cpuinfo flags recorded with every result (what the CPU kernels can use)
+CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile")
 
 # ----------------------------------------------------------------------------------------------
 # data
@@ -173,6 +183,10 @@ def _child_paradigm(root: Path, metrics: str, cache: Path | None, device: str, e
     from paradigm.engine import ScoreConfig, run_score
 
     _warm_imports()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.zeros(1, device=device)  # CUDA context creation is start-up, not scoring
 
     cfg = ScoreConfig(
         results=root / "results", gt=root / "gt", metrics=metrics, cache=str(cache) if cache else None,
@@ -180,6 +194,10 @@ def _child_paradigm(root: Path, metrics: str, cache: Path | None, device: str, e
     )
     t0 = time.perf_counter()
     res = run_score(cfg)
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
     dt = time.perf_counter() - t0
     counts = res.counts
     return {"seconds": dt, "counts": counts, "errors": int(res.failed)}
@@ -276,20 +294,27 @@ def _child_torchmetrics(root: Path) -> dict[str, Any]:
     }
 
 
-def _child_models(root: Path, device: str, weights_dir: Path) -> dict[str, Any]:
+def _child_models(root: Path, device: str, weights_dir: Path, metrics: str = MODEL_SET,
+                  precision: str = "fp32") -> dict[str, Any]:
     import torch
     from benchmarks_random_weights import install_random_weights  # type: ignore[import-not-found]
 
-    from paradigm.metrics.registry import create_metric
+    from paradigm.engine import select_metrics
+    from paradigm.metrics.registry import create_metric, get_metric_class
 
     with install_random_weights(weights_dir):
         # load the models before timing (their caches keep them for the timed run)
         dev = torch.device("cpu" if device == "auto" else device)
         x = torch.rand(1, 3, 224, 224, device=dev)
-        for name in MODEL_SET.split(","):
-            with torch.inference_mode():
-                create_metric(name).to(dev)(x, x)
-        return _child_paradigm(root, MODEL_SET, None, device, {})
+        names = metrics.split(",") if metrics != "default" else list(select_metrics("default", has_input=False)[0])
+        for name in names:
+            opts = {"precision": precision} if "precision" in get_metric_class(name).defaults else {}
+            try:
+                with torch.inference_mode():
+                    create_metric(name, **opts).to(dev)(x, x)
+            except Exception:  # a metric that cannot run here is reported by the timed run itself
+                pass
+        return _child_paradigm(root, metrics, None, device, {"precision": precision})
 
 
 def run_child(args: argparse.Namespace) -> None:
@@ -307,9 +332,10 @@ def run_child(args: argparse.Namespace) -> None:
         out = _child_piq(root)
     elif stage == "torchmetrics":
         out = _child_torchmetrics(root)
-    elif stage == "paradigm-models":
+    elif stage in ("paradigm-models", "paradigm-default"):
         sys.path.insert(0, str(Path(__file__).parent))
-        out = _child_models(root, args.device, Path(args.cache).parent / "random-weights")
+        metrics = MODEL_SET if stage == "paradigm-models" else "default"
+        out = _child_models(root, args.device, Path(args.cache).parent / "random-weights", metrics, args.precision)
     else:
         raise SystemExit(f"unknown stage {stage}")
     sys.stdout.write("BENCH_RESULT " + json.dumps(out) + "\n")
@@ -319,8 +345,9 @@ def run_child(args: argparse.Namespace) -> None:
 # parent
 
 
-def _spawn(python: str, stage: str, data: Path, cache: Path, device: str) -> dict[str, Any]:
-    cmd = [python, str(Path(__file__).resolve()), "--child", stage, "--data", str(data), "--cache", str(cache), "--device", device]
+def _spawn(python: str, stage: str, data: Path, cache: Path, device: str, precision: str = "fp32") -> dict[str, Any]:
+    cmd = [python, str(Path(__file__).resolve()), "--child", stage, "--data", str(data), "--cache", str(cache),
+           "--device", device, "--precision", precision]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     load_before = os.getloadavg()
     # output goes to files, not pipes: a chatty child must never block on a full pipe
@@ -353,6 +380,40 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _cpu_flags() -> list[str]:
+    """The :data:`CPU_FLAGS` this CPU has (from /proc/cpuinfo; empty where it cannot be read)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return [f for f in CPU_FLAGS if f in have]
+    except OSError:
+        pass
+    return []
+
+
+def _gpu(device: str) -> str | None:
+    """The GPU's name for a CUDA device, else None."""
+    if not device.startswith("cuda"):
+        return None
+    try:
+        import torch
+
+        return str(torch.cuda.get_device_name(torch.device(device)))
+    except (ImportError, RuntimeError, AssertionError):
+        return None
+
+
+def machine_slug(machine: dict[str, Any], device: str) -> str:
+    """A short file-name-safe name of the machine: the GPU's name on CUDA, else the CPU model."""
+    import re
+
+    name = machine.get("gpu") if device.startswith("cuda") and machine.get("gpu") else machine.get("cpu_model", "")
+    name = re.sub(r"\((R|TM)\)|\b(Processor|CPU|Core|with|Radeon Graphics)\b|@.*$", " ", str(name), flags=re.I)
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug or "unknown"
 
 
 def _torch_threads() -> int | None:
@@ -389,9 +450,12 @@ def _has(python: str, module: str) -> bool:
 def render_markdown(report: dict[str, Any]) -> str:
     """A markdown table of a results JSON written by this script (stages, pairs/s, ratios)."""
     m = report.get("machine", {})
+    flags = f" ({', '.join(m['cpu_flags'])})" if m.get("cpu_flags") else ""
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
     lines = [
-        f"Machine: {m.get('cpu_model', m.get('processor', '?'))}, {m.get('cpus', '?')} CPUs, "
+        f"Machine: {m.get('cpu_model', m.get('processor', '?'))}{flags}, {m.get('cpus', '?')} CPUs{gpu}, "
         f"Python {m.get('python', '?')}, torch threads {m.get('torch_threads', '?')}; "
+        f"device {report.get('device', 'cpu')}, precision {report.get('precision', 'fp32')}; "
         f"load average at start {report.get('loadavg_at_start', '?')}; "
         f"{report.get('pairs', '?')} pairs of {'x'.join(str(v) for v in report.get('size', []))} PNG; "
         f"{report.get('started_utc', '')}",
@@ -420,11 +484,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs", type=int, default=200)
     ap.add_argument("--size", default="512x384", help="WxH of the generated images")
-    ap.add_argument("--stages", default=",".join(ALL_STAGES))
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--stages", default=",".join(ALL_STAGES),
+                    help=f"comma list of stages, or 'gpu' for {','.join(GPU_STAGES)}")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda[:k]; decoding stays on the CPU")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+                    help="model metrics' precision in the model/default stages (CUDA only; fidelity stays fp32)")
     ap.add_argument("--peer-python", default=sys.executable, help="python with pyiqa/piq/torchmetrics installed")
     ap.add_argument("--workdir", default=None, help="keep generated data here (default: a temp dir, removed)")
-    ap.add_argument("--out", default="benchmarks/results/bench.json")
+    ap.add_argument("--out", default=None,
+                    help="JSON path (default benchmarks/results/<device>-<machine>-<pairs>x<W>x<H>.json)")
     ap.add_argument("--memory-check", default=None, help="e.g. 200,2000: peak memory of paradigm-fid at both sizes")
     ap.add_argument("--model-pairs", type=int, default=16,
                     help="pairs for the paradigm-models stage (CPU model inference is slow; 0: all)")
@@ -445,13 +513,27 @@ def main() -> None:
         return
 
     w, h = (int(v) for v in args.size.lower().split("x"))
+    if args.stages == "gpu":
+        args.stages = ",".join(GPU_STAGES)
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SystemExit(f"--device {args.device}: CUDA is not available here (use --device cpu for a dry run)")
+    machine = {
+        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "cpu_model": _cpu_model(), "cpu_flags": _cpu_flags(), "torch_threads": _torch_threads(),
+        "gpu": _gpu(args.device),
+    }
+    if args.out is None:
+        what = f"{args.memory_check.replace(',', '-')}mem" if args.memory_check else str(args.pairs)
+        dev = "cuda" if args.device.startswith("cuda") else "cpu"
+        args.out = f"benchmarks/results/{dev}-{machine_slug(machine, args.device)}-{what}x{w}x{h}.json"
     tmp = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="paradigm-bench-"))
     report: dict[str, Any] = {
-        "machine": {
-            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "python": platform.python_version(),
-            "cpu_model": _cpu_model(), "torch_threads": _torch_threads(),
-        },
+        "machine": machine,
+        "precision": args.precision,
         "loadavg_at_start": [round(v, 2) for v in os.getloadavg()],
         "command": " ".join(sys.argv),
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -469,7 +551,7 @@ def main() -> None:
             for n in sizes:
                 d = tmp / f"mem{n}"
                 make_folder(d, n, (w, h))
-                r = _spawn(sys.executable, "paradigm-fid", d, d / "cache.sqlite", args.device)
+                r = _spawn(sys.executable, "paradigm-fid", d, d / "cache.sqlite", args.device, args.precision)
                 report["stages"][f"paradigm-fid@{n}"] = r
                 print(f"paradigm-fid @ {n} pairs: peak {r.get('peak_rss_mb', float('nan')):.0f} MB, {r.get('seconds', float('nan')):.1f} s", flush=True)
             peaks = [report["stages"][f"paradigm-fid@{n}"].get("peak_rss_mb") for n in sizes]
@@ -503,20 +585,22 @@ def main() -> None:
                     c = cache
                 n = args.pairs
                 stage_data = data
-                if stage == "paradigm-models" and 0 < args.model_pairs < args.pairs:
+                if stage in ("paradigm-models", "paradigm-default") and 0 < args.model_pairs < args.pairs:
                     n = args.model_pairs
                     stage_data = tmp / "models-data"
-                    _subset(data, stage_data, n)
+                    if not stage_data.exists():
+                        _subset(data, stage_data, n)
                 elif stage in ("pyiqa", "piq", "torchmetrics") and 0 < args.peer_pairs < args.pairs:
                     n = args.peer_pairs
                     stage_data = tmp / "peer-data"
                     if not stage_data.exists():
                         _subset(data, stage_data, n)
                 runs = []
-                for _k in range(max(1, args.repeat) if stage not in ("paradigm-add-method", "paradigm-models") else 1):
+                once = ("paradigm-add-method", "paradigm-models", "paradigm-default")
+                for _k in range(max(1, args.repeat) if stage not in once else 1):
                     if stage in ("paradigm-fid", "paradigm-fid4") and c.exists():
                         c.unlink()  # every repetition of a cold stage starts from an empty cache
-                    runs.append(_spawn(python, stage, stage_data, c, args.device))
+                    runs.append(_spawn(python, stage, stage_data, c, args.device, args.precision))
                 ok = [x for x in runs if "seconds" in x]
                 r = min(ok, key=lambda x: x["seconds"]) if ok else runs[-1]
                 if len(ok) > 1:

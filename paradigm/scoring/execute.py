@@ -8,6 +8,7 @@ raises is retried one pair at a time, so one bad pair costs one error row.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import OrderedDict, defaultdict
@@ -89,13 +90,130 @@ def to_columns(metric: Metric, res: torch.Tensor | dict[str, torch.Tensor], n: i
     return cols
 
 
+# ------------------------------------------------------------------------------- device transfers
+
+
+def wants_pinned(device: torch.device) -> bool:
+    """Whether host batches for ``device`` go through pinned (page-locked) memory: only for CUDA.
+
+    Pinned memory makes host-to-device copies asynchronous (``non_blocking=True``); on CPU it would
+    only cost page-locking, so CPU runs never pin.
+    """
+    return device.type == "cuda"
+
+
+def transfer(t: torch.Tensor, device: torch.device, stream: Any = None, events: list[Any] | None = None) -> torch.Tensor:
+    """``t`` on ``device``: on CPU ``t`` itself (no copy); on CUDA an asynchronous copy.
+
+    The copy is issued with ``non_blocking=True``; with ``stream`` (a side CUDA stream) it runs
+    there, concurrently with the kernels queued on the compute stream, and an event recorded after
+    it is appended to ``events`` (the consumer makes its stream wait on it just before use: see
+    :meth:`BatchContext.ready`; without ``events`` the current stream waits at once). The result is
+    marked as used by the current stream, so the caching allocator does not hand its memory back to
+    the side stream early. ``t`` should be pinned (:func:`stack_batch`), else the copy is synchronous.
+    """
+    if device.type != "cuda" or stream is None:
+        return t.to(device, non_blocking=True)  # same device: returns t itself
+    current = torch.cuda.current_stream(device)
+    with torch.cuda.stream(stream):
+        out = t.to(device, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record(stream)
+    out.record_stream(current)
+    if events is None:
+        current.wait_event(event)
+    else:
+        events.append(event)
+    return out
+
+
+def stack_batch(tensors: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """``torch.stack(tensors)`` on the host, in pinned memory when :func:`wants_pinned` (CUDA)."""
+    if not wants_pinned(device):
+        return torch.stack(list(tensors))
+    first = tensors[0]
+    host = torch.empty((len(tensors), *first.shape), dtype=first.dtype, pin_memory=True)
+    return torch.stack(list(tensors), out=host)
+
+
+def autocast_dtype(m: Metric, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for running ``m`` on ``device``, or None (no autocast).
+
+    Only model metrics that declare a ``precision`` option get autocast, and only on CUDA with
+    ``precision`` ``bf16``/``fp16``; the fidelity kernels (no such option) always run in float32.
+    """
+    precision = m.options.get("precision") if "precision" in m.defaults else None
+    if device.type != "cuda" or precision in (None, "fp32"):
+        return None
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(str(precision))
+
+
+def is_model_metric(m: Metric) -> bool:
+    """A metric built on a neural network (it names weights or declares a precision option)."""
+    return bool(m.weights) or "precision" in m.defaults
+
+
+def cpu_threads_context(m: Metric, device: torch.device) -> Any:
+    """How ``m`` uses the cores of a CPU run: kernel metrics run torch serially and split their own
+    work over all cores (:func:`paradigm.metrics._filters.serial_torch_ops`); model metrics keep
+    torch's intra-op threads (large convolutions scale well). A no-op context on other devices.
+
+    Besides using less CPU next to the decoding threads, this makes the kernel metrics' values
+    independent of the machine's core count (torch splits reductions by thread).
+    """
+    if device.type != "cpu" or is_model_metric(m):
+        return contextlib.nullcontext()
+    from ..metrics._filters import serial_torch_ops
+
+    return serial_torch_ops()
+
+
+def autocast_context(m: Metric, device: torch.device) -> Any:
+    """``torch.autocast`` for :func:`autocast_dtype`, or a no-op context."""
+    dtype = autocast_dtype(m, device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
 class Runner:
-    """Runs metrics on batches, with reference-embedding reuse and per-item fallback on errors."""
+    """Runs metrics on batches, with reference-embedding reuse and per-item fallback on errors.
+
+    On CUDA, host batches are staged in pinned memory and copied on a side stream
+    (:func:`transfer`); :meth:`prefetch` starts the copies of the next batch while the current one
+    computes.
+    """
 
     def __init__(self, device: torch.device, emb: EmbeddingCache | None = None) -> None:
         self.device = device
         self.emb = emb if emb is not None else EmbeddingCache()
         self.calls: dict[str, int] = defaultdict(int)
+        self.copy_stream: Any = torch.cuda.Stream(device) if device.type == "cuda" else None
+        self._prefetched: list[tuple[list[Item], BatchContext]] = []
+
+    def to_device(self, tensors: Sequence[torch.Tensor], events: list[Any] | None = None) -> torch.Tensor:
+        """Stack host tensors (pinned on CUDA) and move them to the runner's device (see :func:`transfer`)."""
+        return transfer(stack_batch(tensors, self.device), self.device, self.copy_stream, events)
+
+    def prefetch(self, items: list[Item]) -> None:
+        """Start the host-to-device copies of a batch that :func:`execute_batch` will run next (CUDA only).
+
+        The copies run on the side stream while the compute stream still works on the batch before;
+        the compute stream waits for them only when this batch's tensors are first used.
+        """
+        if self.copy_stream is None or not items:
+            return
+        ctx = BatchContext(items, self.device, runner=self)
+        ctx.stage_all()
+        self._prefetched = [*self._prefetched[-1:], (items, ctx)]  # at most two batches in flight
+
+    def context(self, items: list[Item]) -> BatchContext:
+        """The batch's tensors: the prefetched ones for this very list of items, else a new context."""
+        for k, (got, ctx) in enumerate(self._prefetched):
+            if got is items:
+                del self._prefetched[k]
+                return ctx
+        return BatchContext(items, self.device, runner=self)
 
     def _embedded(self, m: EmbeddingMetric, x: torch.Tensor, ref: torch.Tensor, keys: list[str]) -> Any:
         check_image(x, "output")
@@ -130,7 +248,7 @@ class Runner:
         """
         n = int(x.shape[0])
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast_context(m, self.device), cpu_threads_context(m, self.device):
                 cols = to_columns(m, self._forward(m, x, ref, keys, sizes), n)
             return [{c: float(v[j]) for c, v in cols.items()} for j in range(n)]
         except MetricUnavailableError:
@@ -142,7 +260,7 @@ class Runner:
         out: list[dict[str, float] | Exception] = []
         for j in range(n):
             try:
-                with torch.inference_mode():
+                with torch.inference_mode(), autocast_context(m, self.device), cpu_threads_context(m, self.device):
                     one = self._forward(m, x[j : j + 1], None if ref is None else ref[j : j + 1], keys[j : j + 1],
                                         None if sizes is None else sizes[j : j + 1])
                 out.append({c: float(v[0]) for c, v in to_columns(m, one, 1).items()})
@@ -188,6 +306,25 @@ class BatchContext:
     device: torch.device
     _x: torch.Tensor | None = None
     _gt: torch.Tensor | None = None
+    runner: Runner | None = None
+    _events: list[Any] = field(default_factory=list)
+
+    def _stage(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+        if self.runner is not None:
+            return self.runner.to_device(tensors, self._events)
+        return transfer(stack_batch(tensors, self.device), self.device)
+
+    def stage_all(self) -> None:
+        """Start the copies of the outputs and the GTs without waiting for them."""
+        if self._x is None:
+            self._x = self._stage([it.out for it in self.items])
+        if self._gt is None:
+            self._gt = self._stage([it.gt for it in self.items])
+
+    def ready(self) -> None:
+        """Make the compute stream wait for this batch's pending copies (CUDA; a no-op otherwise)."""
+        while self._events:
+            torch.cuda.current_stream(self.device).wait_event(self._events.pop())
 
     def _select(self, t: torch.Tensor, sub: Sequence[Item]) -> torch.Tensor:
         if len(sub) == len(self.items):
@@ -197,12 +334,14 @@ class BatchContext:
 
     def outputs(self, sub: Sequence[Item]) -> torch.Tensor:
         if self._x is None:
-            self._x = torch.stack([it.out for it in self.items]).to(self.device)
+            self._x = self._stage([it.out for it in self.items])
+        self.ready()
         return self._select(self._x, sub)
 
     def gts(self, sub: Sequence[Item]) -> torch.Tensor:
         if self._gt is None:
-            self._gt = torch.stack([it.gt for it in self.items]).to(self.device)
+            self._gt = self._stage([it.gt for it in self.items])
+        self.ready()
         return self._select(self._gt, sub)
 
 
@@ -217,7 +356,9 @@ def _reference(kind: str, sub: Sequence[Item], ctx: BatchContext) -> tuple[torch
         refs = [torch.cat([it.inp, it.inp2], dim=0) for it in sub if it.inp is not None and it.inp2 is not None]
     else:
         refs = [it.inp for it in sub if it.inp is not None]
-    return torch.stack(refs).to(ctx.device), [it.input_key for it in sub]
+    ref = ctx._stage(refs)
+    ctx.ready()
+    return ref, [it.input_key for it in sub]
 
 
 def _runnable(m: Metric, kind: str, items: Sequence[Item]) -> list[Item]:
@@ -254,7 +395,7 @@ def execute_batch(items: list[Item], metrics: Mapping[str, Metric], runner: Runn
     out = BatchResult([results[it.idx] for it in items])
     if not items:
         return out
-    ctx = BatchContext(items, runner.device)
+    ctx = runner.context(items)
     hh, ww = int(items[0].out.shape[1]), int(items[0].out.shape[2])
     for m in metrics.values():
         kind = reference_kind(m)

@@ -28,16 +28,30 @@ def score_units(
     current = -1
     buckets: SizeBuckets[Item] = SizeBuckets(1, key=lambda it: 0)
 
-    def run(batch: list[Item]) -> BatchResult:
+    def run_one(batch: list[Item]) -> BatchResult:
         res = execute_batch(batch, active, runner)
         for name in res.unavailable:
             active.pop(name, None)
         return res
 
+    # on CUDA the next batch's host-to-device copies start before the current batch computes
+    ahead: list[list[Item]] = []
+
+    def run(batch: list[Item] | None) -> Iterator[BatchResult]:
+        if batch is not None and runner.copy_stream is None:
+            yield run_one(batch)
+            return
+        if batch is not None:
+            runner.prefetch(batch)
+            ahead.append(batch)
+        while len(ahead) > (0 if batch is None else 1):
+            yield run_one(ahead.pop(0))
+
     for k, prepared in iter_prepared(jobs, workers, lambda job: (job[0], prepare_group(job[1], job[2].policy))):
         if k != current:
             for rest in buckets.drain():
-                yield run(rest)
+                yield from run(rest)
+            yield from run(None)
             current = k
             buckets = SizeBuckets(units[k].batch_size, key=lambda it: (int(it.out.shape[1]), int(it.out.shape[2])))
         for it in prepared:
@@ -45,9 +59,10 @@ def score_units(
                 yield it
                 continue
             for ready in buckets.add(it):
-                yield run(ready)
+                yield from run(ready)
     for rest in buckets.drain():
-        yield run(rest)
+        yield from run(rest)
+    yield from run(None)
 
 
 def score_unit(unit: WorkUnit, metrics: Mapping[str, Metric], runner: Runner, *, workers: int = 0) -> Iterator[Outcome]:
