@@ -159,12 +159,15 @@ def _report(args: argparse.Namespace, family: str, rows: list[dict], peer: dict,
     import sys
     from pathlib import Path
 
+    from bench_score import _cpu_flags, _cpu_model
+
     out = args.out
     if out == "auto":
         out = str(Path(__file__).resolve().parent / "results" / f"kernels-{family}-{_cpu_slug()}.json")
     report = {
         "command": " ".join(sys.argv), **start, "ended_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpu": _cpu_slug(), "cpus": os.cpu_count(), "platform": platform.platform(),
+        "machine": {"cpu": _cpu_slug(), "cpu_model": _cpu_model(), "cpu_flags": _cpu_flags(),
+                    "cpus": os.cpu_count(), "platform": platform.platform(),
                     "torch_threads": torch.get_num_threads(), "loadavg_1min_at_end": round(os.getloadavg()[0], 2)},
         "versions": {"torch": torch.__version__, "peer": peer.get("_versions")},
         "timing": "in-memory batch (no decoding); best of --repeat; ratio = pyiqa ms / paradigm ms (CPU and wall)",

@@ -108,6 +108,28 @@ def render_report(report: dict[str, Any], name: str) -> list[str]:
     return lines
 
 
+def render_kernels(report: dict[str, Any], name: str) -> list[str]:
+    """Markdown lines for one ``bench_kernels.py`` file: metric | paradigm | pyiqa | ratio (CPU ms/pair)."""
+    peer = (report.get("versions", {}).get("peer") or {}).get("pyiqa")
+    lines = [
+        f"`{name}`: in-memory batches of {report.get('batch', '?')} pairs of {report.get('size', '?')} (no "
+        f"decoding), CPU ms per pair, best of {report.get('repeat', '?')}, torch threads "
+        f"{report.get('machine', {}).get('torch_threads', '?')}, {report.get('ended_utc', '')}",
+        "",
+        f"Command: `python {report.get('command', '?')}`",
+        "",
+        f"| metric | paradigm | pyiqa{' ' + peer if peer else ''} | paradigm is |",
+        "|---|---:|---:|---|",
+    ]
+    for r in report["rows"]:
+        if "pyiqa_cpu_ms" in r:
+            lines.append(f"| {r['metric']} | {_fmt(r['paradigm_cpu_ms'])} | {_fmt(r['pyiqa_cpu_ms'])} | "
+                         f"{r['ratio_cpu']:.1f}× faster |")
+        else:
+            lines.append(f"| {r['metric']} | {_fmt(r['paradigm_cpu_ms'])} | — | {r.get('pyiqa', '')} |")
+    return lines
+
+
 def render(paths: list[Path]) -> str:
     """Markdown of every results file, grouped under one heading per machine."""
     blocks: OrderedDict[str, list[tuple[str, dict[str, Any]]]] = OrderedDict()
@@ -118,7 +140,8 @@ def render(paths: list[Path]) -> str:
     for key, reports in blocks.items():
         out += [f"### {key}", ""]
         for name, report in reports:
-            out += [*render_report(report, f"benchmarks/results/{name}"), ""]
+            show = render_kernels if "rows" in report else render_report
+            out += [*show(report, f"benchmarks/results/{name}"), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
