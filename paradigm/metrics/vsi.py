@@ -37,8 +37,15 @@ from typing import Any
 
 import torch
 
-from ._filters import MEMO, fast_check_pair, matlab_average_downsample
-from .fsim import _FRPerceptual, downsample_factor, gradient_magnitude, real_power, similarity
+from ._filters import MEMO, fast_check_pair
+from .fsim import (
+    _FRPerceptual,
+    downsample_factor,
+    downsample_zeros,
+    gradient_magnitude,
+    real_power,
+    similarity,
+)
 from .registry import register
 
 #: Constants of VSI.m.
@@ -142,7 +149,8 @@ def sdsp(rgb: torch.Tensor) -> torch.Tensor:
     h, w = rgb.shape[-2:]
     lab = sdsp_rgb2lab(imresize_bilinear(rgb, SDSP_SIZE, SDSP_SIZE))
     lg, centre = (t.to(rgb) for t in _sdsp_priors(SDSP_SIZE, SDSP_SIZE))
-    band = torch.fft.ifft2(torch.fft.fft2(lab) * lg).real
+    # lg is even on the FFT grid, so the filtered image is real: half spectra (rfft2/irfft2) suffice
+    band = torch.fft.irfft2(torch.fft.rfft2(lab) * lg[..., : SDSP_SIZE // 2 + 1], s=(SDSP_SIZE, SDSP_SIZE))
     sf = torch.sqrt((band * band).sum(dim=1, keepdim=True))
     ab = _minmax_channels(lab[:, 1:3])
     sc = 1.0 - torch.exp(-(ab * ab).sum(dim=1, keepdim=True) / SIGMA_C**2)
@@ -156,14 +164,19 @@ def _minmax_channels(x: torch.Tensor) -> torch.Tensor:
 
 
 def _features(x: torch.Tensor) -> torch.Tensor:
-    """Per-image VSI features ``(N, 5, h, w)``: downsampled L, M, N, saliency, and L's gradient magnitude."""
+    """Per-image VSI features ``(N, 5, h, w)``: downsampled L, M, N, saliency, and L's gradient magnitude.
+
+    The downsampling (linear) runs on the RGB planes before the (linear) LMN transform, which then
+    costs a quarter; both orders give the same values up to float rounding.
+    """
     rgb = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32) * 255.0
     if rgb.shape[1] == 1:
         rgb = rgb.expand(-1, 3, -1, -1)
-    lmn = torch.einsum("kc,nchw->nkhw", torch.tensor(LMN, dtype=rgb.dtype, device=rgb.device), rgb)
-    maps = torch.cat((lmn, sdsp(rgb)), dim=1)
-    maps = matlab_average_downsample(maps, downsample_factor(*x.shape[-2:]), padding="zeros")
-    return torch.cat((maps, gradient_magnitude(maps[:, 0:1])), dim=1)
+    f = downsample_factor(*x.shape[-2:])
+    small = downsample_zeros(torch.cat((rgb, sdsp(rgb)), dim=1), f)
+    r, g, b = small[:, 0:1], small[:, 1:2], small[:, 2:3]
+    lmn = [r * m[0] + g * m[1] + b * m[2] for m in LMN]
+    return torch.cat((*lmn, small[:, 3:4], gradient_magnitude(lmn[0])), dim=1)
 
 
 def vsi(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -196,7 +209,7 @@ class VSI(_FRPerceptual):
     """VSI (official VSI.m): saliency-weighted gradient and chroma similarity."""
 
     name = "vsi"
-    version = "1"
+    version = "2"
     higher_is_better = True
     value_range = (0.0, 1.0)
     min_size = VSI_MIN_SIZE
