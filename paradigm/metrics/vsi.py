@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from ._filters import MEMO, fast_check_pair
+from ._filters import MEMO, fast_check_pair, symmetric_index
 from .fsim import (
     _FRPerceptual,
     downsample_factor,
@@ -88,7 +88,78 @@ def imresize_taps(in_len: int, out_len: int) -> tuple[torch.Tensor, torch.Tensor
     return aux[torch.remainder(idx.long() - 1, 2 * in_len)], w
 
 
+@functools.lru_cache(maxsize=16)
+def _resize_phases(in_len: int, out_len: int) -> tuple[int, int, int, int, list[tuple[int, list[float]]]] | None:
+    """The taps of :func:`imresize_taps` as ``q`` phases repeating every ``p`` input samples, or None.
+
+    With ``out / in = q / p`` in lowest terms, output ``phi + q j`` reads inputs ``start_phi + p j + t``
+    (before mirroring) with the weights of output ``phi``. Returns ``(p, q, pad_before, pad_after,
+    [(start_phi, weights_phi), ...])`` when ``q <= 8`` (more phases cost more than a gather per tap)
+    and the computed taps follow that pattern exactly (weights to 1e-12), else None.
+    """
+    idx, w = imresize_taps(in_len, out_len)
+    g = math.gcd(in_len, out_len)
+    p, q = in_len // g, out_len // g
+    if q > 8:
+        return None
+    scale = out_len / in_len
+    width = 2.0 / scale if scale < 1 else 2.0
+    x = torch.arange(1, out_len + 1, dtype=torch.float64)
+    left = torch.floor(x / scale + 0.5 * (1 - 1 / scale) - width / 2).long() - 1  # 0-based, unmirrored
+    phases = []
+    for phi in range(q):
+        j = torch.arange(phi, out_len, q)
+        if not torch.equal(left[j] - left[phi], p * (j - phi) // q):
+            return None
+        if not torch.allclose(w[j], w[phi].expand_as(w[j]), rtol=0, atol=1e-12):
+            return None
+        phases.append((int(left[phi]), [float(v) for v in w[phi]]))
+    taps = idx.shape[1]
+    before = max(0, -int(left.min()))
+    after = max(0, int(left.max()) + taps - in_len)
+    return p, q, before, after, phases
+
+
 def _resize_axis(x: torch.Tensor, out_len: int, dim: int) -> torch.Tensor:
+    """One axis of :func:`imresize_bilinear`: strided multiply-adds per phase of a periodic tap pattern
+    (the input mirrored once by padding), or a gather per tap where the taps are not periodic."""
+    in_len = x.shape[dim]
+    plan = _resize_phases(in_len, out_len)
+    if plan is None or plan[3] + plan[2] > in_len:
+        return _resize_axis_gather(x, out_len, dim)
+    p, q, before, after, phases = plan
+    d = dim % x.ndim
+    xp = x.index_select(d, symmetric_index(in_len, before, after, x.device)) if before or after else x
+    outs = []
+    for phi, (start, weights) in enumerate(phases):
+        count = len(range(phi, out_len, q))
+        views = []
+        for t in range(len(weights)):
+            view = xp.narrow(d, start + before + t, p * (count - 1) + 1)
+            views.append(view.unfold(d, 1, p).squeeze(-1) if p > 1 else view)
+        acc = views[0] * weights[0]
+        for view, wt in zip(views[1:], weights[1:], strict=True):
+            acc.add_(view, alpha=wt)
+        outs.append(acc)
+    if q == 1:
+        return outs[0]
+    counts = [o.shape[d] for o in outs]
+    if len(set(counts)) == 1:
+        return torch.stack(outs, dim=d + 1).flatten(d, d + 1)
+    return _interleave(outs, d, out_len)
+
+
+def _interleave(outs: list[torch.Tensor], d: int, out_len: int) -> torch.Tensor:
+    shape = list(outs[0].shape)
+    shape[d] = out_len
+    res = outs[0].new_empty(shape)
+    q = len(outs)
+    for phi, o in enumerate(outs):
+        res.narrow(d, 0, out_len)[(slice(None),) * d + (slice(phi, None, q),)] = o
+    return res
+
+
+def _resize_axis_gather(x: torch.Tensor, out_len: int, dim: int) -> torch.Tensor:
     idx, w = imresize_taps(x.shape[dim], out_len)
     idx, w = idx.to(x.device), w.to(x)
     shape = [1] * x.ndim
