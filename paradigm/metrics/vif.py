@@ -146,13 +146,19 @@ def _box_sum_sampled(y: torch.Tensor, winsize: int) -> torch.Tensor:
     two passes whatever the window size, accumulated in float64 and returned in ``y``'s dtype.
     """
     r = (winsize - 1) // 2
-    yp = F.pad(y, (r, r, r, r), mode="reflect")[..., 1:, 1:].to(torch.float64)
-    out_h = (yp.shape[-2] - winsize) // VIF_M + 1
-    out_w = (yp.shape[-1] - winsize) // VIF_M + 1
-    c = F.pad(yp.cumsum(dim=-2), (0, 0, 1, 0))
-    rows = c[..., winsize::VIF_M, :][..., :out_h, :] - c[..., 0::VIF_M, :][..., :out_h, :]
-    c = F.pad(rows.cumsum(dim=-1), (1, 0))
-    return (c[..., winsize::VIF_M][..., :out_w] - c[..., 0::VIF_M][..., :out_w]).to(y.dtype)
+    yp = F.pad(y, (r, r, r, r), mode="reflect")[..., 1:, 1:]
+    rows = _window_sums(yp.cumsum(dim=-2, dtype=torch.float64), winsize, -2)
+    return _window_sums(rows.cumsum(dim=-1), winsize, -1).to(y.dtype)
+
+
+def _window_sums(c: torch.Tensor, winsize: int, dim: int) -> torch.Tensor:
+    """Sums of ``x[3 i : 3 i + winsize]`` along ``dim`` from the inclusive cumulative sums ``c`` of ``x``."""
+    out_n = (c.shape[dim] - winsize) // VIF_M + 1
+    ends = c.narrow(dim, winsize - 1, VIF_M * (out_n - 1) + 1).unfold(dim, 1, VIF_M).squeeze(-1).clone()
+    if out_n > 1:  # window i > 0 starts after index 3 i - 1
+        starts = c.narrow(dim, VIF_M - 1, VIF_M * (out_n - 2) + 1).unfold(dim, 1, VIF_M).squeeze(-1)
+        ends.narrow(dim, 1, out_n - 1).sub_(starts)
+    return ends
 
 
 def _channel_params(y: torch.Tensor, yn: torch.Tensor, winsize: int) -> tuple[torch.Tensor, torch.Tensor]:
