@@ -100,15 +100,18 @@ def _corr_reflect(x: torch.Tensor, filt: torch.Tensor, step: int = 1) -> torch.T
     """matlabPyrTools ``corrDn(x, filt, 'reflect1', [step step])``: correlation, mirror borders without
     repeating the edge, samples ``1:step:end``; ``x`` is ``(B, 1, H, W)``, ``filt`` ``(K, 1, kh, kw)`` odd-sized.
 
-    The batch is folded into channels of one grouped convolution (``(1, B, H, W)``, ``groups=B``),
-    which oneDNN runs ~1.7x faster on CPU than a ``(B, 1, H, W)`` batch through the same filters.
+    Each filter runs as one depthwise convolution over the batch folded into channels
+    (``(1, B, H, W)``, ``groups=B``, channels-last on CPU): oneDNN's depthwise path is several times
+    faster on CPU than a ``(B, 1, H, W)`` batch through a ``(K, 1, kh, kw)`` weight.
     """
     kh, kw = filt.shape[-2:]
-    b, k = x.shape[0], filt.shape[0]
+    b = x.shape[0]
     xp = F.pad(x, ((kw - 1) // 2, (kw - 1) // 2, (kh - 1) // 2, (kh - 1) // 2), mode="reflect")
-    weight = filt.to(x).repeat(b, 1, 1, 1)
-    out = F.conv2d(xp.reshape(1, b, *xp.shape[-2:]), weight, stride=step, groups=b)
-    return out.reshape(b, k, *out.shape[-2:])
+    xf = xp.reshape(1, b, *xp.shape[-2:])
+    if x.device.type == "cpu":
+        xf = xf.contiguous(memory_format=torch.channels_last)
+    outs = [F.conv2d(xf, f.to(x).expand(b, 1, kh, kw).contiguous(), stride=step, groups=b) for f in filt]
+    return torch.cat(outs, dim=0).transpose(0, 1).contiguous()
 
 
 def _vif_subbands(g: torch.Tensor) -> dict[int, torch.Tensor]:
