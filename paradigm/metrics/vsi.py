@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from ._filters import MEMO, fast_check_pair, symmetric_index
+from ._filters import MEMO, fast_check_pair
 from .fsim import (
     _FRPerceptual,
     downsample_factor,
@@ -129,7 +129,10 @@ def _resize_axis(x: torch.Tensor, out_len: int, dim: int) -> torch.Tensor:
         return _resize_axis_gather(x, out_len, dim)
     p, q, before, after, phases = plan
     d = dim % x.ndim
-    xp = x.index_select(d, symmetric_index(in_len, before, after, x.device)) if before or after else x
+    # symmetric padding (edge repeated) by mirrored slices; before + after <= in_len here
+    parts = [x.narrow(d, 0, before).flip(d)] if before else []
+    parts += [x, x.narrow(d, in_len - after, after).flip(d)] if after else [x]
+    xp = torch.cat(parts, dim=d) if len(parts) > 1 else x
     outs = []
     for phi, (start, weights) in enumerate(phases):
         count = len(range(phi, out_len, q))
