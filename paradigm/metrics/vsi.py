@@ -180,10 +180,14 @@ def imresize_bilinear(x: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
 
 def sdsp_rgb2lab(rgb: torch.Tensor) -> torch.Tensor:
     """SDSP's ``RGB2Lab`` of 0..255 RGB ``(N, 3, H, W)``: sRGB linearisation, XYZ, Lab with a D50 white."""
-    c = rgb / 255.0
+    return _rgb01_to_lab(rgb / 255.0)
+
+
+def _rgb01_to_lab(c: torch.Tensor) -> torch.Tensor:
+    """:func:`sdsp_rgb2lab` of RGB in [0, 1]."""
     lin = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    m = torch.tensor(RGB2XYZ, dtype=rgb.dtype, device=rgb.device)
-    white = torch.tensor(WHITE, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    m = torch.tensor(RGB2XYZ, dtype=c.dtype, device=c.device)
+    white = torch.tensor(WHITE, dtype=c.dtype, device=c.device).view(1, 3, 1, 1)
     xyz = torch.einsum("kc,nchw->nkhw", m, lin) / white
     f = torch.where(xyz > 0.008856, xyz ** (1.0 / 3.0), (903.3 * xyz + 16.0) / 116.0)
     fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]
@@ -220,9 +224,14 @@ def _minmax(x: torch.Tensor) -> torch.Tensor:
 
 def sdsp(rgb: torch.Tensor) -> torch.Tensor:
     """SDSP saliency of 0..255 RGB ``(N, 3, H, W)`` as in VSI.m; returns ``(N, 1, H, W)`` in [0, 1]."""
-    h, w = rgb.shape[-2:]
-    lab = sdsp_rgb2lab(imresize_bilinear(rgb, SDSP_SIZE, SDSP_SIZE))
-    lg, centre = (t.to(rgb) for t in _sdsp_priors(SDSP_SIZE, SDSP_SIZE))
+    return _sdsp01(rgb / 255.0)
+
+
+def _sdsp01(c: torch.Tensor) -> torch.Tensor:
+    """:func:`sdsp` of RGB in [0, 1] (the resize is linear, so it commutes with the 1/255 scaling)."""
+    h, w = c.shape[-2:]
+    lab = _rgb01_to_lab(imresize_bilinear(c, SDSP_SIZE, SDSP_SIZE))
+    lg, centre = (t.to(c) for t in _sdsp_priors(SDSP_SIZE, SDSP_SIZE))
     # lg is even on the FFT grid, so the filtered image is real: half spectra (rfft2/irfft2) suffice
     band = torch.fft.irfft2(torch.fft.rfft2(lab) * lg[..., : SDSP_SIZE // 2 + 1], s=(SDSP_SIZE, SDSP_SIZE))
     sf = torch.sqrt((band * band).sum(dim=1, keepdim=True))
@@ -241,15 +250,16 @@ def _features(x: torch.Tensor) -> torch.Tensor:
     """Per-image VSI features ``(N, 5, h, w)``: downsampled L, M, N, saliency, and L's gradient magnitude.
 
     The downsampling (linear) runs on the RGB planes before the (linear) LMN transform, which then
-    costs a quarter; both orders give the same values up to float rounding.
+    costs a quarter (its 0..255 scale folded into the coefficients); both orders give the same values
+    up to float rounding.
     """
-    rgb = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32) * 255.0
+    rgb = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32)
     if rgb.shape[1] == 1:
         rgb = rgb.expand(-1, 3, -1, -1)
     f = downsample_factor(*x.shape[-2:])
-    small = downsample_zeros(torch.cat((rgb, sdsp(rgb)), dim=1), f)
+    small = downsample_zeros(torch.cat((rgb, _sdsp01(rgb)), dim=1), f)
     r, g, b = small[:, 0:1], small[:, 1:2], small[:, 2:3]
-    lmn = [r * m[0] + g * m[1] + b * m[2] for m in LMN]
+    lmn = [r * (255.0 * m[0]) + g * (255.0 * m[1]) + b * (255.0 * m[2]) for m in LMN]
     return torch.cat((*lmn, small[:, 3:4], gradient_magnitude(lmn[0])), dim=1)
 
 
