@@ -35,10 +35,12 @@ import functools
 import math
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import InputError
-from ._filters import MEMO, conv2_same, fast_check_pair, matlab_average_downsample
+from ._filters import MEMO, conv2_same, fast_check_pair
 from .base import FullReferenceMetric, Pillar
 from .registry import register
 
@@ -132,17 +134,31 @@ def _pc_filters(rows: int, cols: int) -> tuple[torch.Tensor, torch.Tensor, torch
 
 
 def matlab_median(x: torch.Tensor) -> torch.Tensor:
-    """Median over the last dimension as MATLAB (mean of the two middle values for an even count)."""
+    """Median over the last dimension as MATLAB (mean of the two middle values for an even count).
+
+    On CPU the two middle order statistics come from one ``numpy.partition`` (introselect), several
+    times faster than two ``kthvalue`` calls; elsewhere ``kthvalue`` is used. Both are exact.
+    """
     n = x.shape[-1]
+    k = n // 2
+    if x.device.type == "cpu" and not x.requires_grad:
+        part = np.partition(x.numpy(), (k - 1, k) if n % 2 == 0 else (k,), axis=-1)
+        if n % 2:
+            return torch.from_numpy(part[..., k].copy())
+        return 0.5 * (torch.from_numpy(part[..., k - 1].copy()) + torch.from_numpy(part[..., k].copy()))
     if n % 2:
-        return x.kthvalue(n // 2 + 1, dim=-1).values
-    lo = x.kthvalue(n // 2, dim=-1).values
-    hi = x.kthvalue(n // 2 + 1, dim=-1).values
+        return x.kthvalue(k + 1, dim=-1).values
+    lo = x.kthvalue(k, dim=-1).values
+    hi = x.kthvalue(k + 1, dim=-1).values
     return 0.5 * (lo + hi)
 
 
 def phase_congruency(y: torch.Tensor) -> torch.Tensor:
     """Phase congruency maps of ``phasecong2`` (FeatureSIM.m) for a batch of grey images.
+
+    The image spectrum is computed once; each image's ``O x S`` filter responses come from one batched
+    inverse FFT and are reduced at once (image by image, so the working set stays in cache). The
+    per-scale energy sum uses ``sum_s (E m_e + O m_o) = |sum_s EO|^2 / (|sum_s EO| + eps)``.
 
     Args:
         y: ``(N, 1, H, W)`` luminance on the 0..255 scale (float32 or float64; computed in its dtype).
@@ -151,25 +167,35 @@ def phase_congruency(y: torch.Tensor) -> torch.Tensor:
         ``(N, 1, H, W)`` phase congruency (in [0, 1] up to noise compensation).
     """
     n, _, rows, cols = y.shape
-    filters, em_n, an2_aiaj = (t.to(y.device, y.dtype) for t in _pc_filters(rows, cols))
-    eo = torch.fft.ifft2(torch.fft.fft2(y)[:, :, None] * filters[None])  # (N, O, S, H, W)
-    even, odd = eo.real, eo.imag
-    amp2 = (even * even).addcmul_(odd, odd)
-    sum_e, sum_o = even.sum(dim=2, keepdim=True), odd.sum(dim=2, keepdim=True)
-    x_energy = torch.sqrt(sum_e * sum_e + sum_o * sum_o) + PC_EPSILON
-    mean_e, mean_o = sum_e / x_energy, sum_o / x_energy
-    # sum_s E mean_e + O mean_o - |E mean_o - O mean_e|, with in-place temporaries
-    dot = (even * mean_e).addcmul_(odd, mean_o)
-    cross = (even * mean_o).addcmul_(odd, mean_e, value=-1.0).abs_()
-    energy = dot.sub_(cross).sum(dim=2)
-    del dot, cross
-    # noise threshold per image and orientation from the smallest scale (Rayleigh model)
-    mean_e2n = -matlab_median(amp2[:, :, 0].flatten(2)) / math.log(0.5)
-    tau = torch.sqrt(mean_e2n / em_n * an2_aiaj)  # sqrt(EstNoiseEnergy2 / 2)
-    thresh = tau * (math.sqrt(math.pi / 2) + PC_K * math.sqrt(2 - math.pi / 2)) / 1.7
-    energy_all = (energy - thresh[..., None, None]).clamp_min(0.0).sum(dim=1, keepdim=True)
-    an_all = amp2.sqrt_().sum(dim=(1, 2))[:, None]
-    return torch.where(an_all > 0, energy_all / torch.where(an_all > 0, an_all, 1.0), 0.0)
+    filters, em_n, an2_aiaj = _pc_filters_as(rows, cols, y.dtype, y.device)
+    noise_k = (math.sqrt(math.pi / 2) + PC_K * math.sqrt(2 - math.pi / 2)) / 1.7
+    spectra = torch.fft.fft2(y[:, 0])  # (N, H, W)
+    out = torch.empty_like(y)
+    for i in range(n):
+        eo = torch.fft.ifft2(spectra[i] * filters)  # (O, S, H, W): E + iO
+        parts = torch.view_as_real(eo)
+        amp = parts[..., 0].square().addcmul_(parts[..., 1], parts[..., 1])  # squared amplitude
+        # noise threshold per orientation from the median smallest-scale energy (Rayleigh model)
+        mean_e2n = -matlab_median(amp[:, 0].flatten(1)) / math.log(0.5)
+        thresh = torch.sqrt(mean_e2n / em_n * an2_aiaj) * noise_k
+        an_all = amp.sqrt_().sum(dim=(0, 1))
+        # sum_s E m_e + O m_o - |E m_o - O m_e| with (m_e, m_o) = sum_s EO / (|sum_s EO| + eps)
+        sum_eo = eo.sum(dim=1)  # (O, H, W)
+        mag = sum_eo.abs()
+        x_energy = mag + PC_EPSILON
+        cross = eo.mul_((sum_eo / x_energy).conj()[:, None]).imag.contiguous().abs_().sum(dim=1)
+        energy = (mag * mag).div_(x_energy).sub_(cross).sub_(thresh[:, None, None]).clamp_min_(0.0)
+        out[i, 0] = torch.where(an_all > 0, energy.sum(dim=0) / torch.where(an_all > 0, an_all, 1.0), 0.0)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _pc_filters_as(
+    rows: int, cols: int, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_pc_filters` on ``device``: the filters as complex (zero imaginary part) of real ``dtype``."""
+    filters, em_n, an2_aiaj = (t.to(device, dtype) for t in _pc_filters(rows, cols))
+    return torch.complex(filters, torch.zeros_like(filters)), em_n, an2_aiaj
 
 
 def downsample_factor(h: int, w: int) -> int:
@@ -177,21 +203,46 @@ def downsample_factor(h: int, w: int) -> int:
     return max(1, int(math.floor(min(h, w) / 256 + 0.5)))
 
 
+def downsample_zeros(x: torch.Tensor, f: int) -> torch.Tensor:
+    """``conv2(x, ones(f) / f^2, 'same')`` then ``x(1:f:end, 1:f:end)``, per channel (zero padding).
+
+    The same values as ``matlab_average_downsample(x, f, padding="zeros")`` (up to float rounding),
+    summed from ``f`` strided row slices and ``f`` column slices, which is an order of magnitude
+    faster on CPU than ``avg_pool2d``.
+    """
+    if f <= 1:
+        return x
+    h, w = x.shape[-2:]
+    before = (f + 1) // 2 - 1  # MATLAB kernel centre, 1-based: floor((f + 1) / 2)
+    out_h, out_w = math.ceil(h / f), math.ceil(w / f)
+    pads = (before, out_w * f - w - before, before, out_h * f - h - before)
+    xp = F.pad(x, pads) if any(pads) else x
+    rows = xp[..., 0::f, :][..., :out_h, :]
+    for k in range(1, f):
+        rows = rows + xp[..., k::f, :][..., :out_h, :]
+    out = rows[..., 0::f][..., :out_w]
+    for k in range(1, f):
+        out = out + rows[..., k::f][..., :out_w]
+    return out / float(f * f)
+
+
 def _features(x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-image FSIM features: downsampled Y/I/Q, phase congruency and gradient magnitude."""
+    """Per-image FSIM features: downsampled Y/I/Q, phase congruency and gradient magnitude.
+
+    The (linear) downsampling runs on the RGB planes before the (linear) YIQ transform, which then
+    costs a quarter; both orders give the same values up to float rounding.
+    """
     dt = torch.float64 if x.dtype == torch.float64 else torch.float32
-    xd = x.to(dt) * 255.0
+    xd = downsample_zeros(x.to(dt), downsample_factor(*x.shape[-2:]))
     if xd.shape[1] == 3:
-        m = torch.tensor(YIQ, dtype=dt, device=xd.device)
-        yiq = torch.einsum("kc,nchw->nkhw", m, xd)
+        r, g, b = xd[:, 0:1], xd[:, 1:2], xd[:, 2:3]
+        yiq = [r * (255.0 * m[0]) + g * (255.0 * m[1]) + b * (255.0 * m[2]) for m in YIQ]
     else:
-        yiq = xd
-    f = downsample_factor(*x.shape[-2:])
-    yiq = matlab_average_downsample(yiq, f, padding="zeros")
-    lum = yiq[:, 0:1]
+        yiq = [xd * 255.0]
+    lum = yiq[0]
     out = {"y": lum, "pc": phase_congruency(lum), "gm": gradient_magnitude(lum)}
-    if yiq.shape[1] == 3:
-        out["i"], out["q"] = yiq[:, 1:2], yiq[:, 2:3]
+    if len(yiq) == 3:
+        out["i"], out["q"] = yiq[1], yiq[2]
     return out
 
 
@@ -259,7 +310,7 @@ class FSIM(_FRPerceptual):
     """FSIM (official FeatureSIM.m, luminance): phase congruency and Scharr gradient similarity."""
 
     name = "fsim"
-    version = "1"
+    version = "2"
     higher_is_better = True
     value_range = (0.0, 1.0)
     description = "Feature similarity FSIM (Zhang et al. 2011, official FeatureSIM.m), luminance only"
@@ -273,7 +324,7 @@ class FSIMc(_FRPerceptual):
     """FSIMc (official FeatureSIM.m): FSIM with YIQ chroma similarity."""
 
     name = "fsimc"
-    version = "1"
+    version = "2"
     higher_is_better = True
     value_range = (0.0, 1.0)
     description = "Feature similarity FSIMc (Zhang et al. 2011, official FeatureSIM.m), with YIQ chroma"

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ._filters import conv2_same, fast_check_pair, separable_filter_valid
+from ._filters import fast_check_pair
 from .fsim import _FRPerceptual
 from .registry import register
 from .vif import _grey
@@ -59,8 +59,21 @@ def dn_filter(level: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
 
 
 def _downsample(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """``imfilter(x, k' k, 'symmetric')`` then ``x(1:2:end, 1:2:end)``."""
-    return separable_filter_valid(_pad_symmetric2(x), k)[..., ::2, ::2]
+    """``imfilter(x, k' k, 'symmetric')`` then ``x(1:2:end, 1:2:end)``.
+
+    Only the kept samples are computed: each direction is ``sum_t k[t] x[t::2]`` over strided slices
+    of the symmetric-padded image (a quarter of the work of filtering everything, then subsampling).
+    """
+    xp = _pad_symmetric2(x)
+    taps = [float(v) for v in k.tolist()]
+    oh, ow = (x.shape[-2] + 1) // 2, (x.shape[-1] + 1) // 2
+    rows = xp[..., 0 : 2 * oh - 1 : 2, :] * taps[0]
+    for t in range(1, len(taps)):
+        rows = rows.add_(xp[..., t : t + 2 * oh - 1 : 2, :], alpha=taps[t])
+    out = rows[..., 0 : 2 * ow - 1 : 2] * taps[0]
+    for t in range(1, len(taps)):
+        out = out.add_(rows[..., t : t + 2 * ow - 1 : 2], alpha=taps[t])
+    return out
 
 
 def _pad_symmetric2(x: torch.Tensor) -> torch.Tensor:
@@ -69,14 +82,39 @@ def _pad_symmetric2(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((x[..., 1:2], x[..., 0:1], x, x[..., -1:], x[..., -2:-1]), dim=-1)
 
 
+def _upsample_dim(x: torch.Tensor, odd: int, k: tuple[float, ...], dim: int) -> torch.Tensor:
+    """One direction of :func:`_upsample`, polyphase: even outputs ``2 (k0 x[m-1] + k2 x[m] + k4 x[m+1])``,
+    odd outputs ``2 (k1 x[m] + k3 x[m+1])`` on the replicate-padded ``x``; interleaved, ``odd`` cropped."""
+    n = x.shape[dim]
+    xp = torch.cat((x.narrow(dim, 0, 1), x, x.narrow(dim, n - 1, 1)), dim=dim)
+    lo, mid, hi = xp.narrow(dim, 0, n), xp.narrow(dim, 1, n), xp.narrow(dim, 2, n)
+    even = (lo * (2 * k[0])).add_(mid, alpha=2 * k[2]).add_(hi, alpha=2 * k[4])
+    odd_ = (mid * (2 * k[1])).add_(hi, alpha=2 * k[3])
+    d = dim % x.dim()
+    out = torch.stack((even, odd_), dim=d + 1).flatten(d, d + 1)
+    return out.narrow(d, 0, 2 * n - odd)
+
+
 def _upsample(x: torch.Tensor, odd: tuple[int, int], k: torch.Tensor) -> torch.Tensor:
-    """``upsample`` of laplacian_pyramid_s: replicate-pad 1, zero-insert x4, filter (zero borders), crop."""
-    xp = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    n, c, h, w = xp.shape
-    r = torch.zeros(n, c, 2 * h, 2 * w, dtype=x.dtype, device=x.device)
-    r[..., ::2, ::2] = 4.0 * xp
-    r = separable_filter_valid(F.pad(r, (2, 2, 2, 2)), k)
-    return r[..., 2 : 2 * h - 2 - odd[0], 2 : 2 * w - 2 - odd[1]]
+    """``upsample`` of laplacian_pyramid_s: replicate-pad 1, zero-insert x4, filter (zero borders), crop.
+
+    Computed polyphase (the zero-inserted samples are never multiplied): after the crop every output
+    only reads the replicate-padded input, so the result is the same up to float rounding.
+    """
+    taps = tuple(float(v) for v in k.tolist())
+    return _upsample_dim(_upsample_dim(x, odd[0], taps, -2), odd[1], taps, -1)
+
+
+def _dn_conv(a: torch.Tensor, level: int) -> torch.Tensor:
+    """``conv2(a, DN_filts(level + 1).F2, 'same')`` from its 2-5 non-zero taps as shifted adds (zero borders)."""
+    h, w = a.shape[-2:]
+    ap = F.pad(a, (2, 2, 2, 2))
+    # true convolution: out[i, j] = sum v * a[i + 2 - r, j + 2 - c]
+    views = [(ap[..., 4 - r : 4 - r + h, 4 - c : 4 - c + w], v) for r, c, v in NLPD_DN_TAPS[level]]
+    out = views[0][0] * views[0][1]
+    for view, v in views[1:]:
+        out.add_(view, alpha=v)
+    return out
 
 
 def nlp_transform(img: torch.Tensor) -> list[torch.Tensor]:
@@ -91,7 +129,7 @@ def nlp_transform(img: torch.Tensor) -> list[torch.Tensor]:
             lap = j - _upsample(low, odd, k)
         else:
             low, lap = j, j
-        a2 = conv2_same(lap.abs(), dn_filter(level, img.dtype))
+        a2 = _dn_conv(lap.abs(), level)
         out.append(lap / (NLPD_SIGMAS[level] + a2))
         j = low
     return out
@@ -124,7 +162,7 @@ class NLPD(_FRPerceptual):
     """NLPD (official NLP_dist.m): distance in a normalised Laplacian pyramid (lower is better)."""
 
     name = "nlpd"
-    version = "1"
+    version = "2"
     higher_is_better = False
     value_range = (0.0, float("inf"))
     min_size = NLPD_MIN_SIZE

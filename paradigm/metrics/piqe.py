@@ -68,6 +68,22 @@ def _pad_idx(x: torch.Tensor, dim: int, pad: int) -> torch.Tensor:
     return x.index_select(dim, idx)
 
 
+def _sliding_std(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Sample standard deviation (``std``, divisor ``size - 1``) of every ``size``-long window of the
+    last dimension, two-pass (mean, then squared deviations) from shifted slices: the values of
+    ``x.unfold(-1, size, 1).std(-1)`` without reducing over a strided view, which is slow on CPU."""
+    n = x.shape[-1] - size + 1
+    views = [x[..., k : k + n] for k in range(size)]
+    total = views[0].clone()
+    for v in views[1:]:
+        total.add_(v)
+    mean = total / size
+    dev = (views[0] - mean).square_()
+    for v in views[1:]:
+        dev.add_((v - mean).square_())
+    return dev.div_(size - 1).sqrt_()
+
+
 def _block_stats(mscn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-block variance, noticeable-artifact flag and noise flag, each ``(N, blocks)``."""
     n, _, h, w = mscn.shape
@@ -76,7 +92,7 @@ def _block_stats(mscn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     var = blocks.flatten(2).var(dim=2)
     # noticeable artifacts: a low-variance 6-px segment on any of the four block edges
     edges = torch.stack((blocks[..., 0, :], blocks[..., :, b - 1], blocks[..., b - 1, :], blocks[..., :, 0]), 2)
-    seg_std = edges.unfold(-1, PIQE_SEGMENT, 1).std(dim=-1)
+    seg_std = _sliding_std(edges, PIQE_SEGMENT)
     artifact = (seg_std < PIQE_IMPAIRED_THRESHOLD).flatten(2).any(dim=2)
     # noise: centre-surround deviation ratio. As MATLAB's piqe, the centre is columns 8 and 9
     # (1-based) and the surround is what is left after deleting column 8 and then column 9 of the

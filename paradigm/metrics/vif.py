@@ -98,10 +98,20 @@ def _grey(x: torch.Tensor) -> torch.Tensor:
 
 def _corr_reflect(x: torch.Tensor, filt: torch.Tensor, step: int = 1) -> torch.Tensor:
     """matlabPyrTools ``corrDn(x, filt, 'reflect1', [step step])``: correlation, mirror borders without
-    repeating the edge, samples ``1:step:end``; ``x`` is ``(B, 1, H, W)``, ``filt`` ``(K, 1, kh, kw)`` odd-sized."""
+    repeating the edge, samples ``1:step:end``; ``x`` is ``(B, 1, H, W)``, ``filt`` ``(K, 1, kh, kw)`` odd-sized.
+
+    Each filter runs as one depthwise convolution over the batch folded into channels
+    (``(1, B, H, W)``, ``groups=B``, channels-last on CPU): oneDNN's depthwise path is several times
+    faster on CPU than a ``(B, 1, H, W)`` batch through a ``(K, 1, kh, kw)`` weight.
+    """
     kh, kw = filt.shape[-2:]
+    b = x.shape[0]
     xp = F.pad(x, ((kw - 1) // 2, (kw - 1) // 2, (kh - 1) // 2, (kh - 1) // 2), mode="reflect")
-    return F.conv2d(xp, filt.to(x), stride=step)
+    xf = xp.reshape(1, b, *xp.shape[-2:])
+    if x.device.type == "cpu":
+        xf = xf.contiguous(memory_format=torch.channels_last)
+    outs = [F.conv2d(xf, f.to(x).expand(b, 1, kh, kw).contiguous(), stride=step, groups=b) for f in filt]
+    return torch.cat(outs, dim=0).transpose(0, 1).contiguous()
 
 
 def _vif_subbands(g: torch.Tensor) -> dict[int, torch.Tensor]:
@@ -133,11 +143,25 @@ def _crop_m(y: torch.Tensor) -> torch.Tensor:
 
 
 def _box_sum_sampled(y: torch.Tensor, winsize: int) -> torch.Tensor:
-    """``corrDn(y, ones(w), 'reflect1', [M M], [2 2], size - 1)``: box sums centred on 1, 4, 7, ... (0-based)."""
+    """``corrDn(y, ones(w), 'reflect1', [M M], [2 2], size - 1)``: box sums centred on 1, 4, 7, ... (0-based).
+
+    Differences of float64 cumulative sums taken at the sampled windows only (rows, then columns):
+    two passes whatever the window size, accumulated in float64 and returned in ``y``'s dtype.
+    """
     r = (winsize - 1) // 2
     yp = F.pad(y, (r, r, r, r), mode="reflect")[..., 1:, 1:]
-    rows = F.avg_pool2d(yp, (winsize, 1), stride=(VIF_M, 1))
-    return F.avg_pool2d(rows, (1, winsize), stride=(1, VIF_M)) * float(winsize * winsize)
+    rows = _window_sums(yp.cumsum(dim=-2, dtype=torch.float64), winsize, -2)
+    return _window_sums(rows.cumsum(dim=-1), winsize, -1).to(y.dtype)
+
+
+def _window_sums(c: torch.Tensor, winsize: int, dim: int) -> torch.Tensor:
+    """Sums of ``x[3 i : 3 i + winsize]`` along ``dim`` from the inclusive cumulative sums ``c`` of ``x``."""
+    out_n = (c.shape[dim] - winsize) // VIF_M + 1
+    ends = c.narrow(dim, winsize - 1, VIF_M * (out_n - 1) + 1).unfold(dim, 1, VIF_M).squeeze(-1).clone()
+    if out_n > 1:  # window i > 0 starts after index 3 i - 1
+        starts = c.narrow(dim, VIF_M - 1, VIF_M * (out_n - 2) + 1).unfold(dim, 1, VIF_M).squeeze(-1)
+        ends.narrow(dim, 1, out_n - 1).sub_(starts)
+    return ends
 
 
 def _channel_params(y: torch.Tensor, yn: torch.Tensor, winsize: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,8 +198,9 @@ def _gsm_params(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     # every 3x3 neighbourhood as 9 shifted views, (B, 9, L)
     patches = torch.cat([y[:, :, k : hh - m + 1 + k, j : ww - m + 1 + j] for k in range(m) for j in range(m)], 1)
     patches = patches.flatten(2)
-    centred = patches - patches.mean(dim=2, keepdim=True)
-    cu = centred @ centred.transpose(1, 2) / patches.shape[2]
+    # covariance as E[p p^T] - E[p] E[p]^T: float64 keeps the cancellation ~1e-12 relative here
+    mean = patches.mean(dim=2, keepdim=True)
+    cu = patches @ patches.transpose(1, 2) / patches.shape[2] - mean @ mean.transpose(1, 2)
     # non-overlapping blocks in the same element order, (B, 9, L')
     blocks = y.reshape(b, hh // m, m, ww // m, m).permute(0, 2, 4, 1, 3).reshape(b, m * m, -1)
     # pseudo-inverse: equals inv() for the (positive definite) covariance of a textured subband,
@@ -267,7 +292,7 @@ class VIF(_FRPerceptual):
     """VIF (official vifvec.m): steerable-pyramid information fidelity on the rgb2gray image."""
 
     name = "vif"
-    version = "1"
+    version = "2"
     higher_is_better = True
     value_range = (0.0, float("inf"))
     ideal = 1.0  # identical images; contrast enhancement can exceed it

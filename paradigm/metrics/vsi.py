@@ -37,8 +37,15 @@ from typing import Any
 
 import torch
 
-from ._filters import MEMO, fast_check_pair, matlab_average_downsample
-from .fsim import _FRPerceptual, downsample_factor, gradient_magnitude, real_power, similarity
+from ._filters import MEMO, fast_check_pair
+from .fsim import (
+    _FRPerceptual,
+    downsample_factor,
+    downsample_zeros,
+    gradient_magnitude,
+    real_power,
+    similarity,
+)
 from .registry import register
 
 #: Constants of VSI.m.
@@ -81,7 +88,81 @@ def imresize_taps(in_len: int, out_len: int) -> tuple[torch.Tensor, torch.Tensor
     return aux[torch.remainder(idx.long() - 1, 2 * in_len)], w
 
 
+@functools.lru_cache(maxsize=16)
+def _resize_phases(in_len: int, out_len: int) -> tuple[int, int, int, int, list[tuple[int, list[float]]]] | None:
+    """The taps of :func:`imresize_taps` as ``q`` phases repeating every ``p`` input samples, or None.
+
+    With ``out / in = q / p`` in lowest terms, output ``phi + q j`` reads inputs ``start_phi + p j + t``
+    (before mirroring) with the weights of output ``phi``. Returns ``(p, q, pad_before, pad_after,
+    [(start_phi, weights_phi), ...])`` when ``q <= 8`` (more phases cost more than a gather per tap)
+    and the computed taps follow that pattern exactly (weights to 1e-12), else None.
+    """
+    idx, w = imresize_taps(in_len, out_len)
+    g = math.gcd(in_len, out_len)
+    p, q = in_len // g, out_len // g
+    if q > 8:
+        return None
+    scale = out_len / in_len
+    width = 2.0 / scale if scale < 1 else 2.0
+    x = torch.arange(1, out_len + 1, dtype=torch.float64)
+    left = torch.floor(x / scale + 0.5 * (1 - 1 / scale) - width / 2).long() - 1  # 0-based, unmirrored
+    phases = []
+    for phi in range(q):
+        j = torch.arange(phi, out_len, q)
+        if not torch.equal(left[j] - left[phi], p * (j - phi) // q):
+            return None
+        if not torch.allclose(w[j], w[phi].expand_as(w[j]), rtol=0, atol=1e-12):
+            return None
+        phases.append((int(left[phi]), [float(v) for v in w[phi]]))
+    taps = idx.shape[1]
+    before = max(0, -int(left.min()))
+    after = max(0, int(left.max()) + taps - in_len)
+    return p, q, before, after, phases
+
+
 def _resize_axis(x: torch.Tensor, out_len: int, dim: int) -> torch.Tensor:
+    """One axis of :func:`imresize_bilinear`: strided multiply-adds per phase of a periodic tap pattern
+    (the input mirrored once by padding), or a gather per tap where the taps are not periodic."""
+    in_len = x.shape[dim]
+    plan = _resize_phases(in_len, out_len)
+    if plan is None or plan[3] + plan[2] > in_len:
+        return _resize_axis_gather(x, out_len, dim)
+    p, q, before, after, phases = plan
+    d = dim % x.ndim
+    # symmetric padding (edge repeated) by mirrored slices; before + after <= in_len here
+    parts = [x.narrow(d, 0, before).flip(d)] if before else []
+    parts += [x, x.narrow(d, in_len - after, after).flip(d)] if after else [x]
+    xp = torch.cat(parts, dim=d) if len(parts) > 1 else x
+    outs = []
+    for phi, (start, weights) in enumerate(phases):
+        count = len(range(phi, out_len, q))
+        views = []
+        for t in range(len(weights)):
+            view = xp.narrow(d, start + before + t, p * (count - 1) + 1)
+            views.append(view.unfold(d, 1, p).squeeze(-1) if p > 1 else view)
+        acc = views[0] * weights[0]
+        for view, wt in zip(views[1:], weights[1:], strict=True):
+            acc.add_(view, alpha=wt)
+        outs.append(acc)
+    if q == 1:
+        return outs[0]
+    counts = [o.shape[d] for o in outs]
+    if len(set(counts)) == 1:
+        return torch.stack(outs, dim=d + 1).flatten(d, d + 1)
+    return _interleave(outs, d, out_len)
+
+
+def _interleave(outs: list[torch.Tensor], d: int, out_len: int) -> torch.Tensor:
+    shape = list(outs[0].shape)
+    shape[d] = out_len
+    res = outs[0].new_empty(shape)
+    q = len(outs)
+    for phi, o in enumerate(outs):
+        res.narrow(d, 0, out_len)[(slice(None),) * d + (slice(phi, None, q),)] = o
+    return res
+
+
+def _resize_axis_gather(x: torch.Tensor, out_len: int, dim: int) -> torch.Tensor:
     idx, w = imresize_taps(x.shape[dim], out_len)
     idx, w = idx.to(x.device), w.to(x)
     shape = [1] * x.ndim
@@ -99,10 +180,14 @@ def imresize_bilinear(x: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
 
 def sdsp_rgb2lab(rgb: torch.Tensor) -> torch.Tensor:
     """SDSP's ``RGB2Lab`` of 0..255 RGB ``(N, 3, H, W)``: sRGB linearisation, XYZ, Lab with a D50 white."""
-    c = rgb / 255.0
+    return _rgb01_to_lab(rgb / 255.0)
+
+
+def _rgb01_to_lab(c: torch.Tensor) -> torch.Tensor:
+    """:func:`sdsp_rgb2lab` of RGB in [0, 1]."""
     lin = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    m = torch.tensor(RGB2XYZ, dtype=rgb.dtype, device=rgb.device)
-    white = torch.tensor(WHITE, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    m = torch.tensor(RGB2XYZ, dtype=c.dtype, device=c.device)
+    white = torch.tensor(WHITE, dtype=c.dtype, device=c.device).view(1, 3, 1, 1)
     xyz = torch.einsum("kc,nchw->nkhw", m, lin) / white
     f = torch.where(xyz > 0.008856, xyz ** (1.0 / 3.0), (903.3 * xyz + 16.0) / 116.0)
     fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]
@@ -139,10 +224,16 @@ def _minmax(x: torch.Tensor) -> torch.Tensor:
 
 def sdsp(rgb: torch.Tensor) -> torch.Tensor:
     """SDSP saliency of 0..255 RGB ``(N, 3, H, W)`` as in VSI.m; returns ``(N, 1, H, W)`` in [0, 1]."""
-    h, w = rgb.shape[-2:]
-    lab = sdsp_rgb2lab(imresize_bilinear(rgb, SDSP_SIZE, SDSP_SIZE))
-    lg, centre = (t.to(rgb) for t in _sdsp_priors(SDSP_SIZE, SDSP_SIZE))
-    band = torch.fft.ifft2(torch.fft.fft2(lab) * lg).real
+    return _sdsp01(rgb / 255.0)
+
+
+def _sdsp01(c: torch.Tensor) -> torch.Tensor:
+    """:func:`sdsp` of RGB in [0, 1] (the resize is linear, so it commutes with the 1/255 scaling)."""
+    h, w = c.shape[-2:]
+    lab = _rgb01_to_lab(imresize_bilinear(c, SDSP_SIZE, SDSP_SIZE))
+    lg, centre = (t.to(c) for t in _sdsp_priors(SDSP_SIZE, SDSP_SIZE))
+    # lg is even on the FFT grid, so the filtered image is real: half spectra (rfft2/irfft2) suffice
+    band = torch.fft.irfft2(torch.fft.rfft2(lab) * lg[..., : SDSP_SIZE // 2 + 1], s=(SDSP_SIZE, SDSP_SIZE))
     sf = torch.sqrt((band * band).sum(dim=1, keepdim=True))
     ab = _minmax_channels(lab[:, 1:3])
     sc = 1.0 - torch.exp(-(ab * ab).sum(dim=1, keepdim=True) / SIGMA_C**2)
@@ -156,14 +247,20 @@ def _minmax_channels(x: torch.Tensor) -> torch.Tensor:
 
 
 def _features(x: torch.Tensor) -> torch.Tensor:
-    """Per-image VSI features ``(N, 5, h, w)``: downsampled L, M, N, saliency, and L's gradient magnitude."""
-    rgb = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32) * 255.0
+    """Per-image VSI features ``(N, 5, h, w)``: downsampled L, M, N, saliency, and L's gradient magnitude.
+
+    The downsampling (linear) runs on the RGB planes before the (linear) LMN transform, which then
+    costs a quarter (its 0..255 scale folded into the coefficients); both orders give the same values
+    up to float rounding.
+    """
+    rgb = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32)
     if rgb.shape[1] == 1:
         rgb = rgb.expand(-1, 3, -1, -1)
-    lmn = torch.einsum("kc,nchw->nkhw", torch.tensor(LMN, dtype=rgb.dtype, device=rgb.device), rgb)
-    maps = torch.cat((lmn, sdsp(rgb)), dim=1)
-    maps = matlab_average_downsample(maps, downsample_factor(*x.shape[-2:]), padding="zeros")
-    return torch.cat((maps, gradient_magnitude(maps[:, 0:1])), dim=1)
+    f = downsample_factor(*x.shape[-2:])
+    small = downsample_zeros(torch.cat((rgb, _sdsp01(rgb)), dim=1), f)
+    r, g, b = small[:, 0:1], small[:, 1:2], small[:, 2:3]
+    lmn = [r * (255.0 * m[0]) + g * (255.0 * m[1]) + b * (255.0 * m[2]) for m in LMN]
+    return torch.cat((*lmn, small[:, 3:4], gradient_magnitude(lmn[0])), dim=1)
 
 
 def vsi(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -196,7 +293,7 @@ class VSI(_FRPerceptual):
     """VSI (official VSI.m): saliency-weighted gradient and chroma similarity."""
 
     name = "vsi"
-    version = "1"
+    version = "2"
     higher_is_better = True
     value_range = (0.0, 1.0)
     min_size = VSI_MIN_SIZE
