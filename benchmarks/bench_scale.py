@@ -6,7 +6,7 @@ scores are identical to the local run, and stops every Ray process at the end. I
 the scaling ratio (2 workers vs 1) and the driver's CPU seconds per pair (planning, collecting and
 waiting; the workers are other processes). Results go to a JSON file with the machine's CPU model.
 
-    python benchmarks/bench_scale.py --pairs 96 --size 384x256 --out benchmarks/results/scale-cpu.json
+    python benchmarks/bench_scale.py --pairs 96 --size 384x256 --out benchmarks/results/scale-cpu-amd-epyc.json
 
 On this project's 2-core machines two worker raylets already use every core, so the figures show
 the backend's overhead and that scores do not change, not a cluster's speed-up.
