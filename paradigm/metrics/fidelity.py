@@ -179,6 +179,14 @@ def _ssim_means_split(
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
+def capped_db(signal: torch.Tensor, noise: torch.Tensor, max_db: float) -> torch.Tensor:
+    """``10 log10(signal / noise)``, reading ``max_db`` wherever ``noise <= signal * 10^(-max_db/10)``
+    (a zero noise included), as :func:`psnr` caps a perfect copy."""
+    capped = noise <= signal * 10.0 ** (-max_db / 10.0)
+    ratio = 10.0 * torch.log10(signal / torch.where(capped, torch.ones_like(noise), noise))
+    return torch.where(capped, torch.full_like(ratio, max_db), ratio)
+
+
 def _ssim_constants(k1: float, k2: float) -> tuple[float, float]:
     return (k1 * 255.0) ** 2, (k2 * 255.0) ** 2
 
@@ -625,6 +633,7 @@ __all__ = [
     "MATLAB_GRAY",
     "MS_SSIM_WEIGHTS",
     "PSNR_MAX_DB",
+    "capped_db",
     "ciede2000",
     "ciede2000_error_map",
     "gmsd",

@@ -45,7 +45,7 @@ import torch
 
 from ._filters import fast_check_pair
 from .base import FullReferenceMetric, Pillar
-from .fidelity import PSNR_MAX_DB, matlab_gray255
+from .fidelity import PSNR_MAX_DB, capped_db, matlab_gray255
 from .registry import register
 
 #: Viewing angle of the image height in degrees (viewed at 3.5 picture heights; ``metrix_nqm.m``).
@@ -148,9 +148,7 @@ def nqm(
     y, yi = _mask_and_threshold(nqm_bands(torch.cat((a, b))), a.shape[0], viewing_angle)
     sp = y.square().flatten(1).sum(1)
     noise = (y - yi).square().flatten(1).sum(1)
-    capped = noise <= sp * 10.0 ** (-max_db / 10.0)
-    ratio = 10.0 * torch.log10(sp / torch.where(capped, torch.ones_like(noise), noise))
-    return torch.where(capped, torch.full_like(ratio, max_db), ratio)
+    return capped_db(sp, noise, max_db)
 
 
 @register

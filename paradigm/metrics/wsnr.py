@@ -35,7 +35,7 @@ import torch
 
 from ._filters import fast_check_pair
 from .base import FullReferenceMetric, Pillar
-from .fidelity import PSNR_MAX_DB, matlab_gray255
+from .fidelity import PSNR_MAX_DB, capped_db, matlab_gray255
 from .registry import register
 
 #: Cycles per degree at the Nyquist frequency (``nfreq`` of wsnr.m).
@@ -78,10 +78,7 @@ def wsnr(
     spec = torch.fft.fft2(torch.stack((a, a - b)))
     mss = spec[0].abs().square().flatten(1).sum(1)
     mse = (spec[1] * csf).abs().square().flatten(1).sum(1)
-    # capped like psnr: a weighted error power at or below mss * 10^(-max_db/10) (0 included) reads max_db
-    capped = mse <= mss * 10.0 ** (-max_db / 10.0)
-    ratio = 10.0 * torch.log10(mss / torch.where(capped, torch.ones_like(mse), mse))
-    return torch.where(capped, torch.full_like(ratio, max_db), ratio)
+    return capped_db(mss, mse, max_db)  # capped like psnr (a zero weighted error reads max_db)
 
 
 @register
