@@ -18,7 +18,7 @@ def _row(readme: str, start: str) -> str:
 
 def test_readme_table_matches_benchmark_json() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    res = json.loads((ROOT / "benchmarks/results/cpu-200x512x384.json").read_text(encoding="utf-8"))
+    res = json.loads((ROOT / "benchmarks/results/cpu-amd-epyc-120x512x384.json").read_text(encoding="utf-8"))
     st, ratio = res["stages"], res["ratios"]
 
     def rate(stage: str) -> float:
@@ -49,3 +49,14 @@ def test_readme_memory_sentence_matches_json() -> None:
     assert m, "README lost its peak-memory sentence"
     assert [int(m.group(1)), int(m.group(3))] == [round(p) for p in peaks]
     assert [int(m.group(2).replace(",", "")), int(m.group(4).replace(",", ""))] == sizes
+
+
+def test_readme_ray_figures_match_scale_json() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    run = json.loads((ROOT / "benchmarks/results/scale-cpu-amd-epyc.json").read_text(encoding="utf-8"))
+    text = " ".join(readme[readme.index("## Scaling out"):].split())
+    one, two = run["ray"]
+    assert f"local {run['local']['pairs_per_s']:.1f} pairs/s" in text
+    assert f"1 worker {one['pairs_per_s']:.1f} pairs/s, with 2 workers {two['pairs_per_s']:.1f}" in text
+    assert f"({run['scaling_2_vs_1_worker']:.1f}× the single worker, {run['ray2_vs_local']:.2f}× local" in text
+    assert run["scores_identical_to_local"] and run["machine"]["loopback_only_namespace"]
