@@ -187,6 +187,16 @@ def capped_db(signal: torch.Tensor, noise: torch.Tensor, max_db: float) -> torch
     return torch.where(capped, torch.full_like(ratio, max_db), ratio)
 
 
+def _ssim_downsample(a: torch.Tensor, b: torch.Tensor, win_size: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """``ssim.m``'s automatic pre-step on grey images: ``f = max(1, round(min(H, W) / 256))``, an ``f x f``
+    box filter and subsampling by ``f``. Returns the downsampled pair and ``f``."""
+    f = max(1, int(math.floor(min(a.shape[-2:]) / 256 + 0.5)))
+    a, b = matlab_average_downsample(a, f), matlab_average_downsample(b, f)
+    if min(a.shape[-2:]) < win_size:
+        raise InputError(f"images of {tuple(a.shape[-2:])} px after {f}x downsampling are too small for SSIM")
+    return a, b, f
+
+
 def _ssim_constants(k1: float, k2: float) -> tuple[float, float]:
     return (k1 * 255.0) ** 2, (k2 * 255.0) ** 2
 
@@ -226,14 +236,7 @@ def ssim(
     fast_check_pair(x, y, win_size)
     if not downsample:
         return _ssim_scale0(x, y, quantize, y_channel, win_size, sigma, k1, k2)[0].to(torch.float64)
-    a = _gray_memo(x, quantize, y_channel)
-    b = _gray_memo(y, quantize, y_channel)
-    if downsample:
-        f = max(1, int(math.floor(min(a.shape[-2:]) / 256 + 0.5)))
-        a = matlab_average_downsample(a, f)
-        b = matlab_average_downsample(b, f)
-        if min(a.shape[-2:]) < win_size:
-            raise InputError(f"images of {tuple(x.shape[-2:])} px are too small for SSIM after downsampling")
+    a, b, _ = _ssim_downsample(_gray_memo(x, quantize, y_channel), _gray_memo(y, quantize, y_channel), win_size)
     c1, c2 = _ssim_constants(k1, k2)
     win = gaussian_kernel1d(win_size, sigma, dtype=a.dtype, device=a.device)
     return _ssim_means_split(a, b, c1=c1, c2=c2, win=win)[0].to(torch.float64)
@@ -447,11 +450,7 @@ def ssim_error_map(
     fast_check_pair(x, y, win_size)
     a = matlab_gray255(x, quantize=quantize, y_channel=y_channel).to(torch.float64)
     b = matlab_gray255(y, quantize=quantize, y_channel=y_channel).to(torch.float64)
-    f = max(1, int(math.floor(min(a.shape[-2:]) / 256 + 0.5))) if downsample else 1
-    if f > 1:
-        a, b = matlab_average_downsample(a, f), matlab_average_downsample(b, f)
-        if min(a.shape[-2:]) < win_size:
-            raise InputError(f"images of {tuple(x.shape[-2:])} px are too small for SSIM after downsampling")
+    a, b, f = _ssim_downsample(a, b, win_size) if downsample else (a, b, 1)
     c1, c2 = _ssim_constants(k1, k2)
     win = gaussian_kernel1d(win_size, sigma, dtype=a.dtype, device=a.device)
     err = (1.0 - _ssim_local(a, b, c1=c1, c2=c2, win=win)).clamp(0.0, 1.0)

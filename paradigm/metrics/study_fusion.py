@@ -50,6 +50,7 @@ from ..errors import InputError, MetricUnavailableError
 from .base import Metric, check_image
 from .registry import register
 from .study import to_u8
+from .task import vif_log_terms
 
 __all__ = ["grey_cv2", "fusion_stats", "scd", "vif_same", "nmi", "q_y", "q_cb", "histc_index"]
 
@@ -107,25 +108,11 @@ def _fspecial(n: int, sigma: float) -> np.ndarray:
 
 
 def _vif_terms(ref: np.ndarray, dist: np.ndarray, win: np.ndarray) -> tuple[float, float]:
-    sigma_nsq = 2.0
     mu1, mu2 = _conv_same(ref, win), _conv_same(dist, win)
     s1 = np.maximum(_conv_same(ref * ref, win) - mu1 * mu1, 0)
     s2 = np.maximum(_conv_same(dist * dist, win) - mu2 * mu2, 0)
     s12 = _conv_same(ref * dist, win) - mu1 * mu2
-    g = s12 / (s1 + 1e-10)
-    sv = s2 - g * s12
-    low1 = s1 < 1e-10
-    g[low1] = 0
-    sv[low1] = s2[low1]
-    s1[low1] = 0
-    low2 = s2 < 1e-10
-    g[low2] = 0
-    sv[low2] = 0
-    neg = g < 0
-    sv[neg] = s2[neg]
-    g[neg] = 0
-    sv = np.maximum(sv, 1e-10)
-    return float(np.sum(np.log10(1 + g**2 * s1 / (sv + sigma_nsq)))), float(np.sum(np.log10(1 + s1 / sigma_nsq)))
+    return vif_log_terms(s1, s2, s12, sigma_nsq=2.0)
 
 
 def vif_same(ref: np.ndarray, dist: np.ndarray) -> float:

@@ -432,24 +432,31 @@ def _vifp(ref: np.ndarray, dist: np.ndarray) -> float:
         s1 = correlate2d(ref * ref, win, mode="valid") - mu1 * mu1
         s2 = correlate2d(dist * dist, win, mode="valid") - mu2 * mu2
         s12 = correlate2d(ref * dist, win, mode="valid") - mu1 * mu2
-        s1[s1 < 0] = 0
-        s2[s2 < 0] = 0
-        g = s12 / (s1 + 1e-10)
-        sv = s2 - g * s12
-        low1 = s1 < 1e-10
-        g[low1] = 0
-        sv[low1] = s2[low1]
-        s1[low1] = 0
-        low2 = s2 < 1e-10
-        g[low2] = 0
-        sv[low2] = 0
-        neg = g < 0
-        sv[neg] = s2[neg]
-        g[neg] = 0
-        sv[sv <= 1e-10] = 1e-10
-        num += float(np.sum(np.log10(1 + g**2 * s1 / (sv + sigma_nsq))))
-        den += float(np.sum(np.log10(1 + s1 / sigma_nsq)))
+        n_s, d_s = vif_log_terms(np.maximum(s1, 0), np.maximum(s2, 0), s12, sigma_nsq)
+        num += n_s
+        den += d_s
     return num / den if den > 0 else 1.0
+
+
+def vif_log_terms(s1: np.ndarray, s2: np.ndarray, s12: np.ndarray, sigma_nsq: float = 2.0) -> tuple[float, float]:
+    """One scale of pixel-domain VIF (``vifvec.m``'s rules): ``(sum log10(1 + g^2 s1 / (sv + n)),
+    sum log10(1 + s1 / n))`` from the local variances ``s1``, ``s2`` (already >= 0) and covariance ``s12``,
+    with the gain ``g`` and residual variance ``sv`` clamped as the official code does."""
+    s1 = s1.copy()
+    g = s12 / (s1 + 1e-10)
+    sv = s2 - g * s12
+    low1 = s1 < 1e-10
+    g[low1] = 0
+    sv[low1] = s2[low1]
+    s1[low1] = 0
+    low2 = s2 < 1e-10
+    g[low2] = 0
+    sv[low2] = 0
+    neg = g < 0
+    sv[neg] = s2[neg]
+    g[neg] = 0
+    sv = np.maximum(sv, 1e-10)
+    return float(np.sum(np.log10(1 + g**2 * s1 / (sv + sigma_nsq)))), float(np.sum(np.log10(1 + s1 / sigma_nsq)))
 
 
 def fusion_vif(fused: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
