@@ -120,6 +120,21 @@ def create_metric(name: str, **overrides: Any) -> Metric:
     return metric
 
 
+def try_create_metric(name: str, device: Any, **overrides: Any) -> Metric | str:
+    """:func:`create_metric` moved to ``device``, or the reason it cannot run here (missing weights or
+    optional package, an unreadable or unloadable file) — for engines that skip and list such metrics."""
+    from ..errors import MetricUnavailableError
+
+    try:
+        m = create_metric(name, **overrides)
+        m.to(device)
+    except MetricUnavailableError as exc:
+        return str(exc)
+    except (ImportError, OSError, RuntimeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return m
+
+
 def list_metrics(
     kind: str | None = None, pillar: str | None = None, reference: str | None = None
 ) -> list[str]:

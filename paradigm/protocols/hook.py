@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError, MetricUnavailableError
+from ..errors import InputError
 from ..layout import Layout, Pair, Unpaired, iter_images
 from ..metrics.base import Metric
 from . import Protocol, get_protocol
@@ -59,7 +59,7 @@ def resize_output(rule: str, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 def _metrics(proto: Protocol, device: torch.device, has_input2: bool) -> tuple[list[Metric], dict[str, str]]:
-    from ..metrics.registry import create_metric, get_metric_class
+    from ..metrics.registry import get_metric_class, try_create_metric
 
     out: list[Metric] = []
     skipped: dict[str, str] = {}
@@ -68,14 +68,9 @@ def _metrics(proto: Protocol, device: torch.device, has_input2: bool) -> tuple[l
         if getattr(cls, "two_inputs", False) and not has_input2:
             skipped[cls.name] = "needs two fusion sources: pass --input A --input2 B"
             continue
-        try:
-            m = create_metric(spec.metric, **spec.kwargs())
-            m.to(device)
-        except MetricUnavailableError as exc:
-            skipped[cls.name] = str(exc)
-            continue
-        except (ImportError, OSError, RuntimeError) as exc:
-            skipped[cls.name] = f"{type(exc).__name__}: {exc}"
+        m = try_create_metric(spec.metric, device, **spec.kwargs())
+        if isinstance(m, str):
+            skipped[cls.name] = m
             continue
         out.append(m)
     return out, skipped

@@ -21,7 +21,7 @@ from ..errors import InputError, MetricUnavailableError
 from ..io import COLOUR_RULE
 from ..layout import Layout, Pair, discover
 from ..metrics.base import Metric
-from ..metrics.registry import create_metric, get_metric_class, list_metrics
+from ..metrics.registry import get_metric_class, list_metrics, try_create_metric
 from ..signature import policy_string
 from .unit import DecodePolicy, WorkEntry, WorkGroup
 
@@ -223,14 +223,9 @@ def instantiate_metrics(
             opts["y_channel"] = y_channel  # True (float Y, BasicSR) or "matlab" (Y rounded to 8 bits)
         if "precision" in cls.defaults:
             opts["precision"] = precision
-        try:
-            m = create_metric(n, **opts)
-            m.to(device)
-        except MetricUnavailableError as exc:
-            skipped[cls.name] = str(exc)
-            continue
-        except (ImportError, OSError, RuntimeError) as exc:
-            skipped[cls.name] = f"{type(exc).__name__}: {exc}"
+        m = try_create_metric(n, device, **opts)
+        if isinstance(m, str):
+            skipped[cls.name] = m
             continue
         metrics.append(m)
     return metrics, skipped
