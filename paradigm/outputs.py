@@ -368,17 +368,6 @@ def _write_in_place(out: Path, items: list[tuple[str, Any]]) -> dict[str, Path]:
     return {name: out / name for name, _ in items}
 
 
-def _fmt(v: float) -> str:
-    if not np.isfinite(v):
-        return "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")
-    a = abs(v)
-    if a >= 100:
-        return f"{v:.1f}"
-    if a >= 10:
-        return f"{v:.2f}"
-    return f"{v:.3f}"
-
-
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], n_left: int = 1) -> str:
     """Plain-text table: the first ``n_left`` columns left-aligned, the others right-aligned."""
     widths = [len(h) for h in headers]
