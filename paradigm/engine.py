@@ -261,10 +261,10 @@ def run_score(cfg: ScoreConfig, echo: Callable[[str], None] | None = None) -> Sc
             collector = Collector(plan, cache, bar.update)
             _run_backend(cfg, plan, opts, collector, runner)
         scores = reference_stage(build_scores(plan, collector), plan, cfg, spec, cache)
+        scores, info, note = apply_composite_stage(scores, cfg, spec)
+        summary, errors, samples = tables(scores, plan, cfg.seed, cfg.n_boot, cfg.progress, cache)
     finally:
         cache.close()
-    scores, info, note = apply_composite_stage(scores, cfg, spec)
-    summary, errors, samples = tables(scores, plan, cfg.seed, cfg.n_boot, cfg.progress)
     count = counts(plan, collector, scores, cache.hashed, runner.emb.hits, t0)
     run = run_info(cfg, plan, opts, cache, (info, note), count, backend=cfg.backend)
     if samples is not None:

@@ -456,7 +456,7 @@ def _one_local_std(paths: Sequence[str], read: Any) -> tuple[float, int, list[tu
 
 
 def local_std_table(
-    scores: pd.DataFrame, *, read: Any = None, progress: bool | None = None
+    scores: pd.DataFrame, *, read: Any = None, progress: bool | None = None, memo: Any = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """CCSR's L-STD of every input scored with several samples, from the sample files of a run.
 
@@ -468,6 +468,8 @@ def local_std_table(
         scores: the per-image table of ``paradigm score`` (``output_path`` and ``sample`` columns).
         read: ``path -> (C, H, W)`` tensor in [0, 1] [default :func:`paradigm.io.read_image`].
         progress: draw a progress bar (None: only when stderr is a terminal).
+        memo: optional store of finished values (the engine's cache): ``memo.get(paths)`` returns
+            ``(l_std, samples)`` or None, ``memo.put(paths, l_std, samples)`` keeps an error-free one.
 
     Returns:
         ``(table, errors)``: one row per input with ``method, task, dataset, image, l_std,
@@ -493,7 +495,13 @@ def local_std_table(
     errors: list[tuple[Any, ...]] = []
     with progress_bar(groups, enabled=progress is not False, desc="L-STD", unit="input") as bar:
         for key, paths in bar:
+            hit = memo.get(paths) if memo is not None else None
+            if hit is not None:
+                rows.append((*key, *hit))
+                continue
             value, k, errs = _one_local_std(paths, read)
+            if memo is not None and not errs:
+                memo.put(paths, value, k)
             rows.append((*key, value, k))
             errors += [(*key, p, "l_std", why) for p, why in errs]
     return pd.DataFrame(rows, columns=list(LOCAL_STD_COLUMNS)), pd.DataFrame(errors, columns=errs_cols)

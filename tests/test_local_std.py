@@ -145,3 +145,29 @@ def test_no_samples_no_rows() -> None:
                            "output_path": ["x.png"]})
     table, errors = local_std_table(scores, progress=False)
     assert table.empty and errors.empty
+
+
+def test_a_cached_rerun_decodes_no_sample_for_l_std(
+    tree: tuple[Path, dict[str, float]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, want = tree
+    cfg = ScoreConfig(results=root / "res", gt=root / "gt", metrics="psnr", cache=str(root / "c.sqlite"),
+                      workers=0, progress=False)
+    first = run_score(cfg)
+    import paradigm.io
+
+    read: list[str] = []
+    real = paradigm.io.read_image
+
+    def spy(path: object, *a: object, **k: object) -> object:
+        read.append(str(path))
+        return real(path, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(paradigm.io, "read_image", spy)
+    second = run_score(cfg)
+    assert not read  # every value, L-STD included, came from the cache
+    a, b = first.samples, second.samples  # type: ignore[attr-defined]
+    got = b[b["metric"] == "l_std"].set_index("image")["mean"]
+    for image, value in want.items():
+        assert math.isclose(got[image], value, rel_tol=1e-6)
+    pd.testing.assert_frame_equal(a, b)

@@ -5,6 +5,7 @@ Only the driver collects: it alone writes the cache (one transaction per batch) 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -268,9 +269,40 @@ def run_info(
     }
 
 
-def tables(scores: Any, plan: Plan, seed: int, n_boot: int, progress: bool | None = None) -> tuple[Any, Any, Any]:
+class LocalStdMemo:
+    """L-STD values in the score cache, keyed by the content hashes of an input's sample files (in
+    order) and the decoding rule, so a rerun decodes no sample again for L-STD."""
+
+    METRIC, SIG = "l_std", "l_std/1:as-delivered,float64"
+
+    def __init__(self, plan: Plan, cache: cache_mod.NullCache) -> None:
+        self.cache = cache
+        self.sha = {str(p.output_path): h[0] for p, h in zip(plan.pairs, plan.hashes, strict=False)}
+
+    def _key(self, paths: list[str]) -> cache_mod.ScoreKey | None:
+        shas = [self.sha.get(p, "unreadable:") for p in paths]
+        if any(s.startswith("unreadable:") for s in shas):
+            return None
+        return (hashlib.sha256("\n".join(shas).encode()).hexdigest(), "", self.METRIC, self.SIG, "samples")
+
+    def get(self, paths: list[str]) -> tuple[float, int] | None:
+        key = self._key(paths)
+        got = self.cache.get_scores([key]).get(key) if key is not None else None
+        return (float(got["l_std"]), int(got["l_std_samples"])) if got else None
+
+    def put(self, paths: list[str], value: float, k: int) -> None:
+        key = self._key(paths)
+        if key is not None and math.isfinite(value):
+            self.cache.put([(key, {"l_std": value, "l_std_samples": float(k)})])
+
+
+def tables(
+    scores: Any, plan: Plan, seed: int, n_boot: int, progress: bool | None = None,
+    cache: cache_mod.NullCache | None = None,
+) -> tuple[Any, Any, Any]:
     """``(summary, errors, samples)`` tables of a run; with several samples per input, CCSR's L-STD of
-    each input (its samples decoded once more) joins ``samples`` and ``summary`` as metric ``l_std``."""
+    each input (its samples decoded once more, or found in ``cache``) joins ``samples`` and ``summary``
+    as metric ``l_std``."""
     import pandas as pd
 
     samples, lstd, l_errors = None, None, None
@@ -278,7 +310,8 @@ def tables(scores: Any, plan: Plan, seed: int, n_boot: int, progress: bool | Non
     if len(scores) and (scores["sample"] != "").any():
         from .. import samples as smp
 
-        lstd, l_errors = smp.local_std_table(scores, progress=progress)
+        memo = LocalStdMemo(plan, cache) if cache is not None else None
+        lstd, l_errors = smp.local_std_table(scores, progress=progress, memo=memo)
         samples = smp.with_local_std(smp.aggregate_samples(scores), lstd)
         if len(lstd):
             summary = pd.concat([summary, smp.local_std_summary(lstd)], ignore_index=True)
