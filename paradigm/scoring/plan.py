@@ -326,6 +326,8 @@ def _layout_errors(plan: Plan, with_input2: bool) -> None:
 
 
 def _hash_rows(plan: Plan, cache: cache_mod.NullCache) -> None:
+    paths = [q for p in plan.pairs for q in (p.output_path, p.gt_path, p.input_path) if q is not None]
+    cache.hash_ahead(dict.fromkeys([*paths, *plan.input2.values()]), workers=os.cpu_count() or 1)
     for i, p in enumerate(plan.pairs):
         try:
             o_sha, g_sha = cache.file_sha(p.output_path), cache.file_sha(p.gt_path)
