@@ -145,3 +145,15 @@ def test_shifted_filter_equals_the_depthwise_convolution(shape: tuple[int, ...])
     got = separable_filter_valid(x, k)
     assert got.shape == (*shape[:2], shape[2] - 10, shape[3] - 10)
     torch.testing.assert_close(got, conv.reshape(got.shape), rtol=0, atol=2e-7)
+
+
+def test_srgb_lookup_of_8bit_levels_equals_the_formula_bit_for_bit() -> None:
+    from paradigm.metrics.colour import _srgb_linear, _srgb_linear_rgb
+
+    g = torch.Generator().manual_seed(11)
+    levels = torch.randint(0, 256, (3, 5000), generator=g).to(torch.float32) / 255.0  # as the decoder divides
+    looked_up = torch.stack(_srgb_linear_rgb(levels))
+    assert torch.equal(looked_up, torch.stack([_srgb_linear(levels[c]) for c in range(3)]))
+    off_grid = levels.clone()
+    off_grid[1, 7] += 1e-4  # one value that is no 8-bit level: the whole chunk takes the formula
+    assert torch.equal(torch.stack(_srgb_linear_rgb(off_grid)), torch.stack([_srgb_linear(off_grid[c]) for c in range(3)]))

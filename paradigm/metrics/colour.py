@@ -21,6 +21,7 @@ Conventions (exact formulas):
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -278,9 +279,31 @@ def _lab_f(t: torch.Tensor) -> torch.Tensor:
     return f.add_(torch.mul(t, 7.787).add_(16.0 / 116.0 - cbrt_thr).clamp_max_(0.0))
 
 
+@functools.lru_cache(maxsize=8)
+def _srgb_lut8(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """:func:`_srgb_linear` of the 256 levels ``k / 255`` (a constant table, computed once per dtype/device)."""
+    return _srgb_linear(torch.arange(256, dtype=dtype, device=device) / 255.0)
+
+
+def _srgb_linear_rgb(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_srgb_linear` of the three rows of ``(3, M)`` sRGB pixels.
+
+    Pixels decoded from 8-bit files hold exactly ``k / 255`` (the float division by 255 the decoder
+    does); when every value of the chunk is such a level, the result is looked up in
+    :func:`_srgb_lut8` — the same formula on the same numbers, so the same bits — at a third of the
+    cost. Any other value (16-bit or float input) takes the formula.
+    """
+    k = torch.mul(rgb, 255.0).round_().clamp_(0.0, 255.0)
+    if torch.equal(k / 255.0, rgb):
+        lut = _srgb_lut8(rgb.dtype, rgb.device)
+        lin = torch.index_select(lut, 0, k.to(torch.int64).view(-1)).view(rgb.shape)
+        return lin[0], lin[1], lin[2]
+    return _srgb_linear(rgb[0]), _srgb_linear(rgb[1]), _srgb_linear(rgb[2])
+
+
 def _lab_fast(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(L, a, b)`` of ``(3, M)`` sRGB pixels: :func:`rgb_to_lab`'s formulas with fused, in-place kernels."""
-    r, g, b = (_srgb_linear(rgb[k]) for k in range(3))
+    r, g, b = _srgb_linear_rgb(rgb)
     f = []
     for row, white in zip(_XYZ_FROM_RGB, _WHITE_D65, strict=True):
         t = torch.mul(r, row[0] / white).add_(g, alpha=row[1] / white).add_(b, alpha=row[2] / white)

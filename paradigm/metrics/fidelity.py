@@ -66,15 +66,23 @@ def matlab_gray255(x: torch.Tensor, *, quantize: bool = True, y_channel: bool | 
     xd = x.to(_compute_dtype(x))
     if y_channel:
         return rgb_to_y(xd, y_range="matlab", round8=y_rule(y_channel) == "matlab") * 255.0
-    if xd.shape[1] == 3:
-        # weights applied to 8-bit values, as rgb2gray on uint8 data
-        g = (MATLAB_GRAY[0] * 255.0) * xd[:, 0:1] + (MATLAB_GRAY[1] * 255.0) * xd[:, 1:2]
-        g = g + (MATLAB_GRAY[2] * 255.0) * xd[:, 2:3]
-    else:
+    if xd.shape[1] != 3:
         g = xd * 255.0
-    if quantize:
-        g = _round_half_away(g).clamp_(0, 255)
-    return g
+        return _round_half_away(g).clamp_(0, 255) if quantize else g
+    # weights applied to 8-bit values, as rgb2gray on uint8 data: (w0 x0 + w1 x1) + w2 x2, then
+    # floor(g + 0.5) clamped; one image at a time into one buffer (the planes stay in the CPU caches)
+    n, _, h, w = xd.shape
+    out = torch.empty((n, 1, h, w), dtype=xd.dtype, device=xd.device)
+    tmp = torch.empty((1, 1, h, w), dtype=xd.dtype, device=xd.device)
+    w0, w1, w2 = (c * 255.0 for c in MATLAB_GRAY)
+    for i in range(n):
+        g = out[i : i + 1]
+        torch.mul(xd[i : i + 1, 0:1], w0, out=g)
+        g.add_(torch.mul(xd[i : i + 1, 1:2], w1, out=tmp))
+        g.add_(torch.mul(xd[i : i + 1, 2:3], w2, out=tmp))
+        if quantize:
+            g.add_(0.5).floor_().clamp_(0, 255)
+    return out
 
 
 def _gray_memo(x: torch.Tensor, quantize: bool, y_channel: bool | str) -> torch.Tensor:
