@@ -157,3 +157,25 @@ def test_srgb_lookup_of_8bit_levels_equals_the_formula_bit_for_bit() -> None:
     off_grid = levels.clone()
     off_grid[1, 7] += 1e-4  # one value that is no 8-bit level: the whole chunk takes the formula
     assert torch.equal(torch.stack(_srgb_linear_rgb(off_grid)), torch.stack([_srgb_linear(off_grid[c]) for c in range(3)]))
+
+
+@pytest.mark.parametrize("kind", ["uniform", "ties", "mostly_zero", "sorted"])
+def test_kth_smallest_equals_a_full_partition(kind: str) -> None:
+    import numpy as np
+
+    from paradigm.metrics.structure import kth_smallest
+
+    rng = np.random.default_rng(len(kind))
+    for _ in range(40):
+        n = int(rng.integers(1, 250_000))
+        if kind == "uniform":
+            a = rng.random(n, dtype=np.float32)
+        elif kind == "ties":
+            a = rng.integers(0, 5, n).astype(np.float32)
+        elif kind == "mostly_zero":
+            a = np.zeros(n, np.float32)
+            a[rng.integers(0, n, n // 10)] = rng.random(n // 10, dtype=np.float32)
+        else:
+            a = np.sort(rng.random(n, dtype=np.float32))
+        for k in (1, n, int(rng.integers(1, n + 1)), max(1, int(np.ceil(0.7 * n)))):
+            assert kth_smallest(a, k) == np.partition(a, k - 1)[k - 1]

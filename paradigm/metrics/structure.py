@@ -266,6 +266,31 @@ def _sobel_nms_np(img: Any) -> tuple[Any, Any]:
     return mag, _nms_core(mag, mp, gx, gy)
 
 
+def kth_smallest(flat: Any, k: int, stride: int = 37, margin: float = 0.025) -> Any:
+    """The ``k``-th smallest value (1-based) of a 1-D numpy array: ``np.partition(flat, k - 1)[k - 1]``.
+
+    Exact, about twice as fast on an image's worth of values: the sorted subsample ``flat[::stride]``
+    brackets the rank within ``+-margin`` (about four standard errors of a subsample quantile); the
+    values below the bracket are counted and only those inside it are partitioned. When the bracket
+    misses the rank (a rare subsample), the whole array is partitioned.
+    """
+    import numpy as np
+
+    n = flat.size
+    sample = np.sort(flat[::stride])
+    if n < 4096 or sample.size < 16:
+        return np.partition(flat, k - 1)[k - 1]
+    q = (k - 0.5) / n
+    lo = sample[max(0, int((q - margin) * sample.size))]
+    hi = sample[min(sample.size - 1, int((q + margin) * sample.size) + 1)]
+    below = int(np.count_nonzero(flat < lo))
+    band = flat[(flat >= lo) & (flat <= hi)]
+    j = k - 1 - below
+    if 0 <= j < band.size:
+        return np.partition(band, j)[j]
+    return np.partition(flat, k - 1)[k - 1]
+
+
 def _edge_counts_np(g: torch.Tensor, n: int, tolerance: int) -> tuple[torch.Tensor, ...]:
     """CPU body of :func:`edge_f1` after smoothing, one image pair per task on all cores.
 
@@ -288,8 +313,7 @@ def _edge_counts_np(g: torch.Tensor, n: int, tolerance: int) -> tuple[torch.Tens
         mag_o, nms_o = _sobel_nms_np(gn[i])
         mag_r, nms_r = _sobel_nms_np(gn[n + i])
         flat = mag_r.reshape(-1)
-        k = _high_rank(flat.size)
-        high = max(np.partition(flat, k - 1)[k - 1], np.float32(MIN_HIGH))
+        high = max(kth_smallest(flat, _high_rank(flat.size)), np.float32(MIN_HIGH))
         low = np.float32(LOW_RATIO) * high
         e_out = edges(mag_o, nms_o, high, low)
         e_ref = edges(mag_r, nms_r, high, low)
