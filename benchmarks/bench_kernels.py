@@ -108,19 +108,6 @@ def run_peer(peer_python: str, x: torch.Tensor, ref: torch.Tensor, metrics: list
     return dict(json.loads(line[len("PEER-JSON "):]))
 
 
-def _cpu_slug() -> str:
-    import re
-    from pathlib import Path
-
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return re.sub(r"[^a-z0-9]+", "-", line.split(":", 1)[1].strip().lower()).strip("-")
-    except OSError:
-        pass
-    return "unknown-cpu"
-
-
 def make_batch(n: int, w: int, h: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` output/reference pairs, ``(n, 3, h, w)`` float32 in [0, 1]: the same photos and
     degradations as ``bench_score.py`` (one method), kept in memory instead of written as PNG."""
@@ -159,14 +146,15 @@ def _report(args: argparse.Namespace, family: str, rows: list[dict], peer: dict,
     import sys
     from pathlib import Path
 
-    from bench_score import _cpu_flags, _cpu_model
+    from bench_score import _cpu_flags, _cpu_model, machine_slug
 
+    slug = machine_slug({"cpu_model": _cpu_model(), "cpu_flags": _cpu_flags()}, "cpu")
     out = args.out
     if out == "auto":
-        out = str(Path(__file__).resolve().parent / "results" / f"kernels-{family}-{_cpu_slug()}.json")
+        out = str(Path(__file__).resolve().parent / "results" / f"kernels-{family}-{slug}.json")
     report = {
         "command": " ".join(sys.argv), **start, "ended_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpu": _cpu_slug(), "cpu_model": _cpu_model(), "cpu_flags": _cpu_flags(),
+        "machine": {"cpu": slug, "cpu_model": _cpu_model(), "cpu_flags": _cpu_flags(),
                     "cpus": os.cpu_count(), "platform": platform.platform(),
                     "torch_threads": torch.get_num_threads(), "loadavg_1min_at_end": round(os.getloadavg()[0], 2)},
         "versions": {"torch": torch.__version__, "peer": peer.get("_versions")},

@@ -407,13 +407,18 @@ def _gpu(device: str) -> str | None:
 
 
 def machine_slug(machine: dict[str, Any], device: str) -> str:
-    """A short file-name-safe name of the machine: the GPU's name on CUDA, else the CPU model."""
+    """A short file-name-safe name of the machine: the GPU's name on CUDA, else the CPU model, with
+    ``-avx512`` when the CPU has AVX-512 (the same model string covers CPU generations with and
+    without it, whose kernels differ: their files must not overwrite each other)."""
     import re
 
-    name = machine.get("gpu") if device.startswith("cuda") and machine.get("gpu") else machine.get("cpu_model", "")
+    gpu = device.startswith("cuda") and machine.get("gpu")
+    name = machine.get("gpu") if gpu else machine.get("cpu_model", "")
     name = re.sub(r"\((R|TM)\)|\b(Processor|CPU|Core|with|Radeon Graphics)\b|@.*$", " ", str(name), flags=re.I)
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return slug or "unknown"
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unknown"
+    if not gpu and "avx512f" in machine.get("cpu_flags", []):
+        slug += "-avx512"
+    return slug
 
 
 def _torch_threads() -> int | None:
