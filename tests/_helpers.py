@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+
+#: Guards the call counters of test metrics: a CPU run computes several batches at once in threads.
+COUNT_LOCK = threading.Lock()
 
 
 def isolate_engine(monkeypatch: pytest.MonkeyPatch, metrics: Iterable[type]) -> None:

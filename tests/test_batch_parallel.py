@@ -20,7 +20,7 @@ from paradigm.metrics._filters import (
     separable_filter_valid,
     serial_torch_ops,
 )
-from paradigm.metrics.base import Metric
+from paradigm.metrics.base import EmbeddingMetric, Metric
 from paradigm.scoring import worker
 from paradigm.scoring.execute import Runner
 from paradigm.scoring.worker import InOrder, batch_parallelism
@@ -37,6 +37,18 @@ class _Model(Metric):
 
 class _Kernel(Metric):
     name = "bp_kernel"
+
+
+class _Embedding(EmbeddingMetric):
+    """Reference embeddings are cached once per run: such runs keep one batch at a time."""
+
+    name = "bp_embedding"
+
+    def embed(self, x: torch.Tensor) -> Any:
+        return x.mean(dim=(2, 3))
+
+    def compare(self, ex: Any, eref: Any) -> torch.Tensor:
+        return (ex - eref).abs().sum(1).double()
 
 
 def _tree(root: Path, n: int = 11) -> None:
@@ -79,6 +91,7 @@ def test_batch_parallelism_only_for_serial_cpu_runs_of_kernel_metrics() -> None:
     with serial_torch_ops():
         assert batch_parallelism(cpu, kernels) == kernel_threads()
         assert batch_parallelism(cpu, {**kernels, "m": _Model()}) == 1
+        assert batch_parallelism(cpu, {**kernels, "e": _Embedding()}) == 1
     if torch.get_num_threads() > 1:  # torch's own threads are in use (a Ray worker): one batch at a time
         assert batch_parallelism(cpu, kernels) == 1
 

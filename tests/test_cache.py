@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import pytest
 import torch
-from _helpers import isolate_engine
+from _helpers import COUNT_LOCK, isolate_engine
 from _helpers import save_random_png as save
 
 from paradigm.cache import NullCache, ScoreCache, open_cache, sha256_file
@@ -31,7 +31,8 @@ class TcCount(Metric):
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         assert ref is not None
-        TcCount.calls += int(x.shape[0])
+        with COUNT_LOCK:
+            TcCount.calls += int(x.shape[0])
         return (x - ref).abs().flatten(1).mean(1).double()
 
 
@@ -42,7 +43,8 @@ class TcNr(Metric):
     calls: ClassVar[int] = 0
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
-        TcNr.calls += int(x.shape[0])
+        with COUNT_LOCK:
+            TcNr.calls += int(x.shape[0])
         return x.mean(dim=(1, 2, 3)).double()
 
 
@@ -54,7 +56,8 @@ class TcSlow(Metric):
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         assert ref is not None
-        TcSlow.calls += int(x.shape[0])
+        with COUNT_LOCK:
+            TcSlow.calls += int(x.shape[0])
         return (x - ref).abs().flatten(1).mean(1).double()
 
 

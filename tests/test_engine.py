@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _helpers import isolate_engine
+from _helpers import COUNT_LOCK, isolate_engine
 from PIL import Image
 
 import paradigm.engine as engine
@@ -31,7 +31,8 @@ class TeMse(Metric):
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
         assert ref is not None
-        TeMse.calls += int(x.shape[0])
+        with COUNT_LOCK:
+            TeMse.calls += int(x.shape[0])
         return ((x - ref) ** 2).flatten(1).mean(1).double()
 
 
@@ -52,7 +53,8 @@ class TeEmb(EmbeddingMetric):
     embedded: ClassVar[int] = 0
 
     def embed(self, x: torch.Tensor) -> Any:
-        TeEmb.embedded += int(x.shape[0])
+        with COUNT_LOCK:
+            TeEmb.embedded += int(x.shape[0])
         return (x.mean(dim=(2, 3)), x.std(dim=(2, 3)))
 
     def compare(self, ex: Any, eref: Any) -> torch.Tensor:

@@ -14,7 +14,7 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 import torch
-from _helpers import isolate_engine
+from _helpers import COUNT_LOCK, isolate_engine
 from _helpers import save_random_png as save
 from click.testing import CliRunner
 
@@ -128,7 +128,8 @@ class TxSlow(Metric):
     calls: ClassVar[int] = 0
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
-        TxSlow.calls += 1
+        with COUNT_LOCK:
+            TxSlow.calls += 1
         time.sleep(0.5)
         return torch.zeros(x.shape[0], dtype=torch.float64)
 

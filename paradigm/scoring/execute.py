@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,7 +187,6 @@ class Runner:
     def __init__(self, device: torch.device, emb: EmbeddingCache | None = None) -> None:
         self.device = device
         self.emb = emb if emb is not None else EmbeddingCache()
-        self.calls: dict[str, int] = defaultdict(int)
         self.copy_stream: Any = torch.cuda.Stream(device) if device.type == "cuda" else None
         self._prefetched: list[tuple[list[Item], BatchContext]] = []
 
@@ -232,7 +231,6 @@ class Runner:
         return m.compare(m.embed(x), _emb_stack(cached))
 
     def _forward(self, m: Metric, x: torch.Tensor, ref: torch.Tensor | None, keys: list[str], sizes: Any = None) -> Any:
-        self.calls[m.name] += int(x.shape[0])
         if isinstance(m, EmbeddingMetric) and ref is not None:
             return self._embedded(m, x, ref, keys)
         return m(x, ref) if sizes is None else m(x, ref, delivered_size=sizes)

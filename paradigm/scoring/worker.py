@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import torch
 
 from ..batching import SizeBuckets
-from ..metrics.base import Metric
+from ..metrics.base import EmbeddingMetric, Metric
 from .decode import Fail, Item, iter_prepared, prepare_group
 from .execute import BatchResult, Runner, execute_batch, is_model_metric
 from .unit import WorkGroup, WorkUnit
@@ -32,7 +32,7 @@ def score_units(
     active = dict(metrics)
 
     def run_one(batch: list[Item]) -> BatchResult:
-        res = execute_batch(batch, active, runner)
+        res = execute_batch(batch, dict(active), runner)  # a snapshot: another batch's thread may pop
         for name in res.unavailable:
             active.pop(name, None)
         return res
@@ -91,14 +91,15 @@ def batch_parallelism(runner: Runner, metrics: Mapping[str, Metric]) -> int:
     (:func:`paradigm.scoring.local.cpu_threads`): each batch then runs every metric on one core,
     and the kernels' own splitting (:func:`paradigm.metrics._filters.thread_map`) stays serial in
     the batch threads. Each batch is the same as in a serial run, so the values are too; model
-    metrics, CUDA runs and Ray workers (which keep torch's threads) run one batch at a time.
+    metrics, embedding metrics, CUDA runs and Ray workers (which keep torch's threads) run one batch
+    at a time.
     """
     from ..metrics._filters import kernel_threads
 
     if runner.device.type != "cpu" or torch.get_num_threads() != 1:
         return 1
-    if any(is_model_metric(m) for m in metrics.values()):
-        return 1
+    if any(is_model_metric(m) or isinstance(m, EmbeddingMetric) for m in metrics.values()):
+        return 1  # models scale with torch's threads; the reference-embedding cache is one per run
     return kernel_threads()
 
 
