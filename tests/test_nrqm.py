@@ -228,3 +228,12 @@ def test_small_images_are_refused(model: Path) -> None:
         nq.nrqm(torch.rand(1, 3, 48, 96), params_path=model)
     with pytest.raises(InputError, match="at least 104x104"):
         nq.perceptual_index(torch.rand(1, 3, 100, 128), params_path=model)
+
+
+def test_flat_and_single_edge_images_give_finite_scores(model: Path) -> None:
+    """Degenerate steerable-pyramid bands (singular GSM covariance) give z = 0, not an error."""
+    x = torch.zeros(3, 3, 96, 96)
+    x[1] = 0.5
+    x[2, :, 40:, :] = 1.0
+    out = nq.nrqm(x, params_path=model)
+    assert out.shape == (3,) and torch.isfinite(out).all()

@@ -371,8 +371,9 @@ def imresize_bicubic(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 def _gsm_normalise(band: torch.Tensor, others: list[torch.Tensor], n_div: int) -> torch.Tensor:
     """Divide the centred ``band`` by the GSM multiplier estimated from its 3x3 neighbourhood and the
-    ``others`` (parent, siblings): ``sqrt(v^T C^-1 v / n_div)`` with ``C`` their second moments,
-    made positive semi-definite with its trace kept. Returns ``(N, H - 2, W - 2)``."""
+    ``others`` (parent, siblings): ``sqrt(v^T pinv(C) v / n_div)`` with ``C`` their second moments,
+    made positive semi-definite with its trace kept (DIIVINE's ``norm_sender_normalized``); samples
+    with ``z = 0`` give 0. Returns ``(N, H - 2, W - 2)``."""
     n, h, w = band.shape
     planes = [band[:, i : i + h - 2, j : j + w - 2] for i in range(3) for j in range(3)]
     planes += [o[:, 1:-1, 1:-1] for o in others]
@@ -383,7 +384,7 @@ def _gsm_normalise(band: torch.Tensor, others: list[torch.Tensor], n_div: int) -
     pos_sum = pos.sum(1, keepdim=True)
     evals = pos * evals.sum(1, keepdim=True) / (pos_sum + (pos_sum == 0).to(pos.dtype))
     cov = evecs @ torch.diag_embed(evals) @ evecs.transpose(1, 2)
-    quad = (v @ torch.linalg.inv(cov.transpose(1, 2)).transpose(1, 2)) * v
+    quad = (v @ torch.linalg.pinv(cov)) * v  # pinv: a degenerate band (flat image) gives z = 0, not an error
     z = (quad.sum(-1) / n_div).sqrt()
     centre = band[:, 1:-1, 1:-1].reshape(n, -1)
     centre = centre - centre.mean(1, keepdim=True)
