@@ -377,15 +377,15 @@ def _gsm_normalise(band: torch.Tensor, others: list[torch.Tensor], n_div: int) -
     n, h, w = band.shape
     planes = [band[:, i : i + h - 2, j : j + w - 2] for i in range(3) for j in range(3)]
     planes += [o[:, 1:-1, 1:-1] for o in others]
-    v = torch.stack(planes, -1).reshape(n, (h - 2) * (w - 2), len(planes))
-    cov = v.transpose(1, 2) @ v / v.shape[1]
+    v = torch.stack(planes, 1).reshape(n, len(planes), (h - 2) * (w - 2))  # (N, K, L)
+    cov = v @ v.transpose(1, 2) / v.shape[2]
     evals, evecs = torch.linalg.eigh(cov)
     pos = evals.clamp_min(0.0)
     pos_sum = pos.sum(1, keepdim=True)
     evals = pos * evals.sum(1, keepdim=True) / (pos_sum + (pos_sum == 0).to(pos.dtype))
     cov = evecs @ torch.diag_embed(evals) @ evecs.transpose(1, 2)
-    quad = (v @ torch.linalg.pinv(cov)) * v  # pinv: a degenerate band (flat image) gives z = 0, not an error
-    z = (quad.sum(-1) / n_div).sqrt()
+    quad = (torch.linalg.pinv(cov).transpose(1, 2) @ v) * v  # pinv: a degenerate band gives z = 0, not an error
+    z = (quad.sum(1) / n_div).sqrt()
     centre = band[:, 1:-1, 1:-1].reshape(n, -1)
     centre = centre - centre.mean(1, keepdim=True)
     ok = z != 0
