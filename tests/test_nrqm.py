@@ -11,7 +11,9 @@ and its values are recorded below. The three feature groups agree with pyiqa's t
 tolerance is 1e-6 relative. pyiqa's own RGB conversion (YIQ luma) differs from MATLAB ``rgb2gray``, so
 the comparison feeds pyiqa the ``rgb2gray`` grey levels (``gray``); PI is checked against pyiqa's NRQM
 of the PIRM input (``pirm_y``) plus paradigm's NIQE, which reproduces the official MATLAB NIQE where
-pyiqa's is off by up to 0.1 (see tests/test_nr_classic.py).
+pyiqa's is off by up to 0.1 (see tests/test_nr_classic.py), and against pyiqa's whole PI (``pi``,
+pyiqa's NIQE run on the official pristine model) within ``PI_ATOL`` (1e-4, except on an image with
+large flat areas where pyiqa's NIQE is known to depart from the official one).
 """
 
 from __future__ import annotations
@@ -36,11 +38,17 @@ TOOLS = Path(__file__).resolve().parent / "tools"
 #: The crop of the 512x384 calibration images used here (rows 64:320, columns 128:384).
 CROP = (slice(64, 320), slice(128, 384))
 RTOL = 1e-6
+#: PI against pyiqa's whole PI (absolute): the NRQM halves agree to 1e-6, the difference is NIQE's.
+#: Without flat areas the NIQEs agree (measured 9.2e-6 and 2.7e-5 in PI); dist/I19 has large flat
+#: patches, where pyiqa's NIQE departs from the official MATLAB NIQE (+5.5% on the full image in
+#: IQA-PyTorch's own calibration table, paradigm +0.35%; see docs/metrics-nr.md): measured 0.640 in PI
+#: (NIQE 15.808 here, 17.089 pyiqa). paradigm follows the official NIQE.
+PI_ATOL = {"synthetic": 1e-4, "ref_I04_crop": 1e-4, "dist_I19_crop": 0.7}
 #: pyiqa 0.1.16 on the seed-0 synthetic model (command in the module docstring).
 PYIQA = {
-    "synthetic": {"gray": 5.6972075, "yiq": 5.6972075, "pirm_y": 5.511827499999999},
-    "ref_I04_crop": {"gray": 5.6077925, "yiq": 5.6077925, "pirm_y": 5.66887375},
-    "dist_I04_crop": {"gray": 5.6077925, "yiq": 5.6077925, "pirm_y": 5.66887375},
+    "synthetic": {"gray": 5.6972075, "yiq": 5.6972075, "pirm_y": 5.511827499999999, "pi": 18.58096416028998},
+    "ref_I04_crop": {"gray": 5.6077925, "yiq": 5.6077925, "pirm_y": 5.66887375, "pi": 6.879216447210062},
+    "dist_I19_crop": {"gray": 5.057366249999999, "yiq": 5.057366249999999, "pirm_y": 4.7797275, "pi": 11.154273795319298},
 }
 #: pyiqa's three feature groups of the synthetic image's grey levels (same command).
 PYIQA_FEATURES = {
@@ -109,11 +117,11 @@ def _inputs(need_shared: bool) -> dict[str, np.ndarray]:
     if need_shared:
         from PIL import Image
 
-        for kind in ("ref", "dist"):
-            path = SHARED / "calibration" / kind / "I04.bmp"
+        for kind, image in (("ref", "I04"), ("dist", "I19")):  # dist/I04 only changes the chroma
+            path = SHARED / "calibration" / kind / f"{image}.bmp"
             if not path.exists():
                 pytest.skip(f"shared data {path} absent (needs ../shared next to the repository)")
-            out[f"{kind}_I04_crop"] = np.asarray(Image.open(path).convert("RGB"))[CROP]
+            out[f"{kind}_{image}_crop"] = np.asarray(Image.open(path).convert("RGB"))[CROP]
     return out
 
 
@@ -204,7 +212,9 @@ def test_pi_matches_pyiqa_nrqm_and_official_niqe(model: Path, need_shared: bool)
         ma = nq.nrqm_gray(y, params_path=model)
         assert float(ma[0]) == pytest.approx(PYIQA[name]["pirm_y"], rel=RTOL), name
         want = (10.0 - PYIQA[name]["pirm_y"] + float(niqe(y / 255.0)[0])) / 2.0
-        assert float(nq.perceptual_index(x, params_path=model)[0]) == pytest.approx(want, rel=RTOL), name
+        got = float(nq.perceptual_index(x, params_path=model)[0])
+        assert got == pytest.approx(want, rel=RTOL), name
+        assert abs(got - PYIQA[name]["pi"]) <= PI_ATOL[name], name  # pyiqa's whole PI, its own NIQE
 
 
 # ------------------------------------------------------------------------------------ metrics
