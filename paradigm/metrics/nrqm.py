@@ -372,8 +372,9 @@ def imresize_bicubic(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
 def _gsm_normalise(band: torch.Tensor, others: list[torch.Tensor], n_div: int) -> torch.Tensor:
     """Divide the centred ``band`` by the GSM multiplier estimated from its 3x3 neighbourhood and the
     ``others`` (parent, siblings): ``sqrt(v^T pinv(C) v / n_div)`` with ``C`` their second moments,
-    made positive semi-definite with its trace kept (DIIVINE's ``norm_sender_normalized``); samples
-    with ``z = 0`` give 0. Returns ``(N, H - 2, W - 2)``."""
+    made positive semi-definite with its trace kept (DIIVINE-style ``norm_sender_normalized``); the
+    pseudo-inverse equals the inverse for a regular ``C`` and keeps a singular one (flat images)
+    finite; samples with ``z = 0`` give 0. Returns ``(N, H - 2, W - 2)``."""
     n, h, w = band.shape
     planes = [band[:, i : i + h - 2, j : j + w - 2] for i in range(3) for j in range(3)]
     planes += [o[:, 1:-1, 1:-1] for o in others]
