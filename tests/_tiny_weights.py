@@ -8,6 +8,8 @@ Import the fixtures into a test module::
 ``PARADIGM_OFFLINE=1``, ``PARADIGM_WEIGHTS_DIR`` and ``PARADIGM_CACHE_DIR`` to temporary folders and
 registers the files' sha256 in the weights table with ``override_table``, so metrics load them through
 the real resolver and the real loading code. Nothing touches the network or the home cache.
+``nrqm_model`` is the synthetic NRQM model of ``tools/make_nrqm_fixture.py`` (the real one is not
+available offline), so the contract harness runs NRQM and PI on it.
 """
 
 from __future__ import annotations
@@ -113,7 +115,20 @@ def build_files(root: Path) -> dict[str, dict[str, Any]]:
         format="safetensors",
         model={"library": "timm", "name": "vit_small_patch14_dinov2", "kwargs": TINY_DINO_KWARGS},
     )
+    add("nrqm_model", _nrqm_fixture().write_nrqm_model(root / "NRQM_model.mat", seed=0))
     return entries
+
+
+def _nrqm_fixture() -> Any:
+    """tests/tools/make_nrqm_fixture.py (the synthetic NRQM model in the official layout)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / "tools" / "make_nrqm_fixture.py"
+    spec = importlib.util.spec_from_file_location("make_nrqm_fixture", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,11 @@
-"""ILNIQE, NRQM and PI are declared through the weights resolver only (no verifiable official parameter
-files here): a missing file gives an actionable error naming `paradigm weights fetch`, offline and
-without touching the network; the table marks them with the declared-hash rule."""
+"""ILNIQE, NRQM and PI resolve their parameter files through the weights resolver (no verifiable
+official files here): a missing file gives an actionable error naming `paradigm weights fetch`, offline
+and without touching the network; the table marks them with the declared-hash rule. ILNIQE is declared
+only; NRQM and PI compute (tests/test_nrqm.py checks them on a synthetic model)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -13,9 +15,10 @@ import pytest
 import torch
 
 import paradigm
-from paradigm.errors import MetricUnavailableError, WeightsNotFoundError
+from paradigm.errors import MetricUnavailableError, WeightsError, WeightsNotFoundError
 from paradigm.weights.table import get_entry
 
+TOOLS = Path(__file__).resolve().parent / "tools"
 CASES = [("ilniqe", "ilniqe_templates", False), ("nrqm", "nrqm_model", True), ("pi", "nrqm_model", False)]
 
 
@@ -39,7 +42,10 @@ def test_missing_file_is_actionable(empty_weights: Path, name: str, weight: str,
     assert isinstance(err.value, MetricUnavailableError)  # the engine reports it and goes on
     info = paradigm.metric_info(name)
     assert info["higher_is_better"] is higher and info["pillar"] == "perceptual"
-    assert "not checked here" in info["description"]
+    if name == "ilniqe":
+        assert "not checked here" in info["description"]
+    else:
+        assert "not implemented" not in info["description"] and "weights resolver" in info["description"]
 
 
 def test_present_file_says_not_implemented(empty_weights: Path) -> None:
@@ -48,6 +54,28 @@ def test_present_file_says_not_implemented(empty_weights: Path) -> None:
     f.write_bytes(b"not a real mat file")
     with pytest.raises(MetricUnavailableError, match="not implemented"):
         paradigm.create_metric("ilniqe", params_path=str(f))(torch.rand(1, 3, 96, 96))
+
+
+@pytest.mark.parametrize("name", ["nrqm", "pi"])
+def test_present_malformed_file_is_actionable(empty_weights: Path, name: str) -> None:
+    """NRQM and PI no longer say "not implemented": a malformed file gives an actionable WeightsError
+    (and one in the official layout gives scores, below)."""
+    f = empty_weights / "NRQM_model.mat"
+    f.write_bytes(b"not a real mat file")
+    with pytest.raises(WeightsError, match="paradigm weights fetch nrqm_model") as err:
+        paradigm.create_metric(name, params_path=str(f))(torch.rand(1, 3, 112, 112))
+    assert "not implemented" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["nrqm", "pi"])
+def test_file_in_official_layout_gives_scores(empty_weights: Path, name: str) -> None:
+    spec = importlib.util.spec_from_file_location("make_nrqm_fixture", TOOLS / "make_nrqm_fixture.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    good = tool.write_nrqm_model(empty_weights / "good.mat")
+    out = paradigm.create_metric(name, params_path=str(good))(torch.rand(1, 3, 112, 112))
+    assert out.shape == (1,) and torch.isfinite(out).all()
 
 
 def test_table_marks_declared_hash_rule() -> None:
@@ -69,6 +97,6 @@ def test_listed_in_paradigm_metrics() -> None:
     names = paradigm.list_metrics(kind="no-reference")
     assert {"ilniqe", "nrqm", "pi"} <= set(names)
     out = CliRunner().invoke(cli, ["metrics", "--kind", "no-reference"], catch_exceptions=False).output
-    line = next(ln for ln in out.splitlines() if ln.startswith("declared only"))
-    assert "not checked here" in line
-    assert line.split(": ", 1)[1].split(", ") == ["ilniqe", "nrqm", "pi"]  # niqe/brisque are computed
+    line = next((ln for ln in out.splitlines() if ln.startswith("declared only")), "")
+    declared = line.split(": ", 1)[1].split(", ") if line else []
+    assert not {"nrqm", "pi", "niqe", "brisque"} & set(declared)  # these compute

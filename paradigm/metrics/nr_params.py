@@ -1,16 +1,19 @@
-"""ILNIQE, NRQM and PI: no-reference metrics whose official parameter files are not available here.
+"""ILNIQE: a no-reference metric whose official parameter file is not available here; the shared
+parameter-file resolver of the no-reference metrics with such files (ILNIQE, and NRQM/PI of
+:mod:`paradigm.metrics.nrqm`).
 
-Status (read before use): these three are **declared but not computed** in this version. Their
-parameter files (ILNIQE's ``templateModel.mat`` of Zhang, Zhang & Bovik 2015; NRQM's ``model.mat`` of
-Ma, Yang, Yang & Yang 2017, which PI = ((10 - NRQM) + NIQE) / 2 of the PIRM 2018 challenge also needs)
-could not be obtained with a verifiable digest for this project, so
+Status (read before use): ILNIQE is **declared but not computed** in this version. Its parameter file
+(``templateModel.mat`` of Zhang, Zhang & Bovik 2015) could not be obtained with a verifiable digest
+for this project, and neither could NRQM's ``model.mat`` (Ma, Yang, Yang & Yang 2017, which PI =
+((10 - NRQM) + NIQE) / 2 of the PIRM 2018 challenge also needs; NRQM and PI are computed, see
+:mod:`paradigm.metrics.nrqm`), so
 
 * the weights table lists them (``ilniqe_templates``, ``nrqm_model``) with public URLs and **no
   pinned sha256**: a download is checked against the server's declared content hash and recorded on
   first use (the declared-hash rule of ``paradigm weights list``);
 * creating and calling one of these metrics resolves its files through the weights resolver (never a
   network access when ``PARADIGM_OFFLINE=1``) and raises :class:`~paradigm.errors.WeightsNotFoundError`
-  naming ``paradigm weights fetch NAME`` when a file is missing; when the files are present it raises
+  naming ``paradigm weights fetch NAME`` when a file is missing; when ILNIQE's file is present it raises
   :class:`~paradigm.errors.MetricUnavailableError` saying the computation is not implemented yet.
 
 They are registered so that ``paradigm metrics`` and ``paradigm weights fetch --metrics ilniqe`` know
@@ -80,30 +83,4 @@ class ILNIQE(_DeclaredNR):
     description: ClassVar[str] = f"integrated local NIQE (Zhang et al. 2015), lower is better; {NOT_CHECKED}"
 
 
-@register
-class NRQM(_DeclaredNR):
-    """NRQM / Ma's score (Ma et al. 2017), declared only: needs ``nrqm_model``."""
-
-    name: ClassVar[str] = "nrqm"
-    aliases: ClassVar[tuple[str, ...]] = ("ma",)
-    higher_is_better: ClassVar[bool] = True
-    value_range: ClassVar[tuple[float, float]] = (0.0, 10.0)
-    weights: ClassVar[tuple[str, ...]] = ("nrqm_model",)
-    min_size: ClassVar[int] = 64
-    description: ClassVar[str] = f"no-reference SR quality (Ma et al. 2017), 0-10, higher is better; {NOT_CHECKED}"
-
-
-@register
-class PI(_DeclaredNR):
-    """Perceptual index of PIRM 2018, ``((10 - NRQM) + NIQE) / 2``, declared only: needs ``nrqm_model``."""
-
-    name: ClassVar[str] = "pi"
-    aliases: ClassVar[tuple[str, ...]] = ("perceptual_index",)
-    higher_is_better: ClassVar[bool] = False
-    value_range: ClassVar[tuple[float, float]] = (float("-inf"), float("inf"))
-    weights: ClassVar[tuple[str, ...]] = ("nrqm_model", "niqe_pris_params")
-    min_size: ClassVar[int] = 96
-    description: ClassVar[str] = f"perceptual index ((10 - NRQM) + NIQE) / 2 (Blau et al. 2018), lower is better; {NOT_CHECKED}"
-
-
-__all__ = ["ILNIQE", "NOT_CHECKED", "NRQM", "PI", "require_parameter_file"]
+__all__ = ["ILNIQE", "NOT_CHECKED", "require_parameter_file"]
