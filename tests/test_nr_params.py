@@ -1,6 +1,7 @@
-"""ILNIQE, NRQM and PI are declared through the weights resolver only (no verifiable official parameter
+"""ILNIQE, NRQM and PI get their parameter files through the weights resolver only (no verifiable official
 files here): a missing file gives an actionable error naming `paradigm weights fetch`, offline and
-without touching the network; the table marks them with the declared-hash rule."""
+without touching the network; the table marks them with the declared-hash rule. ILNIQE is computed
+(tests/test_ilniqe.py); NRQM and PI are declared only."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 import paradigm
-from paradigm.errors import MetricUnavailableError, WeightsNotFoundError
+from paradigm.errors import MetricUnavailableError, WeightsError, WeightsNotFoundError
 from paradigm.weights.table import get_entry
 
 CASES = [("ilniqe", "ilniqe_templates", False), ("nrqm", "nrqm_model", True), ("pi", "nrqm_model", False)]
@@ -39,15 +40,19 @@ def test_missing_file_is_actionable(empty_weights: Path, name: str, weight: str,
     assert isinstance(err.value, MetricUnavailableError)  # the engine reports it and goes on
     info = paradigm.metric_info(name)
     assert info["higher_is_better"] is higher and info["pillar"] == "perceptual"
-    assert "not checked here" in info["description"]
+    if name == "ilniqe":  # computed; its template comes through the resolver
+        assert "not implemented" not in info["description"] and "not bundled" in info["description"]
+    else:
+        assert "not checked here" in info["description"]
 
 
-def test_present_file_says_not_implemented(empty_weights: Path) -> None:
-    """With a file in place (user-supplied path), the metric says plainly that it does not compute."""
+def test_present_ilniqe_file_is_read_not_refused(empty_weights: Path) -> None:
+    """With a file in place (user-supplied path), IL-NIQE reads it: a malformed one is named as such."""
     f = empty_weights / "ILNIQE_templateModel.mat"
     f.write_bytes(b"not a real mat file")
-    with pytest.raises(MetricUnavailableError, match="not implemented"):
+    with pytest.raises(WeightsError, match="cannot be read as a .mat file") as err:
         paradigm.create_metric("ilniqe", params_path=str(f))(torch.rand(1, 3, 96, 96))
+    assert "not implemented" not in str(err.value)
 
 
 def test_table_marks_declared_hash_rule() -> None:
@@ -69,6 +74,7 @@ def test_listed_in_paradigm_metrics() -> None:
     names = paradigm.list_metrics(kind="no-reference")
     assert {"ilniqe", "nrqm", "pi"} <= set(names)
     out = CliRunner().invoke(cli, ["metrics", "--kind", "no-reference"], catch_exceptions=False).output
-    line = next(ln for ln in out.splitlines() if ln.startswith("declared only"))
-    assert "not checked here" in line
-    assert line.split(": ", 1)[1].split(", ") == ["ilniqe", "nrqm", "pi"]  # niqe/brisque are computed
+    line = next((ln for ln in out.splitlines() if ln.startswith("declared only")), "")
+    assert "ilniqe" not in line  # computed now, like niqe/brisque
+    if line:
+        assert "not checked here" in line

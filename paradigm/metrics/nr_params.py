@@ -1,20 +1,22 @@
-"""ILNIQE, NRQM and PI: no-reference metrics whose official parameter files are not available here.
+"""NRQM and PI: no-reference metrics whose official parameter files are not available here.
 
-Status (read before use): these three are **declared but not computed** in this version. Their
-parameter files (ILNIQE's ``templateModel.mat`` of Zhang, Zhang & Bovik 2015; NRQM's ``model.mat`` of
-Ma, Yang, Yang & Yang 2017, which PI = ((10 - NRQM) + NIQE) / 2 of the PIRM 2018 challenge also needs)
-could not be obtained with a verifiable digest for this project, so
+Status (read before use): these two are **declared but not computed** in this version. Their
+parameter file (NRQM's ``model.mat`` of Ma, Yang, Yang & Yang 2017, which PI = ((10 - NRQM) + NIQE) / 2
+of the PIRM 2018 challenge also needs) could not be obtained with a verifiable digest for this
+project, so
 
-* the weights table lists them (``ilniqe_templates``, ``nrqm_model``) with public URLs and **no
-  pinned sha256**: a download is checked against the server's declared content hash and recorded on
-  first use (the declared-hash rule of ``paradigm weights list``);
+* the weights table lists it (``nrqm_model``) with public URLs and **no pinned sha256**: a download
+  is checked against the server's declared content hash and recorded on first use (the
+  declared-hash rule of ``paradigm weights list``);
 * creating and calling one of these metrics resolves its files through the weights resolver (never a
   network access when ``PARADIGM_OFFLINE=1``) and raises :class:`~paradigm.errors.WeightsNotFoundError`
   naming ``paradigm weights fetch NAME`` when a file is missing; when the files are present it raises
   :class:`~paradigm.errors.MetricUnavailableError` saying the computation is not implemented yet.
 
-They are registered so that ``paradigm metrics`` and ``paradigm weights fetch --metrics ilniqe`` know
+They are registered so that ``paradigm metrics`` and ``paradigm weights fetch --metrics nrqm`` know
 them; they are in no default metric set and never reach a composite unless asked for by name.
+IL-NIQE, whose template (``ilniqe_templates``) follows the same rule, is computed: see
+:mod:`paradigm.metrics.ilniqe`, which uses :func:`require_parameter_file` from here.
 """
 
 from __future__ import annotations
@@ -69,18 +71,6 @@ class _DeclaredNR(Metric):
 
 
 @register
-class ILNIQE(_DeclaredNR):
-    """IL-NIQE (Zhang, Zhang & Bovik 2015), declared only: needs ``ilniqe_templates``."""
-
-    name: ClassVar[str] = "ilniqe"
-    higher_is_better: ClassVar[bool] = False
-    value_range: ClassVar[tuple[float, float]] = (0.0, float("inf"))
-    weights: ClassVar[tuple[str, ...]] = ("ilniqe_templates",)
-    min_size: ClassVar[int] = 84
-    description: ClassVar[str] = f"integrated local NIQE (Zhang et al. 2015), lower is better; {NOT_CHECKED}"
-
-
-@register
 class NRQM(_DeclaredNR):
     """NRQM / Ma's score (Ma et al. 2017), declared only: needs ``nrqm_model``."""
 
@@ -106,4 +96,4 @@ class PI(_DeclaredNR):
     description: ClassVar[str] = f"perceptual index ((10 - NRQM) + NIQE) / 2 (Blau et al. 2018), lower is better; {NOT_CHECKED}"
 
 
-__all__ = ["ILNIQE", "NOT_CHECKED", "NRQM", "PI", "require_parameter_file"]
+__all__ = ["NOT_CHECKED", "NRQM", "PI", "require_parameter_file"]
