@@ -238,9 +238,9 @@ def gaussian_derivatives(x: torch.Tensor, sigma: float) -> tuple[torch.Tensor, t
     p = F.pad(x, (half, half, half, half))
 
     def deriv(t: torch.Tensor, dim: int, n: int) -> torch.Tensor:  # sum_j j g(j) (t[-j] - t[+j])
-        acc = (t.narrow(dim, half - 1, n) - t.narrow(dim, half + 1, n)) * odd[0]
-        for j in range(2, half + 1):
-            acc.add_(t.narrow(dim, half - j, n) - t.narrow(dim, half + j, n), alpha=odd[j - 1])
+        acc = torch.sub(t.narrow(dim, half - 1, n), t.narrow(dim, half + 1, n)).mul_(odd[0])
+        for j in range(2, half + 1):  # on a constant area every add is cancelled exactly by its sub
+            acc.add_(t.narrow(dim, half - j, n), alpha=odd[j - 1]).sub_(t.narrow(dim, half + j, n), alpha=odd[j - 1])
         return acc
 
     def smooth(t: torch.Tensor, dim: int, n: int) -> torch.Tensor:
@@ -307,9 +307,10 @@ def fit_weibull(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     for _ in range(_WEIBULL_MAX_ITER):
         wts = torch.exp(k[:, None] * y)
         s0 = wts.sum(1)
-        a = (wts * y).sum(1) / s0
+        wy = wts.mul_(y)
+        a = wy.sum(1) / s0
         g = a - 1.0 / k - ybar
-        gp = (wts * y * y).sum(1) / s0 - a * a + 1.0 / (k * k)
+        gp = wy.mul_(y).sum(1) / s0 - a * a + 1.0 / (k * k)
         lo = torch.where(g < 0, k, lo)
         hi = torch.where(g > 0, k, hi)
         step = k - g / gp
