@@ -239,8 +239,9 @@ def gaussian_derivatives(x: torch.Tensor, sigma: float) -> tuple[torch.Tensor, t
 
     def deriv(t: torch.Tensor, dim: int, n: int) -> torch.Tensor:  # sum_j j g(j) (t[-j] - t[+j])
         acc = torch.sub(t.narrow(dim, half - 1, n), t.narrow(dim, half + 1, n)).mul_(odd[0])
-        for j in range(2, half + 1):  # on a constant area every add is cancelled exactly by its sub
-            acc.add_(t.narrow(dim, half - j, n), alpha=odd[j - 1]).sub_(t.narrow(dim, half + j, n), alpha=odd[j - 1])
+        diff = torch.empty_like(acc)
+        for j in range(2, half + 1):  # differences first: a constant area gives exactly 0
+            acc.add_(torch.sub(t.narrow(dim, half - j, n), t.narrow(dim, half + j, n), out=diff), alpha=odd[j - 1])
         return acc
 
     def smooth(t: torch.Tensor, dim: int, n: int) -> torch.Tensor:
@@ -419,7 +420,15 @@ def features_resized(img: torch.Tensor) -> torch.Tensor:
 
 
 def pool_features(feat: torch.Tensor, template: tuple[np.ndarray, ...]) -> torch.Tensor:
-    """Project patch features on the template's PCA and average the patch distances: ``(N,)``."""
+    """The release's pooling: PCA projection, distorted MVG, mean patch distance to the pristine MVG.
+
+    Args:
+        feat: ``(N, P, 468)`` float64 patch features (:func:`features_resized`).
+        template: the four arrays of :func:`load_template`.
+
+    Returns:
+        ``(N,)`` float64 scores.
+    """
     dev = feat.device
     mu_p, cov_p, mean, vecs = (torch.from_numpy(np.array(a)).to(dev) for a in template)
     feat = torch.where(torch.isinf(feat), torch.full_like(feat, INF_CONST), feat)
@@ -444,8 +453,8 @@ def ilniqe(x: torch.Tensor, params_path: PathLike | None = None) -> torch.Tensor
             ``paradigm weights fetch ilniqe_templates``).
 
     Returns:
-        ``(N,)`` float64 on ``x``'s device, lower is better (about 20 for good photographs, 100+ for
-        heavy distortions).
+        ``(N,)`` float64 on ``x``'s device, >= 0, lower is better (with the official template the
+        calibration images of ``shared/calibration`` score from about 20 to 113).
 
     Raises:
         InputError: bad tensor or a grey (one-channel) image.
