@@ -109,6 +109,9 @@ def build_files(root: Path) -> dict[str, dict[str, Any]]:
     dino = timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=518, **TINY_DINO_KWARGS)
     # DINOv2 initialises its layer scales at 1e-5, which would make a random CLS token image-blind
     dino_sd = {k: (torch.ones_like(v) if k.endswith(".gamma") else v) for k, v in dino.state_dict().items()}
+    # IL-NIQE: the synthetic template of tests/tools/make_ilniqe_fixture.py (official layout, D = 32)
+    add("ilniqe_templates", ilniqe_fixture_tool().write_template(root / "tiny_ilniqe_templates.mat"))
+
     add(
         "dinov2_vits14",
         _write(dino_sd, root / "tiny_dinov2.safetensors", "safetensors"),
@@ -119,16 +122,26 @@ def build_files(root: Path) -> dict[str, dict[str, Any]]:
     return entries
 
 
-def _nrqm_fixture() -> Any:
-    """tests/tools/make_nrqm_fixture.py (the synthetic NRQM model in the official layout)."""
+def _tool(name: str) -> Any:
+    """``tests/tools/<name>.py``, loaded by path (tests/tools is not a package)."""
     import importlib.util
 
-    path = Path(__file__).resolve().parent / "tools" / "make_nrqm_fixture.py"
-    spec = importlib.util.spec_from_file_location("make_nrqm_fixture", path)
+    path = Path(__file__).resolve().parent / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def ilniqe_fixture_tool() -> Any:
+    """``tests/tools/make_ilniqe_fixture.py`` (the synthetic IL-NIQE template in the official layout)."""
+    return _tool("make_ilniqe_fixture")
+
+
+def _nrqm_fixture() -> Any:
+    """``tests/tools/make_nrqm_fixture.py`` (the synthetic NRQM model in the official layout)."""
+    return _tool("make_nrqm_fixture")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
-"""ILNIQE, NRQM and PI resolve their parameter files through the weights resolver (no verifiable
+"""ILNIQE, NRQM and PI get their parameter files through the weights resolver only (no verifiable
 official files here): a missing file gives an actionable error naming `paradigm weights fetch`, offline
-and without touching the network; the table marks them with the declared-hash rule. ILNIQE is declared
-only; NRQM and PI compute (tests/test_nrqm.py checks them on a synthetic model)."""
+and without touching the network; the table marks them with the declared-hash rule. All three compute
+(tests/test_ilniqe.py and tests/test_nrqm.py check them on synthetic files in the official layouts)."""
 
 from __future__ import annotations
 
@@ -42,18 +42,16 @@ def test_missing_file_is_actionable(empty_weights: Path, name: str, weight: str,
     assert isinstance(err.value, MetricUnavailableError)  # the engine reports it and goes on
     info = paradigm.metric_info(name)
     assert info["higher_is_better"] is higher and info["pillar"] == "perceptual"
-    if name == "ilniqe":
-        assert "not checked here" in info["description"]
-    else:
-        assert "not implemented" not in info["description"] and "weights resolver" in info["description"]
+    assert "not implemented" not in info["description"] and "not checked here" not in info["description"]
 
 
-def test_present_file_says_not_implemented(empty_weights: Path) -> None:
-    """With a file in place (user-supplied path), the metric says plainly that it does not compute."""
+def test_present_ilniqe_file_is_read_not_refused(empty_weights: Path) -> None:
+    """With a file in place (user-supplied path), IL-NIQE reads it: a malformed one is named as such."""
     f = empty_weights / "ILNIQE_templateModel.mat"
     f.write_bytes(b"not a real mat file")
-    with pytest.raises(MetricUnavailableError, match="not implemented"):
+    with pytest.raises(WeightsError, match="cannot be read as a .mat file") as err:
         paradigm.create_metric("ilniqe", params_path=str(f))(torch.rand(1, 3, 96, 96))
+    assert "not implemented" not in str(err.value)
 
 
 @pytest.mark.parametrize("name", ["nrqm", "pi"])
@@ -98,5 +96,4 @@ def test_listed_in_paradigm_metrics() -> None:
     assert {"ilniqe", "nrqm", "pi"} <= set(names)
     out = CliRunner().invoke(cli, ["metrics", "--kind", "no-reference"], catch_exceptions=False).output
     line = next((ln for ln in out.splitlines() if ln.startswith("declared only")), "")
-    declared = line.split(": ", 1)[1].split(", ") if line else []
-    assert not {"nrqm", "pi", "niqe", "brisque"} & set(declared)  # these compute
+    assert not {"ilniqe", "nrqm", "pi", "niqe", "brisque"} & set(line.replace(",", " ").split())  # these compute

@@ -243,34 +243,52 @@ def gaussian_filter7(img: torch.Tensor, padding: str) -> torch.Tensor:
     Returns:
         ``(N, 1, H, W)`` float64.
     """
-    taps = _gaussian_taps()
+    return separable_filter_same(img, _gaussian_taps(), padding)
+
+
+def separable_filter_same(img: torch.Tensor, taps: tuple[float, ...], padding: str) -> torch.Tensor:
+    """MATLAB ``imfilter(img, k' * k, padding)`` (correlation, same size) for odd or even ``len(k)``.
+
+    Shifted multiply-adds, rows first; the window's centre is MATLAB's ``floor((K + 1) / 2)``.
+
+    Args:
+        img: ``(N, C, H, W)`` float64.
+        taps: the 1-D kernel ``k``.
+        padding: ``"replicate"`` or ``"zeros"``.
+
+    Returns:
+        ``(N, C, H, W)`` float64.
+    """
+    size = len(taps)
+    before = (size - 1) // 2
+    after = size - 1 - before
     h, w = img.shape[-2:]
-    if padding == "replicate":
-        p = F.pad(img, (3, 3, 3, 3), mode="replicate")
-    else:
-        p = F.pad(img, (3, 3, 3, 3))
+    pads = (before, after, before, after)
+    p = F.pad(img, pads, mode="replicate") if padding == "replicate" else F.pad(img, pads)
     rows = p[..., :, 0:w] * taps[0]
-    for k in range(1, 7):
+    for k in range(1, size):
         rows.add_(p[..., :, k : k + w], alpha=taps[k])
     out = rows[..., 0:h, :] * taps[0]
-    for k in range(1, 7):
+    for k in range(1, size):
         out.add_(rows[..., k : k + h, :], alpha=taps[k])
     return out
 
 
-def mscn(img: torch.Tensor, padding: str) -> torch.Tensor:
+def mscn(img: torch.Tensor, padding: str, taps: tuple[float, ...] | None = None) -> torch.Tensor:
     """Mean-subtracted contrast-normalised coefficients ``(I - mu) / (sigma + 1)``.
 
     Args:
         img: ``(N, 1, H, W)`` float64, grey levels in [0, 255].
         padding: ``"replicate"`` (MATLAB ``imfilter(..., 'replicate')``, NIQE) or ``"zeros"``
             (``filter2(..., 'same')``, BRISQUE).
+        taps: 1-D Gaussian window (normalised); None is ``fspecial('gaussian', 7, 7/6)``'s.
 
     Returns:
         ``(N, 1, H, W)`` float64.
     """
-    mu = gaussian_filter7(img, padding)
-    sigma = torch.sqrt(torch.abs(gaussian_filter7(img * img, padding) - mu * mu))
+    taps = _gaussian_taps() if taps is None else taps
+    mu = separable_filter_same(img, taps, padding)
+    sigma = torch.sqrt(torch.abs(separable_filter_same(img * img, taps, padding) - mu * mu))
     out = (img - mu) / (sigma + 1.0)
     # Where the local mean equals the pixel in exact arithmetic (flat or symmetric neighbourhoods)
     # float rounding leaves +-1e-14 noise whose *sign* would enter the AGGD side counts; make it 0.
@@ -286,21 +304,22 @@ def _cubic(x: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def _half_resize_matrix(in_len: int) -> np.ndarray:
-    """The ``(ceil(in_len / 2), in_len)`` matrix of MATLAB ``imresize(..., 0.5)`` along one axis.
+def resize_matrix(in_len: int, out_len: int, scale: float) -> np.ndarray:
+    """The ``(out_len, in_len)`` matrix of MATLAB bicubic ``imresize`` along one axis.
 
-    Bicubic kernel (a = -0.5) widened by 2 for antialiasing, weights normalised per output sample,
-    out-of-range taps mirrored (``[1:n, n:-1:1]``), exactly as MATLAB's ``contributions``.
+    Bicubic kernel (a = -0.5), widened by ``1 / scale`` for antialiasing when shrinking
+    (``scale < 1``), weights normalised per output sample, out-of-range taps mirrored
+    (``[1:n, n:-1:1]``), exactly as MATLAB's ``contributions``. ``scale`` is the one MATLAB uses:
+    the factor given to ``imresize``, or ``out_len / in_len`` when a size is given.
     """
-    scale = 0.5
-    out_len = math.ceil(in_len * scale)
-    kernel_width = 4.0 / scale
+    shrink = scale < 1
+    kernel_width = 4.0 / scale if shrink else 4.0
     x = np.arange(1, out_len + 1, dtype=np.float64)
     u = x / scale + 0.5 * (1.0 - 1.0 / scale)
     left = np.floor(u - kernel_width / 2)
     taps = int(math.ceil(kernel_width)) + 2
     idx = left[:, None] + np.arange(taps)[None, :]
-    w = scale * _cubic(scale * (u[:, None] - idx))
+    w = scale * _cubic(scale * (u[:, None] - idx)) if shrink else _cubic(u[:, None] - idx)
     w = w / w.sum(axis=1, keepdims=True)
     aux = np.concatenate([np.arange(1, in_len + 1), np.arange(in_len, 0, -1)])
     src = aux[np.mod(idx.astype(np.int64) - 1, aux.size)] - 1
@@ -309,6 +328,11 @@ def _half_resize_matrix(in_len: int) -> np.ndarray:
     np.add.at(mat, (rows, src.reshape(-1)), w.reshape(-1))
     mat.flags.writeable = False
     return mat
+
+
+def _half_resize_matrix(in_len: int) -> np.ndarray:
+    """The ``(ceil(in_len / 2), in_len)`` matrix of MATLAB ``imresize(..., 0.5)`` along one axis."""
+    return resize_matrix(in_len, math.ceil(in_len * 0.5), 0.5)
 
 
 def imresize_half(img: torch.Tensor) -> torch.Tensor:
