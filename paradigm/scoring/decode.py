@@ -168,13 +168,14 @@ G = TypeVar("G")
 R = TypeVar("R")
 
 
-def iter_prepared(groups: Sequence[G], workers: int, fn: Callable[[G], R]) -> Iterator[R]:
-    """``fn(group)`` for every group, in order; with workers > 0 in threads with bounded look-ahead."""
+def iter_prepared(groups: Sequence[G], workers: int, fn: Callable[[G], R], ahead: int = 0) -> Iterator[R]:
+    """``fn(group)`` for every group, in order; with workers > 0 in threads, at most
+    ``max(ahead, 2 * workers, 2)`` groups ahead of the consumer."""
     if workers <= 0:
         for g in groups:
             yield fn(g)
         return
-    ahead = max(2, 2 * workers)
+    ahead = max(2, 2 * workers, ahead)
     with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paradigm-decode") as ex:
         pending: list[cf.Future[R]] = []
         it = iter(groups)

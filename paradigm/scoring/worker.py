@@ -37,8 +37,9 @@ def score_units(
             active.pop(name, None)
         return res
 
-    stream = batch_stream(units, workers)
     width = batch_parallelism(runner, active)
+    # with several batches computing at once, decode enough ahead to fill the next ones meanwhile
+    stream = batch_stream(units, workers, ahead=(width + 1) * max((u.batch_size for u in units), default=1) if width > 1 else 0)
     if width > 1:
         order = InOrder(width, run_one)
         try:
@@ -64,12 +65,16 @@ def score_units(
                 yield run_one(ahead.pop(0))
 
 
-def batch_stream(units: Sequence[WorkUnit], workers: int) -> Iterator[list[Item] | Fail | None]:
-    """Each unit's batches (items of one size) and decoding failures, in order; ``None`` ends a unit."""
+def batch_stream(units: Sequence[WorkUnit], workers: int, ahead: int = 0) -> Iterator[list[Item] | Fail | None]:
+    """Each unit's batches (items of one size) and decoding failures, in order; ``None`` ends a unit.
+
+    ``ahead``: how many groups (a GT and its outputs) the decoding threads may run ahead (at least
+    ``2 * workers``)."""
     jobs: list[tuple[int, WorkGroup, WorkUnit]] = [(k, g, u) for k, u in enumerate(units) for g in u.groups]
     current = -1
     buckets: SizeBuckets[Item] = SizeBuckets(1, key=lambda it: 0)
-    for k, prepared in iter_prepared(jobs, workers, lambda job: (job[0], prepare_group(job[1], job[2].policy))):
+    prepared_groups = iter_prepared(jobs, workers, lambda job: (job[0], prepare_group(job[1], job[2].policy)), ahead)
+    for k, prepared in prepared_groups:
         if k != current:
             yield from buckets.drain()
             yield None
