@@ -121,6 +121,8 @@ def render_kernels(report: dict[str, Any], name: str) -> list[str]:
         f"| metric | paradigm | pyiqa{' ' + peer if peer else ''} | paradigm is |",
         "|---|---:|---:|---|",
     ]
+    if report.get("parameter_files"):  # --metrics nr_params: timed on synthetic parameter files
+        lines[1:1] = ["", f"Parameter files: {report['parameter_files'].get('note', 'synthetic')}"]
     for r in report["rows"]:
         if "pyiqa_cpu_ms" in r:
             lines.append(f"| {r['metric']} | {_fmt(r['paradigm_cpu_ms'])} | {_fmt(r['pyiqa_cpu_ms'])} | "

@@ -167,6 +167,16 @@ def test_model_layout_and_malformed_files(model: Path, tmp_path: Path) -> None:
         nq.load_nrqm_model(str(other))
 
 
+def test_timing_model_has_full_trees(tmp_path: Path) -> None:
+    """``write_nrqm_model(trees=, depth=)``, the file of ``bench_kernels.py --metrics nr_params``: full trees."""
+    path = FIXTURE.write_nrqm_model(tmp_path / "timing.mat", trees=20, depth=4)
+    _, forests = nq.load_nrqm_model(str(path))
+    for forest, dim in zip(forests, (18, 45, 75), strict=True):
+        assert forest.left.shape == (31, 20) and int((forest.left > 0).sum()) == 15 * 20
+        scores = nq.forest_predict(np.random.default_rng(0).uniform(0, 2, (3, dim)), forest)
+        assert scores.shape == (3,) and bool(np.all((scores >= 0) & (scores <= 10)))
+
+
 def test_fields_by_position_when_unnamed(model: Path, tmp_path: Path) -> None:
     """A file whose forest fields have other names is read by position (the converted layout)."""
     m = scipy.io.loadmat(str(model))["model"][0, 0]

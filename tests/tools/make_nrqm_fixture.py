@@ -6,6 +6,8 @@ this stand-in: a MATLAB struct ``model`` with ``linear`` (4x1) and ``rf`` (1x3 c
 ``avnode``, ``mbest``, ``ndtree``, ``ntree``; node arrays nodes x trees, indices 1-based). Each forest
 has eight shallow trees (depth 2-3) whose splits use features and thresholds chosen (seeded) around
 the values of natural images, so that the predictions depend on the features.
+``write_nrqm_model(path, trees=2000, depth=8)`` writes bigger forests of full trees instead (for timing:
+the official model's forests were trained with 2000 trees each); the default file is unchanged.
 
 Usage (also imported by tests and by ``pyiqa_nrqm_reference.py``)::
 
@@ -71,14 +73,35 @@ def _forest(rng: np.random.Generator, splits: tuple[tuple[int, float], ...]) -> 
     }
 
 
-def write_nrqm_model(path: str | Path, seed: int = 0) -> Path:
-    """Write the synthetic model (deterministic for a seed) to ``path``; returns the path."""
+def _full_forest(rng: np.random.Generator, splits: tuple[tuple[int, float], ...], trees: int, depth: int) -> dict[str, Any]:
+    """``trees`` full binary trees of depth ``depth`` (every path is ``depth`` splits long), vectorised."""
+    nodes = 2 ** (depth + 1) - 1
+    k = np.arange(1, nodes + 1)[:, None].repeat(trees, 1)
+    split = k < 2**depth
+    pick = rng.integers(len(splits), size=(nodes, trees))
+    feat = np.array([f for f, _ in splits])[pick]
+    thr = np.round(np.array([t for _, t in splits])[pick] * rng.uniform(0.75, 1.25, (nodes, trees)), 4)
+    return {
+        "lDau": np.where(split, 2 * k, 0).astype(np.int32), "rDau": np.where(split, 2 * k + 1, 0).astype(np.int32),
+        "nodestatus": np.where(split, -3, -1).astype(np.int32), "nrnodes": np.array([[nodes]], dtype=np.float64),
+        "upper": np.where(split, thr, 0.0), "avnode": np.round(rng.uniform(0.0, 10.0, (nodes, trees)), 3),
+        "mbest": np.where(split, feat, 0).astype(np.int32),
+        "ndtree": np.full((trees, 1), nodes, dtype=np.float64), "ntree": np.array([[trees]], dtype=np.float64),
+    }
+
+
+def write_nrqm_model(path: str | Path, seed: int = 0, trees: int = TREES, depth: int | None = None) -> Path:
+    """Write the synthetic model (deterministic for a seed) to ``path``; returns the path.
+
+    With the defaults, each forest has ``TREES`` shallow trees (the file the tests use). Given a
+    ``depth``, each forest has ``trees`` full trees of that depth instead (a file for timing).
+    """
     import scipy.io
 
     rng = np.random.default_rng(seed)
     rf = np.empty((1, 3), dtype=object)
     for k in range(3):
-        rf[0, k] = _forest(rng, SPLITS[k])
+        rf[0, k] = _forest(rng, SPLITS[k]) if depth is None and trees == TREES else _full_forest(rng, SPLITS[k], trees, depth or 3)
     model = {"linear": np.array(LINEAR, dtype=np.float64).reshape(4, 1), "rf": rf}
     path = Path(path)
     scipy.io.savemat(str(path), {"model": model})
