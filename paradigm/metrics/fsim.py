@@ -136,12 +136,16 @@ def _pc_filters(rows: int, cols: int) -> tuple[torch.Tensor, torch.Tensor, torch
 def matlab_median(x: torch.Tensor) -> torch.Tensor:
     """Median over the last dimension as MATLAB (mean of the two middle values for an even count).
 
-    On CPU the two middle order statistics come from one ``numpy.partition`` (introselect), several
-    times faster than two ``kthvalue`` calls; elsewhere ``kthvalue`` is used. Both are exact.
+    Exact in every case: non-negative float32 rows on CPU (the energies of ``phasecong2``) go
+    through :func:`_median_nonneg_f32` (a radix histogram, then a sort of the one or two bins
+    holding the middle ranks); other CPU rows through one ``numpy.partition`` (introselect);
+    elsewhere ``kthvalue``.
     """
     n = x.shape[-1]
     k = n // 2
     if x.device.type == "cpu" and not x.requires_grad:
+        if x.dtype == torch.float32 and x.ndim == 2 and n > 0 and _nonneg_bits(x):
+            return _median_nonneg_f32(x.contiguous())
         part = np.partition(x.numpy(), (k - 1, k) if n % 2 == 0 else (k,), axis=-1)
         if n % 2:
             return torch.from_numpy(part[..., k].copy())
@@ -153,12 +157,47 @@ def matlab_median(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (lo + hi)
 
 
+def _nonneg_bits(x: torch.Tensor) -> bool:
+    """Whether every value is ``>= 0`` (no NaN) with a clear sign bit (no ``-0.0``)."""
+    return bool(((x >= 0) & (x.view(torch.int32) >= 0)).all())
+
+
+#: Bits of a float32 dropped for the histogram of :func:`_median_nonneg_f32` (8192 bins per row).
+_MEDIAN_SHIFT = 18
+
+
+def _median_nonneg_f32(x: torch.Tensor) -> torch.Tensor:
+    """MATLAB median of each row of a non-negative float32 ``(R, n)`` tensor (no ``-0.0``), exactly.
+
+    The bit patterns of non-negative floats sort as integers, so a histogram of their top bits
+    locates the bin(s) holding the middle rank(s); only the values in those bins are sorted.
+    """
+    r, n = x.shape
+    bins = 1 << (31 - _MEDIAN_SHIFT)
+    top = x.view(torch.int32) >> _MEDIAN_SHIFT
+    key = top + (torch.arange(r, dtype=torch.int32) * bins)[:, None]
+    cum = torch.bincount(key.view(-1), minlength=r * bins).view(r, bins).cumsum_(1)
+    ranks = [n // 2, n // 2 + 1] if n % 2 == 0 else [n // 2 + 1]  # 1-based ranks of the middle value(s)
+    where = torch.searchsorted(cum, torch.tensor(ranks, dtype=cum.dtype).expand(r, -1).contiguous())
+    lo, hi = where[:, :1], where[:, -1:]
+    below = torch.where(lo > 0, cum.gather(1, (lo - 1).clamp_min(0)), 0)[:, 0].tolist()
+    # the values of every row's middle bins, in row order, and how many each row has
+    mask = top == lo if bool((lo == hi).all()) else (top >= lo) & (top <= hi)
+    picked = torch.masked_select(x, mask)
+    counts = (cum.gather(1, hi)[:, 0] - torch.tensor(below, dtype=cum.dtype)).tolist()
+    out = torch.empty(r, dtype=x.dtype)
+    for i, vals in enumerate(picked.split(counts)):
+        mid = vals.sort().values[ranks[0] - 1 - below[i] : ranks[-1] - below[i]]
+        out[i] = mid[0] if n % 2 else 0.5 * (mid[0] + mid[1])
+    return out
+
+
 def phase_congruency(y: torch.Tensor) -> torch.Tensor:
     """Phase congruency maps of ``phasecong2`` (FeatureSIM.m) for a batch of grey images.
 
-    The image spectrum is computed once; each image's ``O x S`` filter responses come from one batched
-    inverse FFT and are reduced at once (image by image, so the working set stays in cache). The
-    per-scale energy sum uses ``sum_s (E m_e + O m_o) = |sum_s EO|^2 / (|sum_s EO| + eps)``.
+    The image spectra are computed at once; each image's ``O x S`` filter responses come from one
+    batched in-place inverse FFT and are reduced image by image (so the working set stays in
+    cache), on the real and imaginary planes separated once.
 
     Args:
         y: ``(N, 1, H, W)`` luminance on the 0..255 scale (float32 or float64; computed in its dtype).
@@ -167,35 +206,56 @@ def phase_congruency(y: torch.Tensor) -> torch.Tensor:
         ``(N, 1, H, W)`` phase congruency (in [0, 1] up to noise compensation).
     """
     n, _, rows, cols = y.shape
-    filters, em_n, an2_aiaj = _pc_filters_as(rows, cols, y.dtype, y.device)
-    noise_k = (math.sqrt(math.pi / 2) + PC_K * math.sqrt(2 - math.pi / 2)) / 1.7
+    filters, thresh_scale = _pc_filters_as(rows, cols, y.dtype, y.device)
     spectra = torch.fft.fft2(y[:, 0])  # (N, H, W)
+    work = torch.empty(filters.shape[:-1], dtype=spectra.dtype, device=y.device)
+    planes = torch.empty((2, *filters.shape[:-1]), dtype=y.dtype, device=y.device)
     out = torch.empty_like(y)
     for i in range(n):
-        eo = torch.fft.ifft2(spectra[i] * filters)  # (O, S, H, W): E + iO
-        parts = torch.view_as_real(eo)
-        amp = parts[..., 0].square().addcmul_(parts[..., 1], parts[..., 1])  # squared amplitude
-        # noise threshold per orientation from the median smallest-scale energy (Rayleigh model)
-        mean_e2n = -matlab_median(amp[:, 0].flatten(1)) / math.log(0.5)
-        thresh = torch.sqrt(mean_e2n / em_n * an2_aiaj) * noise_k
-        an_all = amp.sqrt_().sum(dim=(0, 1))
-        # sum_s E m_e + O m_o - |E m_o - O m_e| with (m_e, m_o) = sum_s EO / (|sum_s EO| + eps)
-        sum_eo = eo.sum(dim=1)  # (O, H, W)
-        mag = sum_eo.abs()
-        x_energy = mag + PC_EPSILON
-        cross = eo.mul_((sum_eo / x_energy).conj()[:, None]).imag.contiguous().abs_().sum(dim=1)
-        energy = (mag * mag).div_(x_energy).sub_(cross).sub_(thresh[:, None, None]).clamp_min_(0.0)
-        out[i, 0] = torch.where(an_all > 0, energy.sum(dim=0) / torch.where(an_all > 0, an_all, 1.0), 0.0)
+        # the real filter scales the real and imaginary parts of the spectrum alike
+        torch.mul(torch.view_as_real(spectra[i]), filters, out=torch.view_as_real(work))
+        eo = torch.fft.ifft2(work, out=work)  # (O, S, H, W): E + iO
+        planes.copy_(torch.view_as_real(eo).permute(4, 0, 1, 2, 3))
+        out[i, 0] = _pc_reduce(planes[0], planes[1], thresh_scale)
     return out
+
+
+def _pc_reduce(e: torch.Tensor, o: torch.Tensor, thresh_scale: torch.Tensor) -> torch.Tensor:
+    """Phase congruency of one image from its even and odd filter responses ``(O, S, H, W)`` (overwritten).
+
+    ``sum_s (E m_e + O m_o) - |E m_o - O m_e|`` with ``(m_e, m_o) = sum_s EO / (|sum_s EO| + eps)``;
+    the first sum is ``|sum_s EO|^2 / (|sum_s EO| + eps)``. The noise threshold per orientation is
+    ``sqrt(median smallest-scale energy) * thresh_scale`` (Rayleigh model).
+    """
+    amp = torch.mul(e, e).addcmul_(o, o)  # squared amplitude
+    small = amp[:, 0].reshape(amp.shape[0], -1)
+    # e^2 + o^2 of finite values is >= 0 and never -0.0: the histogram median applies as is
+    med = _median_nonneg_f32(small) if small.dtype == torch.float32 and small.device.type == "cpu" else None
+    thresh = (matlab_median(small) if med is None else med).sqrt_().mul_(thresh_scale)
+    an_all = amp.sqrt_().sum(dim=(0, 1))
+    se, so = e.sum(dim=1), o.sum(dim=1)  # (O, H, W)
+    mag2 = torch.mul(se, se).addcmul_(so, so)
+    x_energy = mag2.sqrt().add_(PC_EPSILON)
+    me, mo = se.div_(x_energy), so.div_(x_energy)
+    cross = o.mul_(me[:, None]).addcmul_(e, mo[:, None], value=-1.0).abs_().sum(dim=1)
+    energy = mag2.div_(x_energy).sub_(cross).sub_(thresh[:, None, None]).clamp_min_(0.0).sum(dim=0)
+    return torch.where(an_all > 0, energy / torch.where(an_all > 0, an_all, 1.0), 0.0)
 
 
 @functools.lru_cache(maxsize=8)
 def _pc_filters_as(
     rows: int, cols: int, dtype: torch.dtype, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`_pc_filters` on ``device``: the filters as complex (zero imaginary part) of real ``dtype``."""
-    filters, em_n, an2_aiaj = (t.to(device, dtype) for t in _pc_filters(rows, cols))
-    return torch.complex(filters, torch.zeros_like(filters)), em_n, an2_aiaj
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_pc_filters` on ``device`` for :func:`phase_congruency`: the filters of real ``dtype``,
+    each value twice (``(O, S, H, W, 2)``, to scale a spectrum's real and imaginary parts in the
+    layout of ``view_as_real``), and the per-orientation noise-threshold factor
+    ``sqrt(an2_aiaj / em_n / -log(0.5)) * k_noise`` (computed in float64), so that the threshold is
+    ``sqrt(median smallest-scale energy) * factor``."""
+    filters, em_n, an2_aiaj = _pc_filters(rows, cols)
+    noise_k = (math.sqrt(math.pi / 2) + PC_K * math.sqrt(2 - math.pi / 2)) / 1.7
+    factor = (an2_aiaj / em_n / -math.log(0.5)).sqrt() * noise_k
+    filters = filters.to(device, dtype)
+    return torch.stack((filters, filters), dim=-1), factor.to(device, dtype)
 
 
 def downsample_factor(h: int, w: int) -> int:

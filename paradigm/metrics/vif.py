@@ -90,10 +90,15 @@ VIFP_MIN_SIZE = 41
 
 
 def _grey(x: torch.Tensor) -> torch.Tensor:
-    """The 0..255 uint8-rounded ``rgb2gray`` image in float64, once per batch tensor."""
-    return MEMO.get_or_compute(
-        "vif_grey", (x,), lambda: matlab_gray255(x.to(torch.float64), quantize=True, y_channel=False)
-    )
+    """The 0..255 uint8-rounded ``rgb2gray`` image in float64, once per batch tensor (image by image,
+    so the float64 copy of each image stays in cache; the values are elementwise, hence the same)."""
+
+    def grey() -> torch.Tensor:
+        return torch.cat(
+            [matlab_gray255(x[i : i + 1].to(torch.float64), quantize=True, y_channel=False) for i in range(x.shape[0])]
+        )
+
+    return MEMO.get_or_compute("vif_grey", (x,), grey)
 
 
 def _corr_reflect(x: torch.Tensor, filt: torch.Tensor, step: int = 1) -> torch.Tensor:

@@ -215,9 +215,7 @@ def _sdsp_priors(rows: int, cols: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _minmax(x: torch.Tensor) -> torch.Tensor:
     """Per-image ``(x - min) / (max - min)`` (MATLAB ``mat2gray``); 0 where the image is constant."""
-    flat = x.flatten(1)
-    lo = flat.min(dim=1).values.view(-1, *([1] * (x.ndim - 1)))
-    hi = flat.max(dim=1).values.view(-1, *([1] * (x.ndim - 1)))
+    lo, hi = (v.view(-1, *([1] * (x.ndim - 1))) for v in torch.aminmax(x.flatten(1), dim=1))
     span = hi - lo
     return torch.where(span > 0, (x - lo) / torch.where(span > 0, span, 1.0), 0.0)
 
@@ -236,7 +234,9 @@ def _sdsp01(c: torch.Tensor) -> torch.Tensor:
     band = torch.fft.irfft2(torch.fft.rfft2(lab) * lg[..., : SDSP_SIZE // 2 + 1], s=(SDSP_SIZE, SDSP_SIZE))
     sf = torch.sqrt((band * band).sum(dim=1, keepdim=True))
     ab = _minmax_channels(lab[:, 1:3])
-    sc = 1.0 - torch.exp(-(ab * ab).sum(dim=1, keepdim=True) / SIGMA_C**2)
+    # exp(-50) < 2e-22 leaves 1 - exp(.) == 1 in float32 and float64 alike: clamping the exponent there
+    # changes nothing and keeps exp off its slow (denormal) range
+    sc = 1.0 - torch.exp((ab * ab).sum(dim=1, keepdim=True).div_(-(SIGMA_C**2)).clamp_min_(-50.0))
     vs = imresize_bilinear(sf * centre * sc, h, w)
     return _minmax(vs)
 
@@ -249,6 +249,7 @@ def _minmax_channels(x: torch.Tensor) -> torch.Tensor:
 def _features(x: torch.Tensor) -> torch.Tensor:
     """Per-image VSI features ``(N, 5, h, w)``: downsampled L, M, N, saliency, and L's gradient magnitude.
 
+    Computed image by image (the working set of one image stays in cache; every step is per image).
     The downsampling (linear) runs on the RGB planes before the (linear) LMN transform, which then
     costs a quarter (its 0..255 scale folded into the coefficients); both orders give the same values
     up to float rounding.
@@ -257,10 +258,15 @@ def _features(x: torch.Tensor) -> torch.Tensor:
     if rgb.shape[1] == 1:
         rgb = rgb.expand(-1, 3, -1, -1)
     f = downsample_factor(*x.shape[-2:])
-    small = downsample_zeros(torch.cat((rgb, _sdsp01(rgb)), dim=1), f)
+    return torch.cat([_features_one(rgb[i : i + 1], f) for i in range(rgb.shape[0])])
+
+
+def _features_one(rgb: torch.Tensor, f: int) -> torch.Tensor:
+    """:func:`_features` of RGB in [0, 1] with the downsampling factor ``f``."""
+    small = downsample_zeros(rgb, f)
     r, g, b = small[:, 0:1], small[:, 1:2], small[:, 2:3]
     lmn = [r * (255.0 * m[0]) + g * (255.0 * m[1]) + b * (255.0 * m[2]) for m in LMN]
-    return torch.cat((*lmn, small[:, 3:4], gradient_magnitude(lmn[0])), dim=1)
+    return torch.cat((*lmn, downsample_zeros(_sdsp01(rgb), f), gradient_magnitude(lmn[0])), dim=1)
 
 
 def vsi(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
