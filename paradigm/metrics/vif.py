@@ -201,7 +201,7 @@ def _gsm_params(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     b, _, hh, ww = y.shape
     m = VIF_M
     # every 3x3 neighbourhood as 9 shifted views, (B, 9, L)
-    patches = torch.cat([y[:, :, k : hh - m + 1 + k, j : ww - m + 1 + j] for k in range(m) for j in range(m)], 1)
+    patches = torch.stack([y[:, 0, k : hh - m + 1 + k, j : ww - m + 1 + j] for k in range(m) for j in range(m)], 1)
     patches = patches.flatten(2)
     # covariance as E[p p^T] - E[p] E[p]^T: float64 keeps the cancellation ~1e-12 relative here
     mean = patches.mean(dim=2, keepdim=True)
@@ -237,17 +237,25 @@ def vif(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     den = torch.zeros_like(num)
     for sub in VIF_SUBBANDS:
         both = _crop_m(bands[sub])
-        y, yn = both[:n], both[n:]
         winsize = 2 ** math.ceil((sub - 1) / 6) + 1
-        g, vv = _channel_params(y, yn, winsize)
-        ss, lam = _gsm_params(y)
-        off = math.ceil(((winsize - 1) / 2) / VIF_M)
-        crop = (..., slice(off, -off), slice(off, -off))
-        g, vv, ss = g[crop].flatten(1), vv[crop].flatten(1), ss[crop].flatten(1)
-        lam = lam[:, :, None]  # (N, 9, 1)
-        num += torch.log2(1 + (g * g * ss)[:, None] * lam / (vv[:, None] + VIF_SIGMA_NSQ)).sum(dim=(1, 2)).double()
-        den += torch.log2(1 + ss[:, None] * lam / VIF_SIGMA_NSQ).sum(dim=(1, 2)).double()
+        # image by image: the float64 statistics of one subband then stay in cache
+        terms = [_vif_terms(both[i : i + 1], both[n + i : n + i + 1], winsize) for i in range(n)]
+        num += torch.cat([t[0] for t in terms])
+        den += torch.cat([t[1] for t in terms])
     return num / den
+
+
+def _vif_terms(y: torch.Tensor, yn: torch.Tensor, winsize: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One subband's numerator and denominator sums ``(B,)`` (float64) of reference ``y`` and distorted ``yn``."""
+    g, vv = _channel_params(y, yn, winsize)
+    ss, lam = _gsm_params(y)
+    off = math.ceil(((winsize - 1) / 2) / VIF_M)
+    crop = (..., slice(off, -off), slice(off, -off))
+    g, vv, ss = g[crop].flatten(1), vv[crop].flatten(1), ss[crop].flatten(1)
+    lam = lam[:, :, None]  # (B, 9, 1)
+    num = torch.log2(1 + (g * g * ss)[:, None] * lam / (vv[:, None] + VIF_SIGMA_NSQ)).sum(dim=(1, 2)).double()
+    den = torch.log2(1 + ss[:, None] * lam / VIF_SIGMA_NSQ).sum(dim=(1, 2)).double()
+    return num, den
 
 
 def vifp(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
