@@ -93,8 +93,8 @@ def _resize_phases(in_len: int, out_len: int) -> tuple[int, int, int, int, list[
     """The taps of :func:`imresize_taps` as ``q`` phases repeating every ``p`` input samples, or None.
 
     With ``out / in = q / p`` in lowest terms, output ``phi + q j`` reads inputs ``start_phi + p j + t``
-    (before mirroring) with the weights of output ``phi``. Returns ``(p, q, pad_before, pad_after,
-    [(start_phi, weights_phi), ...])`` when ``q <= 8`` (more phases cost more than a gather per tap)
+    (before mirroring) with the weights of output ``phi`` (leading and trailing zero weights dropped).
+    Returns ``(p, q, pad_before, pad_after, [(start_phi, weights_phi), ...])`` when ``q <= 8`` (more phases cost more than a gather per tap)
     and the computed taps follow that pattern exactly (weights to 1e-12), else None.
     """
     idx, w = imresize_taps(in_len, out_len)
@@ -113,10 +113,18 @@ def _resize_phases(in_len: int, out_len: int) -> tuple[int, int, int, int, list[
             return None
         if not torch.allclose(w[j], w[phi].expand_as(w[j]), rtol=0, atol=1e-12):
             return None
-        phases.append((int(left[phi]), [float(v) for v in w[phi]]))
-    taps = idx.shape[1]
-    before = max(0, -int(left.min()))
-    after = max(0, int(left.max()) + taps - in_len)
+        start, weights = int(left[phi]), [float(v) for v in w[phi]]
+        # taps of weight exactly 0 add nothing (to finite data): dropped, with the padding they needed
+        while weights[0] == 0.0:
+            start, weights = start + 1, weights[1:]
+        while weights[-1] == 0.0:
+            weights = weights[:-1]
+        phases.append((start, weights))
+    before = max(0, -min(start for start, _ in phases))
+    after = max(
+        0,
+        max(start + p * (len(range(phi, out_len, q)) - 1) + len(wts) for phi, (start, wts) in enumerate(phases)) - in_len,
+    )
     return p, q, before, after, phases
 
 
@@ -184,14 +192,18 @@ def sdsp_rgb2lab(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def _rgb01_to_lab(c: torch.Tensor) -> torch.Tensor:
-    """:func:`sdsp_rgb2lab` of RGB in [0, 1]."""
-    lin = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    """:func:`sdsp_rgb2lab` of RGB in [0, 1] (in-place chains: the same operations, fewer buffers)."""
+    lin = torch.where(c <= 0.04045, c / 12.92, (c + 0.055).div_(1.055).pow_(2.4))
     m = torch.tensor(RGB2XYZ, dtype=c.dtype, device=c.device)
     white = torch.tensor(WHITE, dtype=c.dtype, device=c.device).view(1, 3, 1, 1)
-    xyz = torch.einsum("kc,nchw->nkhw", m, lin) / white
-    f = torch.where(xyz > 0.008856, xyz ** (1.0 / 3.0), (903.3 * xyz + 16.0) / 116.0)
+    xyz = torch.einsum("kc,nchw->nkhw", m, lin).div_(white)
+    f = torch.where(xyz > 0.008856, xyz.pow(1.0 / 3.0), xyz.mul_(903.3).add_(16.0).div_(116.0))
     fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]
-    return torch.cat((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=1)
+    lab = torch.empty_like(f)
+    torch.mul(fy, 116.0, out=lab[:, 0:1]).sub_(16.0)
+    torch.sub(fx, fy, out=lab[:, 1:2]).mul_(500.0)
+    torch.sub(fy, fz, out=lab[:, 2:3]).mul_(200.0)
+    return lab
 
 
 @functools.lru_cache(maxsize=4)
@@ -215,7 +227,9 @@ def _sdsp_priors(rows: int, cols: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _minmax(x: torch.Tensor) -> torch.Tensor:
     """Per-image ``(x - min) / (max - min)`` (MATLAB ``mat2gray``); 0 where the image is constant."""
-    lo, hi = (v.view(-1, *([1] * (x.ndim - 1))) for v in torch.aminmax(x.flatten(1), dim=1))
+    flat = x.flatten(1)  # amin/amax: the values of min/max, without their indices
+    lo = flat.amin(dim=1).view(-1, *([1] * (x.ndim - 1)))
+    hi = flat.amax(dim=1).view(-1, *([1] * (x.ndim - 1)))
     span = hi - lo
     return torch.where(span > 0, (x - lo) / torch.where(span > 0, span, 1.0), 0.0)
 
@@ -258,15 +272,12 @@ def _features(x: torch.Tensor) -> torch.Tensor:
     if rgb.shape[1] == 1:
         rgb = rgb.expand(-1, 3, -1, -1)
     f = downsample_factor(*x.shape[-2:])
-    return torch.cat([_features_one(rgb[i : i + 1], f) for i in range(rgb.shape[0])])
-
-
-def _features_one(rgb: torch.Tensor, f: int) -> torch.Tensor:
-    """:func:`_features` of RGB in [0, 1] with the downsampling factor ``f``."""
     small = downsample_zeros(rgb, f)
     r, g, b = small[:, 0:1], small[:, 1:2], small[:, 2:3]
     lmn = [r * (255.0 * m[0]) + g * (255.0 * m[1]) + b * (255.0 * m[2]) for m in LMN]
-    return torch.cat((*lmn, downsample_zeros(_sdsp01(rgb), f), gradient_magnitude(lmn[0])), dim=1)
+    # the saliency image by image: its full-size resampling then stays in cache
+    vs = torch.cat([downsample_zeros(_sdsp01(rgb[i : i + 1]), f) for i in range(rgb.shape[0])])
+    return torch.cat((*lmn, vs, gradient_magnitude(lmn[0])), dim=1)
 
 
 def vsi(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
