@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from paradigm.metrics._filters import conv2_same, matlab_average_downsample, separable_filter_valid
-from paradigm.metrics.fsim import downsample_zeros, matlab_median
+from paradigm.metrics.fsim import _median_nonneg_f32, downsample_zeros, matlab_median
 from paradigm.metrics.nlpd import BURT_ADELSON, _dn_conv, _downsample, _pad_symmetric2, _upsample, dn_filter
 from paradigm.metrics.piqe import _sliding_std
 from paradigm.metrics.vif import _box_sum_sampled
@@ -39,6 +39,24 @@ def test_matlab_median_cpu_path_matches_kthvalue(n: int) -> None:
     lo, hi = x.kthvalue(max(k, 1), dim=-1).values, x.kthvalue(k + 1, dim=-1).values
     want = hi if n % 2 else 0.5 * (lo + hi)
     torch.testing.assert_close(matlab_median(x), want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 100, 49152, 49153])
+@pytest.mark.parametrize("kind", ["uniform", "ties", "zeros", "wide"])
+def test_matlab_median_float32_histogram_path_is_exact(n: int, kind: str) -> None:
+    # non-negative float32 rows take the radix-histogram selection; it must equal kthvalue exactly
+    x = _rand(4, n).float()
+    if kind == "ties":
+        x = (x * 4).floor()
+    elif kind == "zeros":
+        x[:, : n // 2 + 1] = 0.0
+    elif kind == "wide":
+        x = x**12 * 1e6
+    k = n // 2
+    lo, hi = x.kthvalue(max(k, 1), dim=-1).values, x.kthvalue(k + 1, dim=-1).values
+    want = hi if n % 2 else 0.5 * (lo + hi)
+    torch.testing.assert_close(matlab_median(x), want, rtol=0, atol=0)
+    torch.testing.assert_close(_median_nonneg_f32(x), want, rtol=0, atol=0)
 
 
 def _upsample_reference(x: torch.Tensor, odd: tuple[int, int], k: torch.Tensor) -> torch.Tensor:

@@ -370,7 +370,7 @@ class FSIM(_FRPerceptual):
     """FSIM (official FeatureSIM.m, luminance): phase congruency and Scharr gradient similarity."""
 
     name = "fsim"
-    version = "2"
+    version = "3"
     higher_is_better = True
     value_range = (0.0, 1.0)
     description = "Feature similarity FSIM (Zhang et al. 2011, official FeatureSIM.m), luminance only"
@@ -384,7 +384,7 @@ class FSIMc(_FRPerceptual):
     """FSIMc (official FeatureSIM.m): FSIM with YIQ chroma similarity."""
 
     name = "fsimc"
-    version = "2"
+    version = "3"
     higher_is_better = True
     value_range = (0.0, 1.0)
     description = "Feature similarity FSIMc (Zhang et al. 2011, official FeatureSIM.m), with YIQ chroma"
