@@ -167,29 +167,30 @@ _MEDIAN_SHIFT = 18
 
 
 def _median_nonneg_f32(x: torch.Tensor) -> torch.Tensor:
-    """MATLAB median of each row of a non-negative float32 ``(R, n)`` tensor (no ``-0.0``), exactly.
+    """MATLAB median of each row of a non-negative float32 CPU ``(R, n)`` tensor (no ``-0.0``), exactly.
 
     The bit patterns of non-negative floats sort as integers, so a histogram of their top bits
-    locates the bin(s) holding the middle rank(s); only the values in those bins are sorted.
+    locates the bin(s) holding the middle rank(s) of each row; only the values in those bins are
+    sorted (all rows at once, keyed by row). The small steps run in numpy (cheaper per call than
+    torch here), the histogram in torch.
     """
     r, n = x.shape
     bins = 1 << (31 - _MEDIAN_SHIFT)
-    top = x.view(torch.int32) >> _MEDIAN_SHIFT
-    key = top + (torch.arange(r, dtype=torch.int32) * bins)[:, None]
-    cum = torch.bincount(key.view(-1), minlength=r * bins).view(r, bins).cumsum_(1)
-    ranks = [n // 2, n // 2 + 1] if n % 2 == 0 else [n // 2 + 1]  # 1-based ranks of the middle value(s)
-    where = torch.searchsorted(cum, torch.tensor(ranks, dtype=cum.dtype).expand(r, -1).contiguous())
+    bits = x.contiguous().numpy().view(np.int32)
+    key = (bits >> _MEDIAN_SHIFT) + (np.arange(r, dtype=np.int32) * bins)[:, None]
+    cum = torch.bincount(torch.from_numpy(key).view(-1), minlength=r * bins).cumsum_(0).numpy()
+    ranks = np.array((0, 1) if n % 2 == 0 else (1,))  # 1-based middle ranks are n // 2 + these
+    targets = (np.arange(r) * n)[:, None] + (n // 2 + ranks)[None]  # ranks over all rows, (r, 1 or 2)
+    where = np.searchsorted(cum, targets.ravel()).reshape(r, -1)  # the bins holding the middle values
     lo, hi = where[:, :1], where[:, -1:]
-    below = torch.where(lo > 0, cum.gather(1, (lo - 1).clamp_min(0)), 0)[:, 0].tolist()
-    # the values of every row's middle bins, in row order, and how many each row has
-    mask = top == lo if bool((lo == hi).all()) else (top >= lo) & (top <= hi)
-    picked = torch.masked_select(x, mask)
-    counts = (cum.gather(1, hi)[:, 0] - torch.tensor(below, dtype=cum.dtype)).tolist()
-    out = torch.empty(r, dtype=x.dtype)
-    for i, vals in enumerate(picked.split(counts)):
-        mid = vals.sort().values[ranks[0] - 1 - below[i] : ranks[-1] - below[i]]
-        out[i] = mid[0] if n % 2 else 0.5 * (mid[0] + mid[1])
-    return out
+    mask = key == lo if bool((lo == hi).all()) else (key >= lo) & (key <= hi)
+    # the picked values, each row's in a run, sorted within rows by (row, bits) in one int64 sort
+    picked = np.sort((key[mask].astype(np.int64) << 31) | bits[mask])
+    below = np.where(lo[:, 0] > 0, cum[np.maximum(lo[:, 0] - 1, 0)], 0)  # values before the bin(s)
+    start = np.cumsum(cum[hi[:, 0]] - below) - (cum[hi[:, 0]] - below)  # where each row's run begins
+    pos = start[:, None] + (targets - below[:, None] - 1)
+    mid = (picked[pos.ravel()] & 0x7FFFFFFF).astype(np.int32).view(np.float32).reshape(r, -1)
+    return torch.from_numpy(mid[:, 0].copy() if n % 2 else np.float32(0.5) * (mid[:, 0] + mid[:, 1]))
 
 
 def phase_congruency(y: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ._filters import gaussian_kernel1d, separable_filter_valid
+from ._filters import MEMO, _values_ok, gaussian_kernel1d, separable_filter_valid
 from .base import Kind, Metric, Pillar, Reference, check_image
 from .registry import register
 from .vif import _grey
@@ -140,7 +140,7 @@ def piqe(x: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(N,)`` float64 PIQE in [0, 100]; lower is better.
     """
-    check_image(x)
+    _check(x)
     if min(x.shape[-2:]) < PIQE_BLOCK:
         raise InputError(f"images of {tuple(x.shape[-2:])} px are too small for PIQE (min {PIQE_BLOCK} px)")
     g = _grey(x)  # shared with VIF, VIFP, NLPD and CW-SSIM on the same batch
@@ -148,10 +148,23 @@ def piqe(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([_piqe_one(g[i : i + 1]) for i in range(g.shape[0])])
 
 
+def _check(x: torch.Tensor) -> None:
+    """:func:`check_image`, with its value scan (one ``aminmax`` pass) done once per batch tensor."""
+    if not (
+        isinstance(x, torch.Tensor)
+        and x.ndim == 4
+        and x.shape[1] in (1, 3)
+        and x.is_floating_point()
+        and MEMO.get_or_compute("valid", (x,), lambda: _values_ok(x))
+    ):
+        check_image(x)
+
+
 def _piqe_one(g: torch.Tensor) -> torch.Tensor:
     """PIQE of ``(N, 1, H, W)`` 0..255 grey images (float64)."""
-    peak = g.flatten(1).max(dim=1).values.clamp_min(1e-12).view(-1, 1, 1, 1)
-    g = torch.floor(255.0 * g / peak + 0.5)
+    peak = g.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    if not bool((peak == 255.0).all()):  # 255 g / 255 rounds back to the integer g itself
+        g = torch.floor(255.0 * g / peak + 0.5)
     var, artifact, noisy = _block_stats(_mscn(_pad_post_symmetric(g, PIQE_BLOCK)))
     active = var > PIQE_ACTIVITY_THRESHOLD
     scores = active * (artifact * (1 - var) + noisy * var)
