@@ -35,6 +35,7 @@ import functools
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from ._filters import MEMO, fast_check_pair
@@ -192,18 +193,27 @@ def sdsp_rgb2lab(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def _rgb01_to_lab(c: torch.Tensor) -> torch.Tensor:
-    """:func:`sdsp_rgb2lab` of RGB in [0, 1] (in-place chains: the same operations, fewer buffers)."""
-    lin = torch.where(c <= 0.04045, c / 12.92, (c + 0.055).div_(1.055).pow_(2.4))
+    """:func:`sdsp_rgb2lab` of RGB in [0, 1].
+
+    On CPU the elementwise steps run in numpy, whose SIMD ``power`` and ``cbrt`` are several times
+    faster than torch's ``pow`` (the cube root is ``cbrt``, within 2 ulp of ``x ** (1/3)``).
+    """
     m = torch.tensor(RGB2XYZ, dtype=c.dtype, device=c.device)
     white = torch.tensor(WHITE, dtype=c.dtype, device=c.device).view(1, 3, 1, 1)
-    xyz = torch.einsum("kc,nchw->nkhw", m, lin).div_(white)
-    f = torch.where(xyz > 0.008856, xyz.pow(1.0 / 3.0), xyz.mul_(903.3).add_(16.0).div_(116.0))
+    if c.device.type == "cpu" and not c.requires_grad:
+        a = c.numpy()
+        k = a.dtype.type  # constants in the data's precision
+        lin = np.where(a <= k(0.04045), a / k(12.92), np.power((a + k(0.055)) / k(1.055), k(2.4)))
+        xyz = (torch.einsum("kc,nchw->nkhw", m, torch.from_numpy(lin)) / white).numpy()
+        f = np.where(xyz > k(0.008856), np.cbrt(xyz), (k(903.3) * xyz + k(16.0)) / k(116.0))
+        fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]
+        lab = (k(116.0) * fy - k(16.0), k(500.0) * (fx - fy), k(200.0) * (fy - fz))
+        return torch.from_numpy(np.concatenate(lab, axis=1))
+    lin = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = torch.einsum("kc,nchw->nkhw", m, lin) / white
+    f = torch.where(xyz > 0.008856, xyz ** (1.0 / 3.0), (903.3 * xyz + 16.0) / 116.0)
     fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]
-    lab = torch.empty_like(f)
-    torch.mul(fy, 116.0, out=lab[:, 0:1]).sub_(16.0)
-    torch.sub(fx, fy, out=lab[:, 1:2]).mul_(500.0)
-    torch.sub(fy, fz, out=lab[:, 2:3]).mul_(200.0)
-    return lab
+    return torch.cat((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=1)
 
 
 @functools.lru_cache(maxsize=4)
@@ -310,7 +320,7 @@ class VSI(_FRPerceptual):
     """VSI (official VSI.m): saliency-weighted gradient and chroma similarity."""
 
     name = "vsi"
-    version = "2"
+    version = "3"
     higher_is_better = True
     value_range = (0.0, 1.0)
     min_size = VSI_MIN_SIZE
