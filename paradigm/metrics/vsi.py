@@ -201,19 +201,24 @@ def _rgb01_to_lab(c: torch.Tensor) -> torch.Tensor:
     m = torch.tensor(RGB2XYZ, dtype=c.dtype, device=c.device)
     white = torch.tensor(WHITE, dtype=c.dtype, device=c.device).view(1, 3, 1, 1)
     if c.device.type == "cpu" and not c.requires_grad:
-        a = c.numpy()
-        k = a.dtype.type  # constants in the data's precision
-        lin = np.where(a <= k(0.04045), a / k(12.92), np.power((a + k(0.055)) / k(1.055), k(2.4)))
-        xyz = (torch.einsum("kc,nchw->nkhw", m, torch.from_numpy(lin)) / white).numpy()
-        f = np.where(xyz > k(0.008856), np.cbrt(xyz), (k(903.3) * xyz + k(16.0)) / k(116.0))
-        fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]
-        lab = (k(116.0) * fy - k(16.0), k(500.0) * (fx - fy), k(200.0) * (fy - fz))
-        return torch.from_numpy(np.concatenate(lab, axis=1))
+        return _rgb01_to_lab_numpy(c, m, white)
     lin = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     xyz = torch.einsum("kc,nchw->nkhw", m, lin) / white
     f = torch.where(xyz > 0.008856, xyz ** (1.0 / 3.0), (903.3 * xyz + 16.0) / 116.0)
     fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]
     return torch.cat((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=1)
+
+
+def _rgb01_to_lab_numpy(c: torch.Tensor, m: torch.Tensor, white: torch.Tensor) -> torch.Tensor:
+    """The CPU path of :func:`_rgb01_to_lab` (``m`` the XYZ matrix, ``white`` the reference white)."""
+    a = c.numpy()
+    k = a.dtype.type  # constants in the data's precision
+    lin = np.where(a <= k(0.04045), a / k(12.92), np.power((a + k(0.055)) / k(1.055), k(2.4)))
+    xyz = (torch.einsum("kc,nchw->nkhw", m, torch.from_numpy(lin)) / white).numpy()
+    f = np.where(xyz > k(0.008856), np.cbrt(xyz), (k(903.3) * xyz + k(16.0)) / k(116.0))
+    fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]
+    lab = (k(116.0) * fy - k(16.0), k(500.0) * (fx - fy), k(200.0) * (fy - fz))
+    return torch.from_numpy(np.concatenate(lab, axis=1))
 
 
 @functools.lru_cache(maxsize=4)
