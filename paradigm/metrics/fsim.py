@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ._filters import MEMO, conv2_same, fast_check_pair
+from ._filters import MEMO, conv2_same, fast_check_pair, kernel_threads, thread_map
 from .base import FullReferenceMetric, Pillar
 from .registry import register
 
@@ -171,14 +171,14 @@ def _median_nonneg_f32(x: torch.Tensor) -> torch.Tensor:
 
     The bit patterns of non-negative floats sort as integers, so a histogram of their top bits
     locates the bin(s) holding the middle rank(s) of each row; only the values in those bins are
-    sorted (all rows at once, keyed by row). The small steps run in numpy (cheaper per call than
-    torch here), the histogram in torch.
+    sorted (all rows at once, keyed by row). All in numpy: cheaper per call than torch here, and
+    free of torch's thread pool when run from :func:`thread_map`.
     """
     r, n = x.shape
     bins = 1 << (31 - _MEDIAN_SHIFT)
     bits = x.contiguous().numpy().view(np.int32)
     key = (bits >> _MEDIAN_SHIFT) + (np.arange(r, dtype=np.int32) * bins)[:, None]
-    cum = torch.bincount(torch.from_numpy(key).view(-1), minlength=r * bins).cumsum_(0).numpy()
+    cum = np.bincount(key.ravel(), minlength=r * bins).cumsum()
     ranks = np.array((0, 1) if n % 2 == 0 else (1,))  # 1-based middle ranks are n // 2 + these
     targets = (np.arange(r) * n)[:, None] + (n // 2 + ranks)[None]  # ranks over all rows, (r, 1 or 2)
     where = np.searchsorted(cum, targets.ravel()).reshape(r, -1)  # the bins holding the middle values
@@ -209,16 +209,70 @@ def phase_congruency(y: torch.Tensor) -> torch.Tensor:
     n, _, rows, cols = y.shape
     filters, thresh_scale = _pc_filters_as(rows, cols, y.dtype, y.device)
     spectra = torch.fft.fft2(y[:, 0])  # (N, H, W)
+    out = torch.empty_like(y)
+    if y.device.type == "cpu" and not y.requires_grad:
+        return _pc_cpu(spectra, filters, thresh_scale, out)
     work = torch.empty(filters.shape[:-1], dtype=spectra.dtype, device=y.device)
     planes = torch.empty((2, *filters.shape[:-1]), dtype=y.dtype, device=y.device)
-    out = torch.empty_like(y)
     for i in range(n):
-        # the real filter scales the real and imaginary parts of the spectrum alike
-        torch.mul(torch.view_as_real(spectra[i]), filters, out=torch.view_as_real(work))
-        eo = torch.fft.ifft2(work, out=work)  # (O, S, H, W): E + iO
+        eo = torch.fft.ifft2(_filtered(spectra[i], filters, work), out=work)  # (O, S, H, W): E + iO
         planes.copy_(torch.view_as_real(eo).permute(4, 0, 1, 2, 3))
         out[i, 0] = _pc_reduce(planes[0], planes[1], thresh_scale)
     return out
+
+
+def _filtered(spectrum: torch.Tensor, filters: torch.Tensor, work: torch.Tensor) -> torch.Tensor:
+    """``spectrum`` times every (real) filter, into the complex ``work`` buffer: the real filter scales
+    the real and imaginary parts alike (``filters`` holds each value twice)."""
+    torch.mul(torch.view_as_real(spectrum), filters, out=torch.view_as_real(work))
+    return work
+
+
+def _pc_cpu(spectra: torch.Tensor, filters: torch.Tensor, thresh_scale: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """:func:`phase_congruency` on CPU: the inverse FFTs of a few images (torch, all cores), then
+    their reductions side by side in numpy (:func:`thread_map`, one image per task: the values do
+    not depend on the thread count)."""
+    n = spectra.shape[0]
+    step = max(1, min(kernel_threads(), n))
+    works = [torch.empty(filters.shape[:-1], dtype=spectra.dtype) for _ in range(step)]
+    scale = thresh_scale.numpy()
+    for first in range(0, n, step):
+        idx = range(first, min(first + step, n))
+        eos = [torch.fft.ifft2(_filtered(spectra[i], filters, w), out=w).numpy() for i, w in zip(idx, works, strict=False)]
+        for i, pc in zip(idx, thread_map(lambda eo: _pc_reduce_numpy(eo, scale), eos), strict=True):
+            out[i, 0] = torch.from_numpy(pc)
+    return out
+
+
+def _pc_reduce_numpy(eo: np.ndarray, thresh_scale: np.ndarray) -> np.ndarray:
+    """:func:`_pc_reduce` on CPU, from the complex responses ``eo`` ``(O, S, H, W)`` themselves.
+
+    numpy's complex ``abs`` and multiply are SIMD loops over the interleaved values, so the real and
+    imaginary parts need no separate copies (torch's complex ``abs`` is several times slower).
+    """
+    k = eo.real.dtype.type
+    amp = np.abs(eo)
+    s0 = eo[:, 0]
+    amp2 = (s0.real * s0.real + s0.imag * s0.imag).reshape(eo.shape[0], -1)  # smallest-scale energy
+    med = _median_nonneg_f32(torch.from_numpy(amp2)) if amp2.dtype == np.float32 else None
+    med = matlab_median(torch.from_numpy(amp2)) if med is None else med
+    thresh = np.sqrt(med.numpy()) * thresh_scale
+    an_all = amp.sum(axis=(0, 1))
+    sum_eo = eo.sum(axis=1)  # (O, H, W)
+    mag = np.abs(sum_eo)
+    x_energy = mag + k(PC_EPSILON)
+    unit_conj = np.empty_like(sum_eo)  # conj(sum_eo) / x_energy = (m_e, -m_o)
+    np.divide(sum_eo.real, x_energy, out=unit_conj.real)
+    np.divide(sum_eo.imag, x_energy, out=unit_conj.imag)
+    np.negative(unit_conj.imag, out=unit_conj.imag)
+    # Im((E + iO)(m_e - i m_o)) = O m_e - E m_o
+    cross = np.abs(np.multiply(eo, unit_conj[:, None]).imag).sum(axis=1)
+    energy = mag * mag
+    energy /= x_energy
+    energy -= cross
+    energy -= thresh[:, None, None]
+    energy = np.maximum(energy, k(0.0), out=energy).sum(axis=0)
+    return np.where(an_all > 0, energy / np.where(an_all > 0, an_all, k(1.0)), k(0.0))
 
 
 def _pc_reduce(e: torch.Tensor, o: torch.Tensor, thresh_scale: torch.Tensor) -> torch.Tensor:
