@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._filters import MEMO, fast_check_pair
+from ._filters import MEMO, fast_check_pair, thread_map
 from .fsim import (
     _FRPerceptual,
     downsample_factor,
@@ -210,15 +210,20 @@ def _rgb01_to_lab(c: torch.Tensor) -> torch.Tensor:
 
 
 def _rgb01_to_lab_numpy(c: torch.Tensor, m: torch.Tensor, white: torch.Tensor) -> torch.Tensor:
-    """The CPU path of :func:`_rgb01_to_lab` (``m`` the XYZ matrix, ``white`` the reference white)."""
-    a = c.numpy()
+    """The CPU path of :func:`_rgb01_to_lab` (``m`` the XYZ matrix, ``white`` the reference white):
+    image by image, side by side on all cores (:func:`thread_map`; the values do not depend on it)."""
+    mw = (m.double() / white.view(3, 1).double()).numpy()  # XYZ rows scaled by 1 / white
+    return torch.from_numpy(np.stack(thread_map(lambda i: _lab_numpy(c[i].numpy(), mw), range(c.shape[0]))))
+
+
+def _lab_numpy(a: np.ndarray, mw: np.ndarray) -> np.ndarray:
+    """Lab of one ``(3, H, W)`` RGB image in [0, 1]; ``mw`` is the RGB -> XYZ / white matrix."""
     k = a.dtype.type  # constants in the data's precision
     lin = np.where(a <= k(0.04045), a / k(12.92), np.power((a + k(0.055)) / k(1.055), k(2.4)))
-    xyz = (torch.einsum("kc,nchw->nkhw", m, torch.from_numpy(lin)) / white).numpy()
+    xyz = np.einsum("kc,chw->khw", mw.astype(a.dtype), lin)
     f = np.where(xyz > k(0.008856), np.cbrt(xyz), (k(903.3) * xyz + k(16.0)) / k(116.0))
-    fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]
-    lab = (k(116.0) * fy - k(16.0), k(500.0) * (fx - fy), k(200.0) * (fy - fz))
-    return torch.from_numpy(np.concatenate(lab, axis=1))
+    fx, fy, fz = f[0], f[1], f[2]
+    return np.stack((k(116.0) * fy - k(16.0), k(500.0) * (fx - fy), k(200.0) * (fy - fz)))
 
 
 @functools.lru_cache(maxsize=4)
@@ -290,8 +295,7 @@ def _features(x: torch.Tensor) -> torch.Tensor:
     small = downsample_zeros(rgb, f)
     r, g, b = small[:, 0:1], small[:, 1:2], small[:, 2:3]
     lmn = [r * (255.0 * m[0]) + g * (255.0 * m[1]) + b * (255.0 * m[2]) for m in LMN]
-    # the saliency image by image: its full-size resampling then stays in cache
-    vs = torch.cat([downsample_zeros(_sdsp01(rgb[i : i + 1]), f) for i in range(rgb.shape[0])])
+    vs = downsample_zeros(_sdsp01(rgb), f)
     return torch.cat((*lmn, vs, gradient_magnitude(lmn[0])), dim=1)
 
 
