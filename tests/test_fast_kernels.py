@@ -14,7 +14,13 @@ import torch.nn.functional as F
 
 from paradigm.metrics._filters import conv2_same, matlab_average_downsample, separable_filter_valid
 from paradigm.metrics.fidelity import matlab_gray255
-from paradigm.metrics.fsim import _median_nonneg_f32, downsample_zeros, matlab_median
+from paradigm.metrics.fsim import (
+    _median_nonneg_f32,
+    downsample_zeros,
+    gradient_magnitude,
+    matlab_median,
+    scharr_kernels,
+)
 from paradigm.metrics.nlpd import BURT_ADELSON, _dn_conv, _downsample, _pad_symmetric2, _upsample, dn_filter
 from paradigm.metrics.piqe import _sliding_std
 from paradigm.metrics.vif import _box_sum_sampled, _gray255_numpy
@@ -121,3 +127,10 @@ def test_vif_numpy_grey_equals_matlab_gray255(channels: int, dtype: torch.dtype)
     want = matlab_gray255(x.to(torch.float64), quantize=True, y_channel=False)
     got = torch.from_numpy(np.stack([_gray255_numpy(x[i].numpy()) for i in range(4)]))
     torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_scharr_gradient_from_shifts_matches_conv2_same() -> None:
+    x = _rand(2, 3, 37, 52) * 255.0
+    dx, dy = scharr_kernels()
+    want = torch.sqrt(conv2_same(x, dx) ** 2 + conv2_same(x, dy) ** 2)
+    torch.testing.assert_close(gradient_magnitude(x), want, rtol=1e-12, atol=1e-10)

@@ -36,11 +36,12 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.fft
 import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ._filters import MEMO, conv2_same, fast_check_pair, kernel_threads, thread_map
+from ._filters import MEMO, fast_check_pair, thread_map
 from .base import FullReferenceMetric, Pillar
 from .registry import register
 
@@ -64,10 +65,19 @@ def scharr_kernels(dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, to
 
 
 def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
-    """``sqrt(conv2(x, dx, 'same')^2 + conv2(x, dy, 'same')^2)`` with the Scharr kernels, per channel."""
-    dx, dy = scharr_kernels(x.dtype)
-    gx, gy = conv2_same(x, dx), conv2_same(x, dy)
-    return torch.sqrt(gx * gx + gy * gy)
+    """``sqrt(conv2(x, dx, 'same')^2 + conv2(x, dy, 'same')^2)`` with the Scharr kernels, per channel.
+
+    The kernels are separable (``[3 10 3]' * [1 0 -1] / 16`` and its transpose): with zero padding,
+    ``gx = (3 d(i-1) + 10 d(i) + 3 d(i+1)) / 16`` with ``d(i) = x(i, j+1) - x(i, j-1)``, and ``gy``
+    likewise, from shifted slices (several times faster on CPU than two depthwise convolutions; the
+    same values up to float rounding as :func:`scharr_kernels` through ``conv2_same``).
+    """
+    xp = F.pad(x, (1, 1, 1, 1))
+    d = xp[..., 2:] - xp[..., :-2]  # (.., H + 2, W): x(i, j + 1) - x(i, j - 1)
+    gx = (d[..., :-2, :] + d[..., 2:, :]).mul_(3.0).add_(d[..., 1:-1, :], alpha=10.0)
+    e = xp[..., 2:, :] - xp[..., :-2, :]  # (.., H, W + 2): x(i + 1, j) - x(i - 1, j)
+    gy = (e[..., :-2] + e[..., 2:]).mul_(3.0).add_(e[..., 1:-1], alpha=10.0)
+    return gx.mul_(gx).addcmul_(gy, gy).sqrt_().div_(16.0)
 
 
 def similarity(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
@@ -229,18 +239,22 @@ def _filtered(spectrum: torch.Tensor, filters: torch.Tensor, work: torch.Tensor)
 
 
 def _pc_cpu(spectra: torch.Tensor, filters: torch.Tensor, thresh_scale: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """:func:`phase_congruency` on CPU: the inverse FFTs of a few images (torch, all cores), then
-    their reductions side by side in numpy (:func:`thread_map`, one image per task: the values do
-    not depend on the thread count)."""
-    n = spectra.shape[0]
-    step = max(1, min(kernel_threads(), n))
-    works = [torch.empty(filters.shape[:-1], dtype=spectra.dtype) for _ in range(step)]
+    """:func:`phase_congruency` on CPU, image by image in numpy and ``scipy.fft`` (which release the
+    GIL and use no OpenMP team), the images side by side on all cores (:func:`thread_map`): both cores
+    do useful work instead of one waiting at torch's barriers. Each image is computed alone, so the
+    values do not depend on the thread count."""
+    spec = spectra.numpy()
+    filt = filters.numpy()  # (O, S, H, W, 2): each real filter value twice
     scale = thresh_scale.numpy()
-    for first in range(0, n, step):
-        idx = range(first, min(first + step, n))
-        eos = [torch.fft.ifft2(_filtered(spectra[i], filters, w), out=w).numpy() for i, w in zip(idx, works, strict=False)]
-        for i, pc in zip(idx, thread_map(lambda eo: _pc_reduce_numpy(eo, scale), eos), strict=True):
-            out[i, 0] = torch.from_numpy(pc)
+
+    def one(i: int) -> np.ndarray:
+        work = np.empty(filt.shape[:-1], dtype=spec.dtype)
+        # the real filter scales the real and imaginary parts of the spectrum alike
+        np.multiply(spec[i].view(filt.dtype).reshape(filt.shape[2:]), filt, out=work.view(filt.dtype).reshape(filt.shape))
+        return _pc_reduce_numpy(scipy.fft.ifft2(work, overwrite_x=True, workers=1), scale)
+
+    for i, pc in enumerate(thread_map(one, range(spec.shape[0]))):
+        out[i, 0] = torch.from_numpy(pc)
     return out
 
 
