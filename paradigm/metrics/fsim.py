@@ -207,8 +207,9 @@ def phase_congruency(y: torch.Tensor) -> torch.Tensor:
     """Phase congruency maps of ``phasecong2`` (FeatureSIM.m) for a batch of grey images.
 
     The image spectra are computed at once; each image's ``O x S`` filter responses come from one
-    batched in-place inverse FFT and are reduced image by image (so the working set stays in
-    cache), on the real and imaginary planes separated once.
+    batched inverse FFT and are reduced image by image (so the working set stays in cache). On CPU
+    that per-image work runs in numpy and ``scipy.fft``, images side by side (:func:`_pc_cpu`);
+    elsewhere in torch, on the real and imaginary planes separated once (:func:`_pc_reduce`).
 
     Args:
         y: ``(N, 1, H, W)`` luminance on the 0..255 scale (float32 or float64; computed in its dtype).
