@@ -7,15 +7,23 @@ random data with the plain torch/MATLAB-semantics computation it stands for.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from paradigm.metrics._filters import conv2_same, matlab_average_downsample, separable_filter_valid
-from paradigm.metrics.fsim import downsample_zeros, matlab_median
+from paradigm.metrics.fidelity import matlab_gray255
+from paradigm.metrics.fsim import (
+    _median_nonneg_f32,
+    downsample_zeros,
+    gradient_magnitude,
+    matlab_median,
+    scharr_kernels,
+)
 from paradigm.metrics.nlpd import BURT_ADELSON, _dn_conv, _downsample, _pad_symmetric2, _upsample, dn_filter
 from paradigm.metrics.piqe import _sliding_std
-from paradigm.metrics.vif import _box_sum_sampled
+from paradigm.metrics.vif import _box_sum_sampled, _gray255_numpy
 from paradigm.metrics.vsi import _resize_axis, _resize_axis_gather
 
 
@@ -39,6 +47,24 @@ def test_matlab_median_cpu_path_matches_kthvalue(n: int) -> None:
     lo, hi = x.kthvalue(max(k, 1), dim=-1).values, x.kthvalue(k + 1, dim=-1).values
     want = hi if n % 2 else 0.5 * (lo + hi)
     torch.testing.assert_close(matlab_median(x), want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 100, 49152, 49153])
+@pytest.mark.parametrize("kind", ["uniform", "ties", "zeros", "wide"])
+def test_matlab_median_float32_histogram_path_is_exact(n: int, kind: str) -> None:
+    # non-negative float32 rows take the radix-histogram selection; it must equal kthvalue exactly
+    x = _rand(4, n).float()
+    if kind == "ties":
+        x = (x * 4).floor()
+    elif kind == "zeros":
+        x[:, : n // 2 + 1] = 0.0
+    elif kind == "wide":
+        x = x**12 * 1e6
+    k = n // 2
+    lo, hi = x.kthvalue(max(k, 1), dim=-1).values, x.kthvalue(k + 1, dim=-1).values
+    want = hi if n % 2 else 0.5 * (lo + hi)
+    torch.testing.assert_close(matlab_median(x), want, rtol=0, atol=0)
+    torch.testing.assert_close(_median_nonneg_f32(x), want, rtol=0, atol=0)
 
 
 def _upsample_reference(x: torch.Tensor, odd: tuple[int, int], k: torch.Tensor) -> torch.Tensor:
@@ -90,3 +116,21 @@ def test_vif_window_sums_match_box_pooling(winsize: int) -> None:
     yp = F.pad(y, (r, r, r, r), mode="reflect")[..., 1:, 1:]
     want = F.avg_pool2d(yp, winsize, stride=3) * float(winsize * winsize)
     torch.testing.assert_close(_box_sum_sampled(y, winsize), want, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_vif_numpy_grey_equals_matlab_gray255(channels: int, dtype: torch.dtype) -> None:
+    # 8-bit levels (where rounding ties matter) and random values, both dtypes: the same values exactly
+    levels = torch.arange(256, dtype=dtype).view(1, 1, 16, 16).expand(2, channels, 16, 16) / 255.0
+    x = torch.cat((levels, _rand(2, channels, 16, 16).to(dtype)))
+    want = matlab_gray255(x.to(torch.float64), quantize=True, y_channel=False)
+    got = torch.from_numpy(np.stack([_gray255_numpy(x[i].numpy()) for i in range(4)]))
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_scharr_gradient_from_shifts_matches_conv2_same() -> None:
+    x = _rand(2, 3, 37, 52) * 255.0
+    dx, dy = scharr_kernels()
+    want = torch.sqrt(conv2_same(x, dx) ** 2 + conv2_same(x, dy) ** 2)
+    torch.testing.assert_close(gradient_magnitude(x), want, rtol=1e-12, atol=1e-10)

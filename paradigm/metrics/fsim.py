@@ -36,11 +36,12 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.fft
 import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ._filters import MEMO, conv2_same, fast_check_pair
+from ._filters import MEMO, fast_check_pair, thread_map
 from .base import FullReferenceMetric, Pillar
 from .registry import register
 
@@ -64,10 +65,19 @@ def scharr_kernels(dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, to
 
 
 def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
-    """``sqrt(conv2(x, dx, 'same')^2 + conv2(x, dy, 'same')^2)`` with the Scharr kernels, per channel."""
-    dx, dy = scharr_kernels(x.dtype)
-    gx, gy = conv2_same(x, dx), conv2_same(x, dy)
-    return torch.sqrt(gx * gx + gy * gy)
+    """``sqrt(conv2(x, dx, 'same')^2 + conv2(x, dy, 'same')^2)`` with the Scharr kernels, per channel.
+
+    The kernels are separable (``[3 10 3]' * [1 0 -1] / 16`` and its transpose): with zero padding,
+    ``gx = (3 d(i-1) + 10 d(i) + 3 d(i+1)) / 16`` with ``d(i) = x(i, j+1) - x(i, j-1)``, and ``gy``
+    likewise, from shifted slices (several times faster on CPU than two depthwise convolutions; the
+    same values up to float rounding as :func:`scharr_kernels` through ``conv2_same``).
+    """
+    xp = F.pad(x, (1, 1, 1, 1))
+    d = xp[..., 2:] - xp[..., :-2]  # (.., H + 2, W): x(i, j + 1) - x(i, j - 1)
+    gx = (d[..., :-2, :] + d[..., 2:, :]).mul_(3.0).add_(d[..., 1:-1, :], alpha=10.0)
+    e = xp[..., 2:, :] - xp[..., :-2, :]  # (.., H, W + 2): x(i + 1, j) - x(i - 1, j)
+    gy = (e[..., :-2] + e[..., 2:]).mul_(3.0).add_(e[..., 1:-1], alpha=10.0)
+    return gx.mul_(gx).addcmul_(gy, gy).sqrt_().div_(16.0)
 
 
 def similarity(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
@@ -136,12 +146,16 @@ def _pc_filters(rows: int, cols: int) -> tuple[torch.Tensor, torch.Tensor, torch
 def matlab_median(x: torch.Tensor) -> torch.Tensor:
     """Median over the last dimension as MATLAB (mean of the two middle values for an even count).
 
-    On CPU the two middle order statistics come from one ``numpy.partition`` (introselect), several
-    times faster than two ``kthvalue`` calls; elsewhere ``kthvalue`` is used. Both are exact.
+    Exact in every case: non-negative float32 rows on CPU (the energies of ``phasecong2``) go
+    through :func:`_median_nonneg_f32` (a radix histogram, then a sort of the one or two bins
+    holding the middle ranks); other CPU rows through one ``numpy.partition`` (introselect);
+    elsewhere ``kthvalue``.
     """
     n = x.shape[-1]
     k = n // 2
     if x.device.type == "cpu" and not x.requires_grad:
+        if x.dtype == torch.float32 and x.ndim == 2 and n > 0 and _nonneg_bits(x):
+            return _median_nonneg_f32(x.contiguous())
         part = np.partition(x.numpy(), (k - 1, k) if n % 2 == 0 else (k,), axis=-1)
         if n % 2:
             return torch.from_numpy(part[..., k].copy())
@@ -153,12 +167,49 @@ def matlab_median(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (lo + hi)
 
 
+def _nonneg_bits(x: torch.Tensor) -> bool:
+    """Whether every value is ``>= 0`` (no NaN) with a clear sign bit (no ``-0.0``)."""
+    return bool(((x >= 0) & (x.view(torch.int32) >= 0)).all())
+
+
+#: Bits of a float32 dropped for the histogram of :func:`_median_nonneg_f32` (8192 bins per row).
+_MEDIAN_SHIFT = 18
+
+
+def _median_nonneg_f32(x: torch.Tensor) -> torch.Tensor:
+    """MATLAB median of each row of a non-negative float32 CPU ``(R, n)`` tensor (no ``-0.0``), exactly.
+
+    The bit patterns of non-negative floats sort as integers, so a histogram of their top bits
+    locates the bin(s) holding the middle rank(s) of each row; only the values in those bins are
+    sorted (all rows at once, keyed by row). All in numpy: cheaper per call than torch here, and
+    free of torch's thread pool when run from :func:`thread_map`.
+    """
+    r, n = x.shape
+    bins = 1 << (31 - _MEDIAN_SHIFT)
+    bits = x.contiguous().numpy().view(np.int32)
+    key = (bits >> _MEDIAN_SHIFT) + (np.arange(r, dtype=np.int32) * bins)[:, None]
+    cum = np.bincount(key.ravel(), minlength=r * bins).cumsum()
+    ranks = np.array((0, 1) if n % 2 == 0 else (1,))  # 1-based middle ranks are n // 2 + these
+    targets = (np.arange(r) * n)[:, None] + (n // 2 + ranks)[None]  # ranks over all rows, (r, 1 or 2)
+    where = np.searchsorted(cum, targets.ravel()).reshape(r, -1)  # the bins holding the middle values
+    lo, hi = where[:, :1], where[:, -1:]
+    mask = key == lo if bool((lo == hi).all()) else (key >= lo) & (key <= hi)
+    # the picked values, each row's in a run, sorted within rows by (row, bits) in one int64 sort
+    picked = np.sort((key[mask].astype(np.int64) << 31) | bits[mask])
+    below = np.where(lo[:, 0] > 0, cum[np.maximum(lo[:, 0] - 1, 0)], 0)  # values before the bin(s)
+    start = np.cumsum(cum[hi[:, 0]] - below) - (cum[hi[:, 0]] - below)  # where each row's run begins
+    pos = start[:, None] + (targets - below[:, None] - 1)
+    mid = (picked[pos.ravel()] & 0x7FFFFFFF).astype(np.int32).view(np.float32).reshape(r, -1)
+    return torch.from_numpy(mid[:, 0].copy() if n % 2 else np.float32(0.5) * (mid[:, 0] + mid[:, 1]))
+
+
 def phase_congruency(y: torch.Tensor) -> torch.Tensor:
     """Phase congruency maps of ``phasecong2`` (FeatureSIM.m) for a batch of grey images.
 
-    The image spectrum is computed once; each image's ``O x S`` filter responses come from one batched
-    inverse FFT and are reduced at once (image by image, so the working set stays in cache). The
-    per-scale energy sum uses ``sum_s (E m_e + O m_o) = |sum_s EO|^2 / (|sum_s EO| + eps)``.
+    The image spectra are computed at once; each image's ``O x S`` filter responses come from one
+    batched inverse FFT and are reduced image by image (so the working set stays in cache). On CPU
+    that per-image work runs in numpy and ``scipy.fft``, images side by side (:func:`_pc_cpu`);
+    elsewhere in torch, on the real and imaginary planes separated once (:func:`_pc_reduce`).
 
     Args:
         y: ``(N, 1, H, W)`` luminance on the 0..255 scale (float32 or float64; computed in its dtype).
@@ -167,35 +218,114 @@ def phase_congruency(y: torch.Tensor) -> torch.Tensor:
         ``(N, 1, H, W)`` phase congruency (in [0, 1] up to noise compensation).
     """
     n, _, rows, cols = y.shape
-    filters, em_n, an2_aiaj = _pc_filters_as(rows, cols, y.dtype, y.device)
-    noise_k = (math.sqrt(math.pi / 2) + PC_K * math.sqrt(2 - math.pi / 2)) / 1.7
+    filters, thresh_scale = _pc_filters_as(rows, cols, y.dtype, y.device)
     spectra = torch.fft.fft2(y[:, 0])  # (N, H, W)
     out = torch.empty_like(y)
+    if y.device.type == "cpu" and not y.requires_grad:
+        return _pc_cpu(spectra, filters, thresh_scale, out)
+    work = torch.empty(filters.shape[:-1], dtype=spectra.dtype, device=y.device)
+    planes = torch.empty((2, *filters.shape[:-1]), dtype=y.dtype, device=y.device)
     for i in range(n):
-        eo = torch.fft.ifft2(spectra[i] * filters)  # (O, S, H, W): E + iO
-        parts = torch.view_as_real(eo)
-        amp = parts[..., 0].square().addcmul_(parts[..., 1], parts[..., 1])  # squared amplitude
-        # noise threshold per orientation from the median smallest-scale energy (Rayleigh model)
-        mean_e2n = -matlab_median(amp[:, 0].flatten(1)) / math.log(0.5)
-        thresh = torch.sqrt(mean_e2n / em_n * an2_aiaj) * noise_k
-        an_all = amp.sqrt_().sum(dim=(0, 1))
-        # sum_s E m_e + O m_o - |E m_o - O m_e| with (m_e, m_o) = sum_s EO / (|sum_s EO| + eps)
-        sum_eo = eo.sum(dim=1)  # (O, H, W)
-        mag = sum_eo.abs()
-        x_energy = mag + PC_EPSILON
-        cross = eo.mul_((sum_eo / x_energy).conj()[:, None]).imag.contiguous().abs_().sum(dim=1)
-        energy = (mag * mag).div_(x_energy).sub_(cross).sub_(thresh[:, None, None]).clamp_min_(0.0)
-        out[i, 0] = torch.where(an_all > 0, energy.sum(dim=0) / torch.where(an_all > 0, an_all, 1.0), 0.0)
+        eo = torch.fft.ifft2(_filtered(spectra[i], filters, work), out=work)  # (O, S, H, W): E + iO
+        planes.copy_(torch.view_as_real(eo).permute(4, 0, 1, 2, 3))
+        out[i, 0] = _pc_reduce(planes[0], planes[1], thresh_scale)
     return out
+
+
+def _filtered(spectrum: torch.Tensor, filters: torch.Tensor, work: torch.Tensor) -> torch.Tensor:
+    """``spectrum`` times every (real) filter, into the complex ``work`` buffer: the real filter scales
+    the real and imaginary parts alike (``filters`` holds each value twice)."""
+    torch.mul(torch.view_as_real(spectrum), filters, out=torch.view_as_real(work))
+    return work
+
+
+def _pc_cpu(spectra: torch.Tensor, filters: torch.Tensor, thresh_scale: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """:func:`phase_congruency` on CPU, image by image in numpy and ``scipy.fft`` (which release the
+    GIL and use no OpenMP team), the images side by side on all cores (:func:`thread_map`): both cores
+    do useful work instead of one waiting at torch's barriers. Each image is computed alone, so the
+    values do not depend on the thread count."""
+    spec = spectra.numpy()
+    filt = filters.numpy()  # (O, S, H, W, 2): each real filter value twice
+    scale = thresh_scale.numpy()
+
+    def one(i: int) -> np.ndarray:
+        work = np.empty(filt.shape[:-1], dtype=spec.dtype)
+        # the real filter scales the real and imaginary parts of the spectrum alike
+        np.multiply(spec[i].view(filt.dtype).reshape(filt.shape[2:]), filt, out=work.view(filt.dtype).reshape(filt.shape))
+        return _pc_reduce_numpy(scipy.fft.ifft2(work, overwrite_x=True, workers=1), scale)
+
+    for i, pc in enumerate(thread_map(one, range(spec.shape[0]))):
+        out[i, 0] = torch.from_numpy(pc)
+    return out
+
+
+def _pc_reduce_numpy(eo: np.ndarray, thresh_scale: np.ndarray) -> np.ndarray:
+    """:func:`_pc_reduce` on CPU, from the complex responses ``eo`` ``(O, S, H, W)`` themselves.
+
+    numpy's complex ``abs`` and multiply are SIMD loops over the interleaved values, so the real and
+    imaginary parts need no separate copies (torch's complex ``abs`` is several times slower).
+    """
+    k = eo.real.dtype.type
+    amp = np.abs(eo)
+    s0 = eo[:, 0]
+    amp2 = (s0.real * s0.real + s0.imag * s0.imag).reshape(eo.shape[0], -1)  # smallest-scale energy
+    med = _median_nonneg_f32(torch.from_numpy(amp2)) if amp2.dtype == np.float32 else None
+    med = matlab_median(torch.from_numpy(amp2)) if med is None else med
+    thresh = np.sqrt(med.numpy()) * thresh_scale
+    an_all = amp.sum(axis=(0, 1))
+    sum_eo = eo.sum(axis=1)  # (O, H, W)
+    mag = np.abs(sum_eo)
+    x_energy = mag + k(PC_EPSILON)
+    unit_conj = np.empty_like(sum_eo)  # conj(sum_eo) / x_energy = (m_e, -m_o)
+    np.divide(sum_eo.real, x_energy, out=unit_conj.real)
+    np.divide(sum_eo.imag, x_energy, out=unit_conj.imag)
+    np.negative(unit_conj.imag, out=unit_conj.imag)
+    # Im((E + iO)(m_e - i m_o)) = O m_e - E m_o
+    cross = np.abs(np.multiply(eo, unit_conj[:, None]).imag).sum(axis=1)
+    energy = mag * mag
+    energy /= x_energy
+    energy -= cross
+    energy -= thresh[:, None, None]
+    energy = np.maximum(energy, k(0.0), out=energy).sum(axis=0)
+    return np.where(an_all > 0, energy / np.where(an_all > 0, an_all, k(1.0)), k(0.0))
+
+
+def _pc_reduce(e: torch.Tensor, o: torch.Tensor, thresh_scale: torch.Tensor) -> torch.Tensor:
+    """Phase congruency of one image from its even and odd filter responses ``(O, S, H, W)`` (overwritten).
+
+    ``sum_s (E m_e + O m_o) - |E m_o - O m_e|`` with ``(m_e, m_o) = sum_s EO / (|sum_s EO| + eps)``;
+    the first sum is ``|sum_s EO|^2 / (|sum_s EO| + eps)``. The noise threshold per orientation is
+    ``sqrt(median smallest-scale energy) * thresh_scale`` (Rayleigh model).
+    """
+    amp = torch.mul(e, e).addcmul_(o, o)  # squared amplitude
+    small = amp[:, 0].reshape(amp.shape[0], -1)
+    # e^2 + o^2 of finite values is >= 0 and never -0.0: the histogram median applies as is
+    med = _median_nonneg_f32(small) if small.dtype == torch.float32 and small.device.type == "cpu" else None
+    thresh = (matlab_median(small) if med is None else med).sqrt_().mul_(thresh_scale)
+    an_all = amp.sqrt_().sum(dim=(0, 1))
+    se, so = e.sum(dim=1), o.sum(dim=1)  # (O, H, W)
+    mag2 = torch.mul(se, se).addcmul_(so, so)
+    x_energy = mag2.sqrt().add_(PC_EPSILON)
+    me, mo = se.div_(x_energy), so.div_(x_energy)
+    cross = o.mul_(me[:, None]).addcmul_(e, mo[:, None], value=-1.0).abs_().sum(dim=1)
+    energy = mag2.div_(x_energy).sub_(cross).sub_(thresh[:, None, None]).clamp_min_(0.0).sum(dim=0)
+    return torch.where(an_all > 0, energy / torch.where(an_all > 0, an_all, 1.0), 0.0)
 
 
 @functools.lru_cache(maxsize=8)
 def _pc_filters_as(
     rows: int, cols: int, dtype: torch.dtype, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`_pc_filters` on ``device``: the filters as complex (zero imaginary part) of real ``dtype``."""
-    filters, em_n, an2_aiaj = (t.to(device, dtype) for t in _pc_filters(rows, cols))
-    return torch.complex(filters, torch.zeros_like(filters)), em_n, an2_aiaj
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_pc_filters` on ``device`` for :func:`phase_congruency`: the filters of real ``dtype``,
+    each value twice (``(O, S, H, W, 2)``, to scale a spectrum's real and imaginary parts in the
+    layout of ``view_as_real``), and the per-orientation noise-threshold factor
+    ``sqrt(an2_aiaj / em_n / -log(0.5)) * k_noise`` (computed in float64), so that the threshold is
+    ``sqrt(median smallest-scale energy) * factor``."""
+    filters, em_n, an2_aiaj = _pc_filters(rows, cols)
+    noise_k = (math.sqrt(math.pi / 2) + PC_K * math.sqrt(2 - math.pi / 2)) / 1.7
+    factor = (an2_aiaj / em_n / -math.log(0.5)).sqrt() * noise_k
+    filters = filters.to(device, dtype)
+    return torch.stack((filters, filters), dim=-1), factor.to(device, dtype)
 
 
 def downsample_factor(h: int, w: int) -> int:
@@ -310,7 +440,7 @@ class FSIM(_FRPerceptual):
     """FSIM (official FeatureSIM.m, luminance): phase congruency and Scharr gradient similarity."""
 
     name = "fsim"
-    version = "2"
+    version = "3"
     higher_is_better = True
     value_range = (0.0, 1.0)
     description = "Feature similarity FSIM (Zhang et al. 2011, official FeatureSIM.m), luminance only"
@@ -324,7 +454,7 @@ class FSIMc(_FRPerceptual):
     """FSIMc (official FeatureSIM.m): FSIM with YIQ chroma similarity."""
 
     name = "fsimc"
-    version = "2"
+    version = "3"
     higher_is_better = True
     value_range = (0.0, 1.0)
     description = "Feature similarity FSIMc (Zhang et al. 2011, official FeatureSIM.m), with YIQ chroma"

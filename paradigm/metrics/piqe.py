@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ._filters import gaussian_kernel1d, separable_filter_valid
+from ._filters import MEMO, _values_ok, gaussian_kernel1d, separable_filter_valid
 from .base import Kind, Metric, Pillar, Reference, check_image
 from .registry import register
 from .vif import _grey
@@ -43,11 +43,15 @@ PIQE_SEGMENT = 6
 def _mscn(g: torch.Tensor) -> torch.Tensor:
     """``(I - mu) / (sigma + 1)`` with ``fspecial('gaussian', 7, 7/6)`` and replicated borders."""
     win = gaussian_kernel1d(7, 7.0 / 6.0, dtype=g.dtype)
-    gp = F.pad(g, (3, 3, 3, 3), mode="replicate")
-    f = separable_filter_valid(torch.cat((gp, gp * gp), dim=1), win)
-    mu = f[:, 0:1]
-    sigma = torch.sqrt((f[:, 1:2] - mu * mu).abs())
-    return (g - mu) / (sigma + 1.0)
+    n, c, h, w = g.shape
+    # the replicate-padded image and its square, filtered together
+    planes = g.new_empty((n, 2 * c, h + 6, w + 6))
+    planes[:, :c] = F.pad(g, (3, 3, 3, 3), mode="replicate")
+    torch.mul(planes[:, :c], planes[:, :c], out=planes[:, c:])
+    f = separable_filter_valid(planes, win)
+    mu = f[:, :c]
+    sigma = torch.mul(mu, mu).sub_(f[:, c:]).abs_().sqrt_()
+    return (g - mu).div_(sigma.add_(1.0))
 
 
 def _pad_post_symmetric(x: torch.Tensor, block: int) -> torch.Tensor:
@@ -85,27 +89,46 @@ def _sliding_std(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def _block_stats(mscn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-block variance, noticeable-artifact flag and noise flag, each ``(N, blocks)``."""
+    """Per-block variance, noticeable-artifact flag and noise flag, each ``(N, blocks)``.
+
+    Block moments come from sums over the ``(N, rows, 16, cols, 16)`` view of the map, with the
+    deviations taken from each block's mean (so the sums of squares do not cancel): the variance of
+    the block, of its two centre columns and of its surround are ``(S2 - S1^2 / n) / (n - 1)`` of
+    those deviations, the same values as ``var``/``std`` over gathered copies up to rounding.
+    """
     n, _, h, w = mscn.shape
     b = PIQE_BLOCK
-    blocks = mscn.reshape(n, h // b, b, w // b, b).permute(0, 1, 3, 2, 4).reshape(n, -1, b, b)
-    var = blocks.flatten(2).var(dim=2)
-    # noticeable artifacts: a low-variance 6-px segment on any of the four block edges
-    edges = torch.stack((blocks[..., 0, :], blocks[..., :, b - 1], blocks[..., b - 1, :], blocks[..., :, 0]), 2)
-    seg_std = _sliding_std(edges, PIQE_SEGMENT)
-    artifact = (seg_std < PIQE_IMPAIRED_THRESHOLD).flatten(2).any(dim=2)
+    grid = mscn.reshape(n, h // b, b, w // b, b)
+    mean = grid.sum(dim=(2, 4), keepdim=True).div_(b * b)
+    dev = grid - mean  # (N, R, 16, C, 16)
+    dev2 = dev * dev
+    col1 = dev.sum(dim=2)  # (N, R, C, 16): per-column sums of deviations
+    col2 = dev2.sum(dim=2)
+    var = col2.sum(dim=-1).div_(b * b - 1)
     # noise: centre-surround deviation ratio. As MATLAB's piqe, the centre is columns 8 and 9
     # (1-based) and the surround is what is left after deleting column 8 and then column 9 of the
     # shortened block, i.e. every column but 8 and 10
     c1 = (b - 1 + 1) // 2 - 1  # 0-based first centre column
-    centre = blocks[..., c1 : c1 + 2].flatten(2)
-    keep = [i for i in range(b) if i not in (c1, c1 + 2)]
-    surround = blocks[..., keep].flatten(2)
-    ratio = torch.nan_to_num(centre.std(dim=2) / surround.std(dim=2))
+    centre = _var_from_sums(col1[..., c1 : c1 + 2].sum(dim=-1), col2[..., c1 : c1 + 2].sum(dim=-1), 2 * b)
+    out1 = col1[..., c1] + col1[..., c1 + 2]
+    out2 = col2[..., c1] + col2[..., c1 + 2]
+    surround = _var_from_sums(col1.sum(dim=-1) - out1, col2.sum(dim=-1) - out2, b * (b - 2))
+    ratio = torch.nan_to_num(centre.sqrt_() / surround.sqrt_())
+    # noticeable artifacts: a low-variance 6-px segment on any of the four block edges
+    blocks = grid.permute(0, 1, 3, 2, 4)  # (N, R, C, 16, 16) view
+    edges = torch.stack((blocks[..., 0, :], blocks[..., :, b - 1], blocks[..., b - 1, :], blocks[..., :, 0]), 3)
+    seg_std = _sliding_std(edges, PIQE_SEGMENT)
+    artifact = (seg_std < PIQE_IMPAIRED_THRESHOLD).flatten(3).any(dim=3)
     sigma = var.sqrt()
     beta = (sigma - ratio).abs() / torch.maximum(sigma, ratio)
     noisy = sigma > 2 * beta
-    return var, artifact, noisy
+    return var.reshape(n, -1), artifact.reshape(n, -1), noisy.reshape(n, -1)
+
+
+def _var_from_sums(s1: torch.Tensor, s2: torch.Tensor, count: int) -> torch.Tensor:
+    """Sample variance (divisor ``count - 1``) from the sum and the sum of squares of deviations from
+    a nearby value (the block mean); clamped at 0 against rounding."""
+    return (s2 - s1 * s1 / count).div_(count - 1).clamp_min_(0.0)
 
 
 def piqe(x: torch.Tensor) -> torch.Tensor:
@@ -117,12 +140,31 @@ def piqe(x: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(N,)`` float64 PIQE in [0, 100]; lower is better.
     """
-    check_image(x)
+    _check(x)
     if min(x.shape[-2:]) < PIQE_BLOCK:
         raise InputError(f"images of {tuple(x.shape[-2:])} px are too small for PIQE (min {PIQE_BLOCK} px)")
     g = _grey(x)  # shared with VIF, VIFP, NLPD and CW-SSIM on the same batch
-    peak = g.flatten(1).max(dim=1).values.clamp_min(1e-12).view(-1, 1, 1, 1)
-    g = torch.floor(255.0 * g / peak + 0.5)
+    # image by image: the float64 filtering and block statistics then run within the cache
+    return torch.cat([_piqe_one(g[i : i + 1]) for i in range(g.shape[0])])
+
+
+def _check(x: torch.Tensor) -> None:
+    """:func:`check_image`, with its value scan (one ``aminmax`` pass) done once per batch tensor."""
+    if not (
+        isinstance(x, torch.Tensor)
+        and x.ndim == 4
+        and x.shape[1] in (1, 3)
+        and x.is_floating_point()
+        and MEMO.get_or_compute("valid", (x,), lambda: _values_ok(x))
+    ):
+        check_image(x)
+
+
+def _piqe_one(g: torch.Tensor) -> torch.Tensor:
+    """PIQE of ``(N, 1, H, W)`` 0..255 grey images (float64)."""
+    peak = g.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    if not bool((peak == 255.0).all()):  # 255 g / 255 rounds back to the integer g itself
+        g = torch.floor(255.0 * g / peak + 0.5)
     var, artifact, noisy = _block_stats(_mscn(_pad_post_symmetric(g, PIQE_BLOCK)))
     active = var > PIQE_ACTIVITY_THRESHOLD
     scores = active * (artifact * (1 - var) + noisy * var)

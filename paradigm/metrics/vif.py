@@ -37,11 +37,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._filters import MEMO, fast_check_pair, gaussian_kernel1d, separable_filter_valid
-from .fidelity import matlab_gray255
+from ._filters import MEMO, fast_check_pair, gaussian_kernel1d, separable_filter_valid, thread_map
+from .fidelity import MATLAB_GRAY, matlab_gray255
 from .fsim import _FRPerceptual
 from .registry import register
 
@@ -90,10 +91,30 @@ VIFP_MIN_SIZE = 41
 
 
 def _grey(x: torch.Tensor) -> torch.Tensor:
-    """The 0..255 uint8-rounded ``rgb2gray`` image in float64, once per batch tensor."""
-    return MEMO.get_or_compute(
-        "vif_grey", (x,), lambda: matlab_gray255(x.to(torch.float64), quantize=True, y_channel=False)
-    )
+    """The 0..255 uint8-rounded ``rgb2gray`` image in float64, once per batch tensor (image by image,
+    so the float64 copy of each image stays in cache; the values are elementwise, hence the same)."""
+
+    def grey() -> torch.Tensor:
+        if x.device.type == "cpu" and not x.requires_grad and x.dtype in (torch.float32, torch.float64):
+            return torch.from_numpy(np.stack(thread_map(lambda i: _gray255_numpy(x[i].numpy()), range(x.shape[0]))))
+        return torch.cat(
+            [matlab_gray255(x[i : i + 1].to(torch.float64), quantize=True, y_channel=False) for i in range(x.shape[0])]
+        )
+
+    return MEMO.get_or_compute("vif_grey", (x,), grey)
+
+
+def _gray255_numpy(x: np.ndarray) -> np.ndarray:
+    """``matlab_gray255(x, quantize=True)`` of one ``(C, H, W)`` image in numpy, in float64: the same
+    operations in the same order (so the same values), each plane widened to float64 as it is read."""
+    if x.shape[0] == 3:
+        g = np.multiply(x[0], MATLAB_GRAY[0] * 255.0, dtype=np.float64)
+        g += np.multiply(x[1], MATLAB_GRAY[1] * 255.0, dtype=np.float64)
+        g += np.multiply(x[2], MATLAB_GRAY[2] * 255.0, dtype=np.float64)
+    else:
+        g = np.multiply(x[0], 255.0, dtype=np.float64)
+    g += 0.5
+    return np.clip(np.floor(g, out=g), 0.0, 255.0, out=g)[None]
 
 
 def _corr_reflect(x: torch.Tensor, filt: torch.Tensor, step: int = 1) -> torch.Tensor:
@@ -196,7 +217,7 @@ def _gsm_params(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     b, _, hh, ww = y.shape
     m = VIF_M
     # every 3x3 neighbourhood as 9 shifted views, (B, 9, L)
-    patches = torch.cat([y[:, :, k : hh - m + 1 + k, j : ww - m + 1 + j] for k in range(m) for j in range(m)], 1)
+    patches = torch.stack([y[:, 0, k : hh - m + 1 + k, j : ww - m + 1 + j] for k in range(m) for j in range(m)], 1)
     patches = patches.flatten(2)
     # covariance as E[p p^T] - E[p] E[p]^T: float64 keeps the cancellation ~1e-12 relative here
     mean = patches.mean(dim=2, keepdim=True)
@@ -232,17 +253,25 @@ def vif(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     den = torch.zeros_like(num)
     for sub in VIF_SUBBANDS:
         both = _crop_m(bands[sub])
-        y, yn = both[:n], both[n:]
         winsize = 2 ** math.ceil((sub - 1) / 6) + 1
-        g, vv = _channel_params(y, yn, winsize)
-        ss, lam = _gsm_params(y)
-        off = math.ceil(((winsize - 1) / 2) / VIF_M)
-        crop = (..., slice(off, -off), slice(off, -off))
-        g, vv, ss = g[crop].flatten(1), vv[crop].flatten(1), ss[crop].flatten(1)
-        lam = lam[:, :, None]  # (N, 9, 1)
-        num += torch.log2(1 + (g * g * ss)[:, None] * lam / (vv[:, None] + VIF_SIGMA_NSQ)).sum(dim=(1, 2)).double()
-        den += torch.log2(1 + ss[:, None] * lam / VIF_SIGMA_NSQ).sum(dim=(1, 2)).double()
+        # image by image: the float64 statistics of one subband then stay in cache
+        terms = [_vif_terms(both[i : i + 1], both[n + i : n + i + 1], winsize) for i in range(n)]
+        num += torch.cat([t[0] for t in terms])
+        den += torch.cat([t[1] for t in terms])
     return num / den
+
+
+def _vif_terms(y: torch.Tensor, yn: torch.Tensor, winsize: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One subband's numerator and denominator sums ``(B,)`` (float64) of reference ``y`` and distorted ``yn``."""
+    g, vv = _channel_params(y, yn, winsize)
+    ss, lam = _gsm_params(y)
+    off = math.ceil(((winsize - 1) / 2) / VIF_M)
+    crop = (..., slice(off, -off), slice(off, -off))
+    g, vv, ss = g[crop].flatten(1), vv[crop].flatten(1), ss[crop].flatten(1)
+    lam = lam[:, :, None]  # (B, 9, 1)
+    num = torch.log2(1 + (g * g * ss)[:, None] * lam / (vv[:, None] + VIF_SIGMA_NSQ)).sum(dim=(1, 2)).double()
+    den = torch.log2(1 + ss[:, None] * lam / VIF_SIGMA_NSQ).sum(dim=(1, 2)).double()
+    return num, den
 
 
 def vifp(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
