@@ -192,3 +192,16 @@ def test_kth_smallest_equals_a_full_partition(kind: str) -> None:
             a = np.sort(rng.random(n, dtype=np.float32))
         for k in (1, n, int(rng.integers(1, n + 1)), max(1, int(np.ceil(0.7 * n)))):
             assert kth_smallest(a, k) == np.partition(a, k - 1)[k - 1]
+
+
+def test_srgb_lookup_takes_grey_and_strided_chunks() -> None:
+    """A grey image is expanded to three channels (stride 0) and chunks are strided views: both work."""
+    from paradigm.metrics.colour import _srgb_linear, _srgb_linear_rgb, mean_ciede2000
+
+    g = torch.Generator().manual_seed(12)
+    grey = torch.randint(0, 256, (2, 1, 40, 50), generator=g).to(torch.float32) / 255.0
+    rgb3 = grey.expand(-1, 3, -1, -1).reshape(2, 3, -1)[1, :, 7:1500]
+    want = torch.stack([_srgb_linear(rgb3[c].contiguous()) for c in range(3)])
+    assert torch.equal(torch.stack(_srgb_linear_rgb(rgb3)), want)
+    other = torch.randint(0, 256, (2, 1, 40, 50), generator=g).to(torch.float32) / 255.0
+    assert torch.isfinite(mean_ciede2000(grey, other)).all()

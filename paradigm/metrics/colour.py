@@ -296,7 +296,7 @@ def _srgb_linear_rgb(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     k = torch.mul(rgb, 255.0).round_().clamp_(0.0, 255.0)
     if torch.equal(k / 255.0, rgb):
         lut = _srgb_lut8(rgb.dtype, rgb.device)
-        lin = torch.index_select(lut, 0, k.to(torch.int64).view(-1)).view(rgb.shape)
+        lin = torch.index_select(lut, 0, k.to(torch.int64).reshape(-1)).view(rgb.shape)
         return lin[0], lin[1], lin[2]
     return _srgb_linear(rgb[0]), _srgb_linear(rgb[1]), _srgb_linear(rgb[2])
 
