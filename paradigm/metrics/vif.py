@@ -37,12 +37,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ._filters import MEMO, fast_check_pair, gaussian_kernel1d, separable_filter_valid, thread_map
-from .fidelity import MATLAB_GRAY, matlab_gray255
+from .fidelity import matlab_gray255
 from .fsim import _FRPerceptual
 from .registry import register
 
@@ -91,30 +90,14 @@ VIFP_MIN_SIZE = 41
 
 
 def _grey(x: torch.Tensor) -> torch.Tensor:
-    """The 0..255 uint8-rounded ``rgb2gray`` image in float64, once per batch tensor (image by image,
-    so the float64 copy of each image stays in cache; the values are elementwise, hence the same)."""
+    """The 0..255 uint8-rounded ``rgb2gray`` image in float64 (:func:`matlab_gray255` of the float64
+    image), once per batch tensor; image by image, side by side on the cores (``thread_map``), so
+    each image's float64 copy stays in cache. The values are elementwise, hence the batch's."""
 
-    def grey() -> torch.Tensor:
-        if x.device.type == "cpu" and not x.requires_grad and x.dtype in (torch.float32, torch.float64):
-            return torch.from_numpy(np.stack(thread_map(lambda i: _gray255_numpy(x[i].numpy()), range(x.shape[0]))))
-        return torch.cat(
-            [matlab_gray255(x[i : i + 1].to(torch.float64), quantize=True, y_channel=False) for i in range(x.shape[0])]
-        )
+    def one(i: int) -> torch.Tensor:
+        return matlab_gray255(x[i : i + 1].to(torch.float64), quantize=True, y_channel=False)
 
-    return MEMO.get_or_compute("vif_grey", (x,), grey)
-
-
-def _gray255_numpy(x: np.ndarray) -> np.ndarray:
-    """``matlab_gray255(x, quantize=True)`` of one ``(C, H, W)`` image in numpy, in float64: the same
-    operations in the same order (so the same values), each plane widened to float64 as it is read."""
-    if x.shape[0] == 3:
-        g = np.multiply(x[0], MATLAB_GRAY[0] * 255.0, dtype=np.float64)
-        g += np.multiply(x[1], MATLAB_GRAY[1] * 255.0, dtype=np.float64)
-        g += np.multiply(x[2], MATLAB_GRAY[2] * 255.0, dtype=np.float64)
-    else:
-        g = np.multiply(x[0], 255.0, dtype=np.float64)
-    g += 0.5
-    return np.clip(np.floor(g, out=g), 0.0, 255.0, out=g)[None]
+    return MEMO.get_or_compute("vif_grey", (x,), lambda: torch.cat(thread_map(one, range(x.shape[0]))))
 
 
 def _corr_reflect(x: torch.Tensor, filt: torch.Tensor, step: int = 1) -> torch.Tensor:
