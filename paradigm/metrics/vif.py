@@ -304,7 +304,7 @@ class VIF(_FRPerceptual):
     """VIF (official vifvec.m): steerable-pyramid information fidelity on the rgb2gray image."""
 
     name = "vif"
-    version = "2"
+    version = "3"
     higher_is_better = True
     value_range = (0.0, float("inf"))
     ideal = 1.0  # identical images; contrast enhancement can exceed it
