@@ -320,6 +320,9 @@ def serial_torch_ops() -> Iterator[None]:
     :func:`thread_map` over the former thread count. Restores the thread count on exit.
     """
     before = torch.get_num_threads()
+    if before == 1:  # already serial (a whole-run block, or one thread): nothing to change, nothing shared written
+        yield
+        return
     saved = _KERNEL_THREADS[0]
     _KERNEL_THREADS[0] = max(before, saved)
     torch.set_num_threads(1)
