@@ -26,6 +26,21 @@ def isolate_engine(monkeypatch: pytest.MonkeyPatch, metrics: Iterable[type]) -> 
         monkeypatch.setitem(registry._REGISTRY, cls.name, cls)  # type: ignore[attr-defined]
 
 
+def spy_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every path :func:`paradigm.io.read_image` decodes from now on (for "a rerun decodes nothing")."""
+    import paradigm.io
+
+    read: list[str] = []
+    real = paradigm.io.read_image
+
+    def spy(path: object, *a: object, **k: object) -> object:
+        read.append(str(path))
+        return real(path, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(paradigm.io, "read_image", spy)
+    return read
+
+
 def save_random_png(path: Path, seed: int, size: int = 16) -> None:
     """Write a seeded random RGB PNG of ``size`` x ``size`` px."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import spy_reads
 from PIL import Image
 
 from paradigm.engine import ScoreConfig, run_score
@@ -154,16 +155,8 @@ def test_a_cached_rerun_decodes_no_sample_for_l_std(
     cfg = ScoreConfig(results=root / "res", gt=root / "gt", metrics="psnr", cache=str(root / "c.sqlite"),
                       workers=0, progress=False)
     first = run_score(cfg)
-    import paradigm.io
 
-    read: list[str] = []
-    real = paradigm.io.read_image
-
-    def spy(path: object, *a: object, **k: object) -> object:
-        read.append(str(path))
-        return real(path, *a, **k)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(paradigm.io, "read_image", spy)
+    read = spy_reads(monkeypatch)
     second = run_score(cfg)
     assert not read  # every value, L-STD included, came from the cache
     a, b = first.samples, second.samples  # type: ignore[attr-defined]

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import spy_reads
 from PIL import Image
 
-import paradigm.io
 from paradigm.engine import ScoreConfig, run_score
 
 
@@ -37,14 +37,7 @@ def test_reference_values_come_from_the_cache_on_a_rerun(tmp_path: Path, monkeyp
     # the same GT gives the same reference value on every row that shares it
     assert first.scores.groupby("gt_path")["niqe_ref"].nunique().eq(1).all()
 
-    read: list[str] = []
-    real = paradigm.io.read_image
-
-    def spy(path: object, *a: object, **k: object) -> object:
-        read.append(str(path))
-        return real(path, *a, **k)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(paradigm.io, "read_image", spy)
+    read = spy_reads(monkeypatch)
     second = run_score(_cfg(tmp_path))
     assert second.run_info["counts"]["computed"] == 0
     assert not [p for p in read if "/gt/" in p]  # no ground truth decoded again for niqe_ref
