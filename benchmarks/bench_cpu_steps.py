@@ -6,10 +6,15 @@
    against the formula (same bits);
 3. edge F1's 70th-percentile threshold of one image's gradient magnitudes: ``kth_smallest``
    against ``np.partition`` (same value);
-4. the six fidelity/structure metrics through ``run_score`` on N generated pairs, one batch per
+4. the compiled loops (numba), one 512x384 image pair each, against the torch/numpy steps they
+   replaced on CPU, which the other devices still use: CIEDE2000's mean (``_ciede_jit`` against
+   ``colour._lab_fast``/``_de00_fast``), SSIM's map means (``_ssim_jit`` against
+   ``fidelity._ssim_means``) and edge F1 from the grey pair to the counts (``_edge_jit`` against the
+   torch grey/smoothing/Sobel/suppression, ``scipy.ndimage.label`` hysteresis and the dilation);
+5. the six fidelity/structure metrics through ``run_score`` on N generated pairs, one batch per
    core (the default) against one batch at a time (``batch_parallelism`` forced to 1).
 
-Steps 1-3 run torch on one thread and report the fastest of many timed repeats (CPU ms, thread
+Steps 1-4 run torch on one thread and report the fastest of many timed repeats (CPU ms, thread
 time); step 4 reports pairs/s, best of ``--repeat`` alternating runs. Example:
     python benchmarks/bench_cpu_steps.py --pairs 120 --repeat 2
 """
@@ -43,7 +48,7 @@ def best_ms(fn: Callable[[], object], n: int = 3, reps: int = 40) -> float:
 
 def kernel_steps(root: Path) -> list[tuple[str, float, float]]:
     from paradigm.io import read_image
-    from paradigm.metrics import colour, structure
+    from paradigm.metrics import _edge_jit, colour, structure
     from paradigm.metrics._filters import gaussian_kernel1d, separable_filter_valid
 
     threads = torch.get_num_threads()
@@ -60,11 +65,52 @@ def kernel_steps(root: Path) -> list[tuple[str, float, float]]:
     rows.append(("sRGB linearisation, 30,720 px", best_ms(lambda: colour._srgb_linear_rgb(chunk)),
                  best_ms(lambda: [colour._srgb_linear(chunk[c]) for c in range(3)])))
     g = structure._smooth(structure._gray_pair32(read_image(gts[0])[None], read_image(gts[1])[None]), 1.0)
-    flat = structure._sobel_nms_np(g.numpy()[0, 0])[0].reshape(-1)
+    flat = _edge_jit.sobel_nms(g.numpy()[0, 0].copy())[0].reshape(-1)
     rank = structure._high_rank(flat.size)
     rows.append(("edge threshold, 512x384 magnitudes", best_ms(lambda: structure.kth_smallest(flat, rank)),
                  best_ms(lambda: np.partition(flat, rank - 1))))
+    rows += compiled_loops(read_image(outs[0])[None], read_image(gts[0])[None])
     torch.set_num_threads(threads)  # the engine run below uses the machine's threads again
+    return rows
+
+
+def _edge_torch_steps(x: torch.Tensor, ref: torch.Tensor) -> object:
+    """edge F1's former CPU steps for one pair: torch grey + smoothing + Sobel + suppression, numpy
+    threshold, ``scipy.ndimage.label`` hysteresis, dilation and counts."""
+    from paradigm.metrics import structure as s
+
+    g = s._smooth(s._gray_pair32(x, ref), 1.0)
+    gx, gy = s._sobel(g)
+    mag = torch.sqrt(gx * gx + gy * gy)
+    keep = s._non_max_suppression(mag, gx, gy).numpy()[:, 0]
+    m = mag.numpy()[:, 0]
+    flat = m[1].reshape(-1)
+    high = max(s.kth_smallest(flat, s._high_rank(flat.size)), np.float32(s.MIN_HIGH))
+    low = np.float32(s.LOW_RATIO) * high
+    weak = keep & (m >= low)
+    e = s._hysteresis_np(weak & (m >= high), weak)
+    return np.count_nonzero(e[0] & s._dilate(e[1], 2)), np.count_nonzero(e[1] & s._dilate(e[0], 2))
+
+
+def compiled_loops(x: torch.Tensor, ref: torch.Tensor) -> list[tuple[str, float, float]]:
+    """Step 4: each compiled loop on one image pair against the torch/numpy steps it replaced."""
+    from paradigm.metrics import colour, fidelity, structure
+    from paradigm.metrics._ciede_jit import de00_sum
+    from paradigm.metrics._filters import gaussian_kernel1d
+    from paradigm.metrics._ssim_jit import ssim_means
+
+    xs, ys = x[0].reshape(3, -1).contiguous(), ref[0].reshape(3, -1).contiguous()
+    rows = [("CIEDE2000 mean, one 512x384 pair", best_ms(lambda: de00_sum(xs.numpy(), ys.numpy())),
+             best_ms(lambda: colour._de00_fast(colour._lab_fast(xs), colour._lab_fast(ys)).sum()))]
+    a, b = fidelity.matlab_gray255(x), fidelity.matlab_gray255(ref)
+    win = gaussian_kernel1d(11, 1.5)
+    c1, c2 = fidelity._ssim_constants(0.01, 0.03)
+    an, bn = a.numpy()[0, 0], b.numpy()[0, 0]
+    rows.append(("SSIM map means, one 512x384 pair", best_ms(lambda: ssim_means(an, bn, win.numpy(), c1, c2)),
+                 best_ms(lambda: fidelity._ssim_means(a, b, c1=c1, c2=c2, win=win))))
+    rows.append(("edge F1 counts, one 512x384 pair",
+                 best_ms(lambda: structure._edge_counts_np(structure._cpu_greys(x, ref, 1.0), 1, 2)),
+                 best_ms(lambda: _edge_torch_steps(x, ref))))
     return rows
 
 

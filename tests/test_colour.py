@@ -102,13 +102,13 @@ def test_grey_passthrough_and_errors() -> None:
         ciede2000_map(torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 5))
 
 
-def test_mean_ciede2000_chunked_equals_map() -> None:
-    from paradigm.metrics import colour
+def test_mean_ciede2000_blocked_equals_map() -> None:
+    from paradigm.metrics import _ciede_jit, colour
 
     g = torch.Generator().manual_seed(11)
-    x = torch.rand(2, 3, 300, 250, generator=g, dtype=torch.float64)  # > one chunk per image
+    x = torch.rand(2, 3, 300, 250, generator=g, dtype=torch.float64)  # > one block per image
     y = (x + 0.1 * torch.rand(x.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
-    assert x.shape[-1] * x.shape[-2] > colour._CHUNK
+    assert x.shape[-1] * x.shape[-2] > 2 * _ciede_jit.BLOCK
     full = ciede2000_map(rgb_to_lab(x), rgb_to_lab(y)).flatten(1).mean(1)
     np.testing.assert_allclose(colour.mean_ciede2000(x, y, dtype=torch.float64).numpy(), full.numpy(), atol=1e-9)
     np.testing.assert_allclose(colour.mean_ciede2000(x.float(), y.float()).numpy(), full.numpy(), atol=1e-4)

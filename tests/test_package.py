@@ -12,7 +12,7 @@ from paradigm.errors import UnknownMetricError
 
 
 def test_import_is_light() -> None:
-    code = "import sys, paradigm; bad = [m for m in ('torch', 'open_clip', 'lpips', 'pyiqa', 'pandas') if m in sys.modules]; print(bad)"
+    code = "import sys, paradigm; bad = [m for m in ('torch', 'open_clip', 'lpips', 'pyiqa', 'pandas', 'numba') if m in sys.modules]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

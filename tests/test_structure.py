@@ -167,14 +167,15 @@ def _nms_reference(mag: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> tor
 
 
 def test_nms_matches_angle_formulation(astro) -> None:
-    from paradigm.metrics.structure import _gray32, _non_max_suppression, _smooth, _sobel, _sobel_nms_np
+    from paradigm.metrics._edge_jit import sobel_nms
+    from paradigm.metrics.structure import _gray32, _non_max_suppression, _smooth, _sobel
 
     g = _smooth(torch.cat([_gray32(astro), _gray32(_noise(astro, 0.05))]), 1.0)
     gx, gy = _sobel(g)
     mag = torch.sqrt(gx * gx + gy * gy)
     ref = _nms_reference(mag, gx, gy)
     assert torch.equal(_non_max_suppression(mag, gx, gy), ref)
-    per_image = [_sobel_nms_np(gi) for gi in g[:, 0].numpy()]  # the per-image numpy path used on CPU
+    per_image = [sobel_nms(np.ascontiguousarray(gi)) for gi in g[:, 0].numpy()]  # the compiled CPU path
     mag_np = torch.from_numpy(np.stack([m for m, _ in per_image]))[:, None]
     nms_np = torch.from_numpy(np.stack([k for _, k in per_image]))[:, None]
     np.testing.assert_allclose(mag_np.numpy(), mag.numpy(), atol=1e-6)
@@ -210,6 +211,22 @@ def test_cpu_path_equals_torch_path(astro) -> None:
         edges[:2].flatten(1).sum(1), edges[2:].flatten(1).sum(1),
         (edges[:2] & dil[2:]).flatten(1).sum(1), (edges[2:] & dil[:2]).flatten(1).sum(1),
     ]
-    got = _edge_counts_np(g, 2, 2)  # the per-pair numpy path used on CPU (its own Sobel/NMS)
+    gn = g.numpy()[:, 0]
+    got = _edge_counts_np(lambda i: (gn[i], gn[2 + i]), 2, 2)  # the compiled per-pair CPU path (its own Sobel/NMS)
     for a, b in zip(got, expected, strict=True):
         assert torch.equal(a, b.double())
+
+
+@pytest.mark.parametrize("sigma", [1.0, 0.7, 2.0])
+def test_compiled_grey_and_smoothing_equal_the_torch_steps(astro, sigma: float) -> None:
+    """edge_f1's CPU loop for float32 RGB (grey + Gaussian in one pass) gives the torch steps' float32 values."""
+    from paradigm.metrics.structure import _cpu_greys, _gray_pair32, _smooth
+
+    x = torch.cat([_blur(astro, 1.0), _noise(astro, 0.05)]).float()
+    ref = astro.expand_as(x).float()
+    greys = _cpu_greys(x, ref, sigma)
+    g = _smooth(_gray_pair32(x, ref), sigma).numpy()[:, 0]
+    for i in range(2):
+        out, gt = greys(i)
+        np.testing.assert_array_equal(out, g[i])
+        np.testing.assert_array_equal(gt, g[2 + i])

@@ -181,16 +181,45 @@ def test_fused_ciede2000_matches_skimage_per_pixel(dtype: torch.dtype, atol: flo
     np.testing.assert_allclose(swapped, ours, atol=atol, rtol=rtol)
 
 
-def test_mean_ciede2000_float32_close_to_float64_on_several_chunks() -> None:
-    from paradigm.metrics import colour
+def test_mean_ciede2000_float32_close_to_float64_on_several_blocks() -> None:
+    from paradigm.metrics import _ciede_jit, colour
 
     g = torch.Generator().manual_seed(3)
     x = torch.rand(2, 3, 220, 300, generator=g)
     y = (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)
-    assert 220 * 300 > 2 * colour._CHUNK
-    f32 = colour.mean_ciede2000(x, y)
-    f64 = colour.mean_ciede2000(x.double(), y.double(), dtype=torch.float64)
-    np.testing.assert_allclose(f32.numpy(), f64.numpy(), atol=1e-5, rtol=0)
+    assert 220 * 300 > 2 * _ciede_jit.BLOCK
+    for a, b in ((x, y), ((x * 255).round() / 255, (y * 255).round() / 255)):  # any value; 8-bit levels
+        f64 = colour.mean_ciede2000(a.double(), b.double(), dtype=torch.float64)
+        np.testing.assert_allclose(colour.mean_ciede2000(a, b).numpy(), f64.numpy(), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("levels", [False, True])
+def test_compiled_ciede2000_matches_skimage_per_pixel(levels: bool) -> None:
+    """The numba loop of the CPU path (8-bit levels looked up, or any value by the formula)."""
+    from paradigm.metrics._ciede_jit import _all_levels, de00_map
+
+    x, y = _colours(4000, torch.float32)
+    if levels:
+        x, y = (x * 255).round() / 255, (y * 255).round() / 255
+    xs, ys = x.numpy().copy(), y.numpy().copy()
+    assert bool(_all_levels(xs)) == levels
+    ours = de00_map(xs, ys).astype(np.float64)
+    np.testing.assert_allclose(ours, _skimage_de(x, y), atol=1e-3, rtol=1e-4)
+    assert np.all(ours[:50] == 0.0)  # identical colours give exactly 0
+    np.testing.assert_array_equal(de00_map(ys, xs), ours.astype(np.float32))  # symmetric, bit for bit
+
+
+def test_compiled_ciede2000_does_not_depend_on_the_threads() -> None:
+    from paradigm.metrics import colour
+    from paradigm.metrics._filters import serial_torch_ops
+
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.rand(3, 3, 40, 50, generator=g), torch.rand(3, 3, 40, 50, generator=g)
+    many = colour.mean_ciede2000(x, y)
+    with serial_torch_ops():
+        one = colour.mean_ciede2000(x, y)
+    assert torch.equal(many, one)
+    assert torch.equal(colour.mean_ciede2000(x[1:2], y[1:2]), many[1:2])
 
 
 # ------------------------------------------------------------------------------------ CUDA only

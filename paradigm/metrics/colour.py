@@ -250,11 +250,6 @@ def _de00(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(de2.clamp_min_(0))
 
 
-#: Pixels per chunk in :func:`mean_ciede2000` on CPU: below torch's intra-op grain (32768), so each
-#: chunk's element-wise kernels run serially in one worker thread (no OpenMP fork/join per kernel,
-#: which costs more than the work on a busy 2-core machine) and its ~30 temporaries stay in cache.
-_CHUNK = 30 * 1024
-
 _SRGB_THR = 0.04045
 _LAB_THR = 0.008856
 
@@ -370,35 +365,29 @@ def _de00_fast(lab1: tuple[torch.Tensor, ...], lab2: tuple[torch.Tensor, ...]) -
 
 
 def _mean_de00_fast(xf: torch.Tensor, yf: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Mean ΔE00 per image of ``(N, 3, M)`` sRGB tensors with :func:`_lab_fast` and :func:`_de00_fast`."""
+    """Mean ΔE00 per image of ``(N, 3, M)`` sRGB tensors: on CPU (float32) the compiled loop of
+    :mod:`._ciede_jit`, images on all cores; elsewhere :func:`_lab_fast` / :func:`_de00_fast`."""
     n, _, m = xf.shape
-    if xf.device.type != "cpu":
+    if xf.device.type != "cpu" or dtype != torch.float32:
         x3, y3 = xf.permute(1, 0, 2).reshape(3, n * m), yf.permute(1, 0, 2).reshape(3, n * m)
         de = _de00_fast(_lab_fast(x3), _lab_fast(y3)).view(n, m)
         return de.sum(1).to(torch.float64) / m
+    from ._ciede_jit import de00_sum
     from ._filters import thread_map
 
-    def chunk_sum(job: tuple[int, int]) -> float:
-        i, s0 = job
-        de = _de00_fast(_lab_fast(xf[i, :, s0 : s0 + _CHUNK]), _lab_fast(yf[i, :, s0 : s0 + _CHUNK]))
-        return float(de.sum())  # float32 cascade sum of one chunk (~1e-7 relative)
-
-    jobs = [(i, s0) for i in range(n) for s0 in range(0, m, _CHUNK)]
-    sums = thread_map(chunk_sum, jobs)  # serial torch kernels per chunk, chunks on all cores
-    total = [0.0] * n
-    for (i, _), v in zip(jobs, sums, strict=True):
-        total[i] += v  # per image, in chunk order: the same result for any number of threads
-    return torch.tensor(total, dtype=torch.float64) / m
+    xs, ys = xf.contiguous().numpy(), yf.contiguous().numpy()
+    sums = thread_map(lambda i: de00_sum(xs[i], ys[i]), range(n))  # each image alone: thread-count free
+    return torch.tensor(sums, dtype=torch.float64) / m
 
 
 def mean_ciede2000(x: torch.Tensor, y: torch.Tensor, *, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Mean CIEDE2000 over the pixels of each image pair, sRGB in.
 
     Equals ``ciede2000_map(rgb_to_lab(x), rgb_to_lab(y)).flatten(1).mean(1)`` computed in ``dtype``.
-    float32 (the default) uses the fused formulation of :func:`_lab_fast` / :func:`_de00_fast`
-    (within ~1e-5 ΔE of the float64 mean on photos; the per-chunk sums are added in float64); on CPU it
-    runs chunk by chunk (30720 pixels) on all cores. float64 uses the reference formulas of
-    :func:`rgb_to_lab` and :func:`ciede2000_map`.
+    float32 (the default) runs on CPU as one compiled loop per image (:mod:`._ciede_jit`, images on
+    all cores, each image's sum in float64) and elsewhere as the fused torch formulation of
+    :func:`_lab_fast` / :func:`_de00_fast`; both are within ~1e-5 ΔE of the float64 mean on photos.
+    float64 uses the reference formulas of :func:`rgb_to_lab` and :func:`ciede2000_map`.
 
     Args:
         x: ``(N, C, H, W)`` RGB (or grey) in [0, 1].

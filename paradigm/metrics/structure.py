@@ -9,6 +9,7 @@ dilation band instead of a bipartite matching). See ``docs/metrics-fidelity.md``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
 import torch
@@ -52,13 +53,19 @@ def _gray_pair32(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _smooth_taps(sigma: float, dtype: torch.dtype = torch.float32, device: torch.device | None = None) -> torch.Tensor:
+    """The 1-D Gaussian of :func:`_smooth`: ``2 r + 1`` taps, ``r = max(1, ceil(3 sigma))``."""
+    radius = max(1, int(math.ceil(3 * sigma)))
+    return gaussian_kernel1d(2 * radius + 1, sigma, dtype=dtype, device=device)
+
+
 def _smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur, replicate padding, same size. ``x``: (N, 1, H, W)."""
     if sigma <= 0:
         return x
-    radius = max(1, int(math.ceil(3 * sigma)))
-    k = gaussian_kernel1d(2 * radius + 1, sigma, dtype=x.dtype, device=x.device)
-    return separable_filter_valid(F.pad(x, (radius, radius, radius, radius), mode="replicate"), k)
+    k = _smooth_taps(sigma, x.dtype, x.device)
+    r = (k.numel() - 1) // 2
+    return separable_filter_valid(F.pad(x, (r, r, r, r), mode="replicate"), k)
 
 
 def _sobel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -238,34 +245,6 @@ def _dilate(e: Any, radius: int) -> Any:
     return out
 
 
-def _sobel_nms_np(img: Any) -> tuple[Any, Any]:
-    """numpy Sobel/8 magnitude and non-maximum suppression of one ``(H, W)`` float32 image.
-
-    The same arithmetic as :func:`_sobel` and :func:`_non_max_suppression` (same operation order,
-    so the same float32 values).
-    """
-    import numpy as np
-
-    h, w = img.shape
-    xp = np.empty((h + 2, w + 2), dtype=img.dtype)  # replicate padding (np.pad(mode="edge"), faster)
-    xp[1:-1, 1:-1] = img
-    xp[0, 1:-1], xp[-1, 1:-1] = img[0], img[-1]
-    xp[:, 0], xp[:, -1] = xp[:, 1], xp[:, -2]
-    # in-place forms of (a + b + 2 c) and (d - e) * 0.125: the same operations in the same order
-    sy = np.add(xp[:-2, :], xp[2:, :])
-    sy += 2 * xp[1:-1, :]
-    gx = np.subtract(sy[:, 2:], sy[:, :-2])
-    gx *= np.float32(0.125)
-    sx = np.add(xp[:, :-2], xp[:, 2:])
-    sx += 2 * xp[:, 1:-1]
-    gy = np.subtract(sx[2:, :], sx[:-2, :])
-    gy *= np.float32(0.125)
-    mag = np.sqrt(gx * gx + gy * gy)
-    mp = np.zeros((h + 2, w + 2), dtype=mag.dtype)
-    mp[1:-1, 1:-1] = mag
-    return mag, _nms_core(mag, mp, gx, gy)
-
-
 def kth_smallest(flat: Any, k: int, stride: int = 37, margin: float = 0.025) -> Any:
     """The ``k``-th smallest value (1-based) of a 1-D numpy array: ``np.partition(flat, k - 1)[k - 1]``.
 
@@ -291,35 +270,50 @@ def kth_smallest(flat: Any, k: int, stride: int = 37, margin: float = 0.025) -> 
     return np.partition(flat, k - 1)[k - 1]
 
 
-def _edge_counts_np(g: torch.Tensor, n: int, tolerance: int) -> tuple[torch.Tensor, ...]:
-    """CPU body of :func:`edge_f1` after smoothing, one image pair per task on all cores.
+def _cpu_greys(x: torch.Tensor, ref: torch.Tensor, sigma: float) -> Callable[[int], tuple[Any, Any]]:
+    """``i -> (smoothed grey output, smoothed grey reference)`` of pair ``i`` as C-contiguous float32
+    arrays: float32 RGB pairs in one compiled loop per image (:func:`._edge_jit.gray_smooth`, the
+    same float32 values as :func:`_gray_pair32` and :func:`_smooth`), anything else through those."""
+    import numpy as np
 
-    ``g`` is ``(2n, 1, H, W)``: the smoothed outputs, then the smoothed references. Per pair: Sobel
-    magnitude and non-maximum suppression (:func:`_sobel_nms_np`), the reference's thresholds
-    (:func:`edge_thresholds`: the same k-th smallest value, by ``np.partition``), hysteresis by
-    ``scipy.ndimage.label`` (8-connected), the disk dilation and the four counts
-    ``(n_out, n_ref, hit_out, hit_ref)`` as float64 tensors. Same results as the torch path;
-    per-pair tasks keep the arrays in the CPU caches and numpy/scipy release the GIL.
+    if x.shape[1] == 3 and x.dtype == ref.dtype == torch.float32 and sigma > 0:
+        from ._edge_jit import gray_smooth
+
+        xs, rs = x.contiguous().numpy(), ref.contiguous().numpy()
+        taps = _smooth_taps(sigma).numpy()
+        return lambda i: (gray_smooth(xs[i], _GRAY_W, taps), gray_smooth(rs[i], _GRAY_W, taps))
+    n = x.shape[0]
+    gn = np.ascontiguousarray(_smooth(_gray_pair32(x, ref), sigma).numpy()[:, 0])
+    return lambda i: (gn[i], gn[n + i])
+
+
+def _edge_counts_np(greys: Callable[[int], tuple[Any, Any]], n: int, tolerance: int) -> tuple[torch.Tensor, ...]:
+    """CPU body of :func:`edge_f1`, one image pair per task on all cores.
+
+    ``greys(i)`` gives pair ``i``'s smoothed grey images (:func:`_cpu_greys`). Per pair, compiled
+    loops (:mod:`._edge_jit`): Sobel magnitude and non-maximum suppression (the float32 values of
+    :func:`_sobel` and :func:`_non_max_suppression`), the reference's thresholds (:func:`edge_thresholds`: the same k-th
+    smallest value, by :func:`kth_smallest`), hysteresis by flood fill (the components of
+    ``scipy.ndimage.label``, 8-connected) and the counts ``(n_out, n_ref, hit_out, hit_ref)`` of
+    the disk matching of :func:`_dilate`, as float64 tensors. Same results as the torch path; the
+    loops release the GIL, so pairs run on all cores.
     """
     import numpy as np
 
-    gn = g.numpy()[:, 0]
+    from ._edge_jit import hits, hysteresis, sobel_nms
 
-    def edges(mag: Any, nms: Any, high: Any, low: Any) -> Any:
-        weak = nms & (mag >= low)
-        return _hysteresis_np(weak & (mag >= high), weak)
+    half = _disk_half_widths(tolerance)
 
     def one(i: int) -> tuple[int, int, int, int]:
-        mag_o, nms_o = _sobel_nms_np(gn[i])
-        mag_r, nms_r = _sobel_nms_np(gn[n + i])
+        g_out, g_ref = greys(i)
+        mag_o, nms_o = sobel_nms(g_out)
+        mag_r, nms_r = sobel_nms(g_ref)
         flat = mag_r.reshape(-1)
         high = max(kth_smallest(flat, _high_rank(flat.size)), np.float32(MIN_HIGH))
         low = np.float32(LOW_RATIO) * high
-        e_out = edges(mag_o, nms_o, high, low)
-        e_ref = edges(mag_r, nms_r, high, low)
-        hit_out = np.count_nonzero(e_out & _dilate(e_ref, tolerance))
-        hit_ref = np.count_nonzero(e_ref & _dilate(e_out, tolerance))
-        return int(np.count_nonzero(e_out)), int(np.count_nonzero(e_ref)), int(hit_out), int(hit_ref)
+        e_out, e_ref = hysteresis(mag_o, nms_o, high, low), hysteresis(mag_r, nms_r, high, low)
+        return (int(np.count_nonzero(e_out)), int(np.count_nonzero(e_ref)),
+                hits(e_out, e_ref, half), hits(e_ref, e_out, half))
 
     counts = torch.tensor(thread_map(one, range(n)), dtype=torch.float64).reshape(n, 4)
     return counts[:, 0], counts[:, 1], counts[:, 2], counts[:, 3]
@@ -359,11 +353,11 @@ def edge_f1(
     if sigma < 0:
         raise InputError(f"sigma must be >= 0, got {sigma!r}")
     tolerance = int(tolerance)
-    g = _smooth(_gray_pair32(x, ref), sigma)
     n = x.shape[0]
-    if g.device.type == "cpu":
-        n_out, n_ref, hit_out, hit_ref = _edge_counts_np(g, n, tolerance)
+    if x.device.type == "cpu":
+        n_out, n_ref, hit_out, hit_ref = _edge_counts_np(_cpu_greys(x, ref, sigma), n, tolerance)
     else:
+        g = _smooth(_gray_pair32(x, ref), sigma)
         gx, gy = _sobel(g)
         mag = torch.sqrt(gx * gx + gy * gy)
         high, low = edge_thresholds(mag[n:])
