@@ -76,3 +76,18 @@ def test_listed_and_declared() -> None:
     assert info["reference"] == "none" and info["weights"] == []
     out = paradigm.create_metric("piqe")(photo())
     assert out.shape == (1,) and out.dtype == torch.float64
+
+
+@pytest.mark.parametrize("shape", [(384, 512), (200, 333), (16, 16), (77, 95)])
+def test_compiled_cpu_path_equals_the_torch_path(shape: tuple[int, int]) -> None:
+    """The CPU loops (metrics/_piqe_jit.py) against the torch steps used on other devices."""
+    from paradigm.metrics.piqe import _block_stats, _mscn, _pad_post_symmetric, _piqe_one
+
+    g = torch.Generator().manual_seed(shape[0])
+    x = (torch.rand(2, 1, *shape, generator=g, dtype=torch.float64) * 255).round()
+    x[1, :, : shape[0] // 2] = 128.0  # flat half: inactive and artifact blocks
+    x[..., -1, -1] = 255.0  # peak 255: _piqe_one's rescaling leaves the images as they are
+    var, artifact, noisy_flag = _block_stats(_mscn(_pad_post_symmetric(x, 16)))
+    active = var > 0.1
+    expected = 100.0 * ((active * (artifact * (1 - var) + noisy_flag * var)).sum(1) + 1.0) / (active.sum(1) + 1.0)
+    np.testing.assert_allclose(_piqe_one(x).numpy(), expected.numpy(), rtol=1e-12)

@@ -172,35 +172,15 @@ def _nonneg_bits(x: torch.Tensor) -> bool:
     return bool(((x >= 0) & (x.view(torch.int32) >= 0)).all())
 
 
-#: Bits of a float32 dropped for the histogram of :func:`_median_nonneg_f32` (8192 bins per row).
-_MEDIAN_SHIFT = 18
-
-
 def _median_nonneg_f32(x: torch.Tensor) -> torch.Tensor:
-    """MATLAB median of each row of a non-negative float32 CPU ``(R, n)`` tensor (no ``-0.0``), exactly.
+    """MATLAB median of each row of a non-negative float32 CPU ``(R, n)`` tensor (no ``-0.0``), exactly:
+    the radix-histogram selection of :func:`._fsim_jit.median_rows` (the bit patterns of non-negative
+    floats sort as integers, so a histogram of their top bits finds the bin(s) of the middle ranks
+    and only the values in those bins are sorted). A compiled loop that releases the GIL, so it runs
+    side by side in :func:`thread_map`."""
+    from ._fsim_jit import median_rows
 
-    The bit patterns of non-negative floats sort as integers, so a histogram of their top bits
-    locates the bin(s) holding the middle rank(s) of each row; only the values in those bins are
-    sorted (all rows at once, keyed by row). All in numpy: cheaper per call than torch here, and
-    free of torch's thread pool when run from :func:`thread_map`.
-    """
-    r, n = x.shape
-    bins = 1 << (31 - _MEDIAN_SHIFT)
-    bits = x.contiguous().numpy().view(np.int32)
-    key = (bits >> _MEDIAN_SHIFT) + (np.arange(r, dtype=np.int32) * bins)[:, None]
-    cum = np.bincount(key.ravel(), minlength=r * bins).cumsum()
-    ranks = np.array((0, 1) if n % 2 == 0 else (1,))  # 1-based middle ranks are n // 2 + these
-    targets = (np.arange(r) * n)[:, None] + (n // 2 + ranks)[None]  # ranks over all rows, (r, 1 or 2)
-    where = np.searchsorted(cum, targets.ravel()).reshape(r, -1)  # the bins holding the middle values
-    lo, hi = where[:, :1], where[:, -1:]
-    mask = key == lo if bool((lo == hi).all()) else (key >= lo) & (key <= hi)
-    # the picked values, each row's in a run, sorted within rows by (row, bits) in one int64 sort
-    picked = np.sort((key[mask].astype(np.int64) << 31) | bits[mask])
-    below = np.where(lo[:, 0] > 0, cum[np.maximum(lo[:, 0] - 1, 0)], 0)  # values before the bin(s)
-    start = np.cumsum(cum[hi[:, 0]] - below) - (cum[hi[:, 0]] - below)  # where each row's run begins
-    pos = start[:, None] + (targets - below[:, None] - 1)
-    mid = (picked[pos.ravel()] & 0x7FFFFFFF).astype(np.int32).view(np.float32).reshape(r, -1)
-    return torch.from_numpy(mid[:, 0].copy() if n % 2 else np.float32(0.5) * (mid[:, 0] + mid[:, 1]))
+    return torch.from_numpy(median_rows(np.ascontiguousarray(x.numpy())))
 
 
 def phase_congruency(y: torch.Tensor) -> torch.Tensor:
@@ -262,14 +242,20 @@ def _pc_cpu(spectra: torch.Tensor, filters: torch.Tensor, thresh_scale: torch.Te
 def _pc_reduce_numpy(eo: np.ndarray, thresh_scale: np.ndarray) -> np.ndarray:
     """:func:`_pc_reduce` on CPU, from the complex responses ``eo`` ``(O, S, H, W)`` themselves.
 
-    numpy's complex ``abs`` and multiply are SIMD loops over the interleaved values, so the real and
-    imaginary parts need no separate copies (torch's complex ``abs`` is several times slower).
+    complex64 responses of the 4 scales of FeatureSIM.m go through the compiled loops of
+    :mod:`._fsim_jit` (one pass); anything else through numpy, whose complex ``abs`` and multiply
+    are SIMD loops over the interleaved values (torch's complex ``abs`` is several times slower).
     """
+    if eo.dtype == np.complex64 and eo.shape[1] == 4 and eo.flags.c_contiguous:
+        from ._fsim_jit import median_rows, reduce, small_energy
+
+        small = median_rows(small_energy(eo))  # energies E^2 + O^2: >= 0, never -0.0
+        return reduce(eo, np.sqrt(small) * thresh_scale, PC_EPSILON)
     k = eo.real.dtype.type
     amp = np.abs(eo)
     s0 = eo[:, 0]
     amp2 = (s0.real * s0.real + s0.imag * s0.imag).reshape(eo.shape[0], -1)  # smallest-scale energy
-    med = _median_nonneg_f32(torch.from_numpy(amp2)) if amp2.dtype == np.float32 else None
+    med = _median_nonneg_f32(torch.from_numpy(np.ascontiguousarray(amp2))) if amp2.dtype == np.float32 else None
     med = matlab_median(torch.from_numpy(amp2)) if med is None else med
     thresh = np.sqrt(med.numpy()) * thresh_scale
     an_all = amp.sum(axis=(0, 1))
@@ -362,6 +348,8 @@ def _features(x: torch.Tensor) -> dict[str, torch.Tensor]:
     The (linear) downsampling runs on the RGB planes before the (linear) YIQ transform, which then
     costs a quarter; both orders give the same values up to float rounding.
     """
+    if x.device.type == "cpu" and not x.requires_grad and x.dtype != torch.float64:
+        return _features_cpu(x)
     dt = torch.float64 if x.dtype == torch.float64 else torch.float32
     xd = downsample_zeros(x.to(dt), downsample_factor(*x.shape[-2:]))
     if xd.shape[1] == 3:
@@ -376,6 +364,40 @@ def _features(x: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
+def _features_cpu(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """:func:`_features` on CPU (float32), image by image on all cores: downsampling, YIQ and the
+    Scharr gradient in compiled loops (:mod:`._fsim_jit`), the FFTs in ``scipy.fft`` (one thread
+    each) and the phase-congruency reduction of :func:`_pc_reduce_numpy`. No torch kernel runs, so
+    no OpenMP team waits at barriers next to the image threads; each image is computed alone."""
+    from ._fsim_jit import gradient_magnitude as grad_np
+    from ._fsim_jit import yiq_downsampled
+
+    n, c, h, w = x.shape
+    f = downsample_factor(h, w)
+    rows = np.asarray([[255.0 * v for v in m] for m in YIQ] if c == 3 else [[255.0]], dtype=np.float32)
+    out_h, out_w = math.ceil(h / f), math.ceil(w / f)
+    filters, thresh_scale = _pc_filters_as(out_h, out_w, torch.float32, torch.device("cpu"))
+    filt, scale = filters.numpy(), thresh_scale.numpy()
+    xs = x.to(torch.float32).contiguous().numpy()
+
+    def one(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        yiq = yiq_downsampled(xs[i], f, rows)
+        work = np.empty(filt.shape[:-1], dtype=np.complex64)
+        spec = scipy.fft.fft2(yiq[0], workers=1).astype(np.complex64, copy=False)
+        np.multiply(spec.view(np.float32).reshape(filt.shape[2:]), filt, out=work.view(np.float32).reshape(filt.shape))
+        pc = _pc_reduce_numpy(scipy.fft.ifft2(work, overwrite_x=True, workers=1), scale)
+        return yiq, pc, grad_np(yiq[0])
+
+    parts = thread_map(one, range(n))
+    out = {"y": torch.from_numpy(np.stack([p[0][0:1] for p in parts])),
+           "pc": torch.from_numpy(np.stack([p[1] for p in parts]))[:, None],
+           "gm": torch.from_numpy(np.stack([p[2] for p in parts]))[:, None]}
+    if c == 3:
+        out["i"] = torch.from_numpy(np.stack([p[0][1:2] for p in parts]))
+        out["q"] = torch.from_numpy(np.stack([p[0][2:3] for p in parts]))
+    return out
+
+
 def _features_memo(x: torch.Tensor) -> dict[str, torch.Tensor]:
     return MEMO.get_or_compute("fsim_features", (x,), lambda: _features(x))
 
@@ -386,6 +408,10 @@ def _fsim_both(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.
     if x.shape[1] != ref.shape[1]:
         raise InputError("FSIM needs output and reference with the same number of channels")
     fa, fb = _features_memo(x), _features_memo(ref)
+    if fa["pc"].device.type == "cpu" and fa["pc"].dtype == torch.float32 and not fa["pc"].requires_grad:
+        pairs = thread_map(lambda i: _pooled_np(fa, fb, i), range(x.shape[0]))
+        return (torch.tensor([p[0] for p in pairs], dtype=torch.float64),
+                torch.tensor([p[1] for p in pairs], dtype=torch.float64))
     pcm = torch.maximum(fa["pc"], fb["pc"])
     sim = similarity(fa["pc"], fb["pc"], T1) * similarity(fa["gm"], fb["gm"], T2)
     if "i" in fa:
@@ -399,6 +425,33 @@ def _fsim_both(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.
     fsim_v = (sim * weight).flatten(1).sum(1) / den
     fsimc_v = (sim * chroma * weight).flatten(1).sum(1) / den
     return fsim_v.to(torch.float64), fsimc_v.to(torch.float64)
+
+
+def _pooled_np(fa: dict[str, torch.Tensor], fb: dict[str, torch.Tensor], i: int) -> tuple[float, float]:
+    """(FSIM, FSIMc) of pair ``i`` from float32 CPU features in numpy (one thread, no OpenMP team):
+    the operations of :func:`_fsim_both`'s torch path, the weighted sums in float64."""
+    def plane(f: dict[str, torch.Tensor], k: str) -> np.ndarray:
+        return f[k][i, 0].numpy()
+
+    pa, pb = plane(fa, "pc"), plane(fb, "pc")
+    pcm = np.maximum(pa, pb)
+    sim = _similarity_np(pa, pb, T1) * _similarity_np(plane(fa, "gm"), plane(fb, "gm"), T2)
+    if "i" in fa:
+        v = _similarity_np(plane(fa, "i"), plane(fb, "i"), T3) * _similarity_np(plane(fa, "q"), plane(fb, "q"), T4)
+        mag = np.abs(v) ** np.float32(LAMBDA)
+        chroma = np.where(v < 0, mag * np.float32(math.cos(LAMBDA * math.pi)), mag)
+    else:
+        chroma = np.ones_like(sim)
+    den = float(pcm.sum(dtype=np.float64))
+    weight = pcm if den > 0 else np.ones_like(pcm)
+    den = den if den > 0 else float(pcm.size)
+    return (float((sim * weight).sum(dtype=np.float64)) / den, float((sim * chroma * weight).sum(dtype=np.float64)) / den)
+
+
+def _similarity_np(a: np.ndarray, b: np.ndarray, c: float) -> np.ndarray:
+    """:func:`similarity` in numpy float32."""
+    k = np.float32(c)
+    return (np.float32(2.0) * a * b + k) / (a * a + b * b + k)
 
 
 def fsim(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -440,7 +493,9 @@ class FSIM(_FRPerceptual):
     """FSIM (official FeatureSIM.m, luminance): phase congruency and Scharr gradient similarity."""
 
     name = "fsim"
-    version = "3"
+    # 4: on CPU phase congruency is reduced by the compiled loops of _fsim_jit.py (issue 14); the
+    # maps moved by up to 2.4e-7 (float32 rounding), the official-value distances are unchanged
+    version = "4"
     higher_is_better = True
     value_range = (0.0, 1.0)
     description = "Feature similarity FSIM (Zhang et al. 2011, official FeatureSIM.m), luminance only"
@@ -454,7 +509,7 @@ class FSIMc(_FRPerceptual):
     """FSIMc (official FeatureSIM.m): FSIM with YIQ chroma similarity."""
 
     name = "fsimc"
-    version = "3"
+    version = "4"  # 4: as fsim 4
     higher_is_better = True
     value_range = (0.0, 1.0)
     description = "Feature similarity FSIMc (Zhang et al. 2011, official FeatureSIM.m), with YIQ chroma"
