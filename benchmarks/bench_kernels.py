@@ -280,6 +280,9 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--pyiqa", action="store_true", help="also time pyiqa's implementation when it is importable")
     ap.add_argument("--peer-python", default=None,
                     help="python of a separate venv with pyiqa: time pyiqa there on the same tensors (saved to a temp .pt)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternate peer and paradigm timings this many times and keep each side's fastest "
+                         "(evens out a machine whose speed drifts during the run)")
     ap.add_argument("--out", default=None, help="write a JSON report here ('auto': benchmarks/results/kernels-FAMILY-CPU.json)")
     ap.add_argument("--peer-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--peer-files", default=None, help=argparse.SUPPRESS)
@@ -306,7 +309,9 @@ def _report(args: argparse.Namespace, family: str, rows: list[dict], peer: dict,
                     "cpus": os.cpu_count(), "platform": platform.platform(),
                     "torch_threads": torch.get_num_threads(), "loadavg_1min_at_end": round(os.getloadavg()[0], 2)},
         "versions": {"torch": torch.__version__, "peer": peer.get("_versions")},
-        "timing": "in-memory batch (no decoding); best of --repeat; ratio = pyiqa ms / paradigm ms (CPU and wall)",
+        "timing": "in-memory batch (no decoding); best of --repeat (and of --rounds alternating rounds); "
+                  "ratio = pyiqa ms / paradigm ms (CPU and wall)",
+        "rounds": args.rounds,
         "size": args.size, "batch": args.batch, "repeat": args.repeat, "rows": rows,
     }
     if parameter_note:
@@ -354,6 +359,29 @@ def _time_metrics(args: argparse.Namespace, metrics: list[str], x: torch.Tensor,
     return rows
 
 
+def merge_rounds(rounds: list[list[dict]]) -> list[dict]:
+    """One row per metric from several rounds: each side's fastest wall and CPU ms, ratios recomputed.
+
+    Alternating rounds (peer, then paradigm, again) spread both sides over the same stretch of time,
+    so a machine that speeds up or slows down between them does not favour either.
+    """
+    merged = []
+    for group in zip(*rounds, strict=True):
+        row = dict(group[0])
+        for key in ("paradigm_wall_ms", "paradigm_cpu_ms", "pyiqa_wall_ms", "pyiqa_cpu_ms"):
+            vals = [g[key] for g in group if key in g]
+            if vals:
+                row[key] = min(vals)
+        if "pyiqa_cpu_ms" in row:
+            row["ratio_cpu"] = round(row["pyiqa_cpu_ms"] / row["paradigm_cpu_ms"], 2)
+            row["ratio_wall"] = round(row["pyiqa_wall_ms"] / row["paradigm_wall_ms"], 2)
+        if len(rounds) > 1:
+            row["rounds"] = len(rounds)
+            row["ratio_cpu_per_round"] = [g.get("ratio_cpu") for g in group]
+        merged.append(row)
+    return merged
+
+
 def main() -> None:
     import json
     import os
@@ -371,12 +399,22 @@ def main() -> None:
              "loadavg_1min_at_start": round(os.getloadavg()[0], 2)}
     w, h = (int(v) for v in args.size.lower().split("x"))
     x, ref = make_batch(args.batch, w, h)
+    rounds: list[list[dict]] = []
     with parameter_files(metrics) as files:
         if files:
             print("NOTE: " + files["report"]["note"])
-        peer = (run_peer(args.peer_python, x, ref, metrics, args.repeat, files.get("pyiqa"))
-                if args.peer_python else {})
-        rows = _time_metrics(args, metrics, x, ref, peer, files)
+        for r in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {r + 1} of {args.rounds}")
+            peer = (run_peer(args.peer_python, x, ref, metrics, args.repeat, files.get("pyiqa"))
+                    if args.peer_python else {})
+            rounds.append(_time_metrics(args, metrics, x, ref, peer, files))
+    rows = merge_rounds(rounds)
+    if args.rounds > 1:
+        print(f"best of {args.rounds} rounds (each side's fastest, ratios recomputed):")
+        for row in rows:
+            extra = f"   pyiqa {row['pyiqa_cpu_ms']:.2f} ({row['ratio_cpu']:.1f}x)" if "ratio_cpu" in row else ""
+            print(f"{row['metric']:12s} {row['paradigm_wall_ms']:13.2f} {row['paradigm_cpu_ms']:12.2f}{extra}")
     if args.out:
         _report(args, family, rows, peer, start, files.get("report"))
 
