@@ -124,3 +124,24 @@ def test_compiled_reduction_matches_numpy() -> None:
     reference = _pc_reduce_numpy(eo.astype(np.complex128), scale.numpy().astype(np.float64))
     np.testing.assert_allclose(compiled, reference, atol=2e-6)
     assert compiled.max() > 0.5  # a real image has edges of high phase congruency
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 384, 512), (2, 3, 517, 389), (1, 3, 768, 1030), (1, 1, 640, 641), (1, 3, 100, 130)])
+def test_cpu_features_equal_the_torch_steps(shape: tuple[int, ...]) -> None:
+    """FSIM's compiled CPU features (downsampling factors 1-3, even and odd sides, grey and RGB)
+    against the torch steps other devices run: the same Y/I/Q bits, gradients and phase congruency
+    within float32 rounding."""
+    from paradigm.metrics.fsim import YIQ, _features_cpu, downsample_factor, downsample_zeros
+
+    x = torch.rand(*shape, generator=torch.Generator().manual_seed(sum(shape)))
+    got = _features_cpu(x)
+    xd = downsample_zeros(x, downsample_factor(*shape[-2:]))
+    if shape[1] == 3:
+        r, g, b = xd[:, 0:1], xd[:, 1:2], xd[:, 2:3]
+        yiq = [r * (255.0 * m[0]) + g * (255.0 * m[1]) + b * (255.0 * m[2]) for m in YIQ]
+        assert torch.equal(got["i"], yiq[1]) and torch.equal(got["q"], yiq[2])
+    else:
+        yiq = [xd * 255.0]
+    assert torch.equal(got["y"], yiq[0])
+    torch.testing.assert_close(got["gm"], gradient_magnitude(yiq[0]), rtol=1e-6, atol=1e-4)
+    torch.testing.assert_close(got["pc"], phase_congruency(yiq[0]), rtol=0, atol=2e-5)
