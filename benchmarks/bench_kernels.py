@@ -8,6 +8,14 @@ compare commits::
 
     python benchmarks/bench_kernels.py --size 512x384 --batch 8 --repeat 5
 
+``--decode`` includes decoding (issue 14's measure): the batch is written as 8-bit PNG files and every
+timed call decodes them first, paradigm with its reader (``paradigm.io.read_image``, the engine's)
+and pyiqa with its own (``imread2tensor``, what its file-path API calls); the report goes to
+``kernels-FAMILY-decode-CPU.json``. ``--rounds K`` alternates the peer's and paradigm's timings K
+times and keeps each side's fastest, so that a machine whose speed drifts favours neither::
+
+    python benchmarks/bench_kernels.py --metrics classic --repeat 5 --rounds 3 --decode --peer-python PY --out auto
+
 ``--metrics nr_params`` times IL-NIQE, NRQM and PI, whose parameter files are not bundled: it writes
 *synthetic* files in the official layouts and sizes (``tests/tools/make_ilniqe_fixture.py``,
 ``tests/tools/make_nrqm_fixture.py``) to a temporary folder and gives the same files to paradigm and to
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,11 +96,14 @@ def _pyiqa_metric(pyiqa: Any, name: str, files: dict[str, str]) -> Callable[...,
 
 
 def time_pyiqa(
-    name: str, x: torch.Tensor, ref: torch.Tensor, repeat: int, files: dict[str, str] | None = None
+    name: str, x: torch.Tensor, ref: torch.Tensor, repeat: int, files: dict[str, str] | None = None,
+    decode_dir: str | None = None,
 ) -> tuple[float, float] | None:
     """Best (wall, CPU) ms per pair of pyiqa's implementation of ``name``, or None (no pyiqa / no such metric).
 
     ``files``: local parameter files for pyiqa (see :func:`_pyiqa_metric`), instead of its downloads.
+    ``decode_dir``: decode the batch from its PNG files there (``--decode``) with pyiqa's own reader
+    (``imread2tensor``, what its file-path API calls) inside every timed call.
     """
     try:
         import pyiqa
@@ -100,7 +112,15 @@ def time_pyiqa(
     if name not in PYIQA_NAMES:
         return None
     m = _pyiqa_metric(pyiqa, name, files or {})
-    call = (lambda: m(x)) if name in NO_REFERENCE else (lambda: m(x, ref))
+    if decode_dir is not None:
+        from pyiqa.utils.img_util import imread2tensor
+
+        def load(kind: str) -> torch.Tensor:
+            return torch.stack([imread2tensor(str(p), rgb=True) for p in _png_paths(decode_dir, kind, x.shape[0])])
+
+        call = (lambda: m(load("out"))) if name in NO_REFERENCE else (lambda: m(load("out"), load("ref")))
+    else:
+        call = (lambda: m(x)) if name in NO_REFERENCE else (lambda: m(x, ref))
     with torch.no_grad():
         if name in ONE_PAIR_WARMUP:
             m(x[:1])  # warm-up (NO_REFERENCE, all of them)
@@ -109,7 +129,8 @@ def time_pyiqa(
         return _best_ms(call, x.shape[0], repeat)
 
 
-def peer_child(path: str, metrics: list[str], repeat: int, files: dict[str, dict[str, str]] | None = None) -> None:
+def peer_child(path: str, metrics: list[str], repeat: int, files: dict[str, dict[str, str]] | None = None,
+               decode_dir: str | None = None) -> None:
     """``--peer-child``: time pyiqa on the tensors saved in ``path``; print one JSON object (no paradigm import).
 
     ``files``: per metric, local parameter files for pyiqa (``--peer-files``, JSON).
@@ -120,7 +141,7 @@ def peer_child(path: str, metrics: list[str], repeat: int, files: dict[str, dict
     out: dict[str, object] = {}
     for name in metrics:
         try:
-            got = time_pyiqa(name, x, ref, repeat, (files or {}).get(name))
+            got = time_pyiqa(name, x, ref, repeat, (files or {}).get(name), decode_dir)
         except Exception as exc:  # noqa: BLE001 - report, go on with the next metric
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
@@ -136,7 +157,7 @@ def peer_child(path: str, metrics: list[str], repeat: int, files: dict[str, dict
 
 def run_peer(
     peer_python: str, x: torch.Tensor, ref: torch.Tensor, metrics: list[str], repeat: int,
-    files: dict[str, dict[str, str]] | None = None,
+    files: dict[str, dict[str, str]] | None = None, decode_dir: str | None = None,
 ) -> dict:
     """Run :func:`peer_child` in ``peer_python`` (a venv with pyiqa) on the same tensors (and parameter ``files``)."""
     import json
@@ -155,6 +176,8 @@ def run_peer(
                "--metrics", ",".join(wanted), "--repeat", str(repeat)]
         if files:
             cmd += ["--peer-files", json.dumps(files)]
+        if decode_dir:
+            cmd += ["--decode-dir", decode_dir]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("PEER-JSON ")), None)
     if line is None:
@@ -268,6 +291,29 @@ def _call_next(m: Callable[..., object], it: Iterator[tuple[torch.Tensor, torch.
     return m(*next(it))
 
 
+def _png_paths(folder: str, kind: str, n: int) -> list[Path]:
+    """The PNG files of ``--decode``: ``<folder>/<kind>_<i>.png`` for the outputs (``out``) or references (``ref``)."""
+    return [Path(folder) / f"{kind}_{i}.png" for i in range(n)]
+
+
+def write_pngs(folder: str, x: torch.Tensor, ref: torch.Tensor) -> None:
+    """Write the 8-bit batch as the PNG files of :func:`_png_paths` (the tensors hold exact 8-bit levels)."""
+    from PIL import Image
+
+    for kind, t in (("out", x), ("ref", ref)):
+        for path, img in zip(_png_paths(folder, kind, t.shape[0]), t, strict=True):
+            arr = (img.permute(1, 2, 0) * 255.0).round().to(torch.uint8).numpy()
+            Image.fromarray(arr).save(path)
+
+
+def _paradigm_decoded(folder: str, n: int, reference: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The batch decoded by paradigm's reader (``paradigm.io.read_image``, the engine's), for ``--decode``."""
+    from paradigm.io import read_image
+
+    x = torch.stack([read_image(p) for p in _png_paths(folder, "out", n)])
+    return x, (torch.stack([read_image(p) for p in _png_paths(folder, "ref", n)]) if reference else None)
+
+
 def _parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="512x384", help="WxH")
@@ -280,6 +326,10 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--pyiqa", action="store_true", help="also time pyiqa's implementation when it is importable")
     ap.add_argument("--peer-python", default=None,
                     help="python of a separate venv with pyiqa: time pyiqa there on the same tensors (saved to a temp .pt)")
+    ap.add_argument("--decode", action="store_true",
+                    help="include decoding: the batch is written as 8-bit PNG files and every timed call decodes "
+                         "them, paradigm with its reader, pyiqa with its own (imread2tensor)")
+    ap.add_argument("--decode-dir", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--rounds", type=int, default=1,
                     help="alternate peer and paradigm timings this many times and keep each side's fastest "
                          "(evens out a machine whose speed drifts during the run)")
@@ -302,15 +352,18 @@ def _report(args: argparse.Namespace, family: str, rows: list[dict], peer: dict,
     slug = machine_slug({"cpu_model": _cpu_model(), "cpu_flags": _cpu_flags()}, "cpu")
     out = args.out
     if out == "auto":
-        out = str(Path(__file__).resolve().parent / "results" / f"kernels-{family}-{slug}.json")
+        suffix = "-decode" if args.decode else ""
+        out = str(Path(__file__).resolve().parent / "results" / f"kernels-{family}{suffix}-{slug}.json")
     report = {
         "command": " ".join(sys.argv), **start, "ended_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpu": slug, "cpu_model": _cpu_model(), "cpu_flags": _cpu_flags(),
                     "cpus": os.cpu_count(), "platform": platform.platform(),
                     "torch_threads": torch.get_num_threads(), "loadavg_1min_at_end": round(os.getloadavg()[0], 2)},
         "versions": {"torch": torch.__version__, "peer": peer.get("_versions")},
-        "timing": "in-memory batch (no decoding); best of --repeat (and of --rounds alternating rounds); "
-                  "ratio = pyiqa ms / paradigm ms (CPU and wall)",
+        "timing": ("8-bit PNG files decoded inside every timed call, each tool with its own reader"
+                   if args.decode else "in-memory batch (no decoding)")
+                  + "; best of --repeat (and of --rounds alternating rounds); ratio = pyiqa ms / paradigm ms (CPU and wall)",
+        "decoding_included": bool(args.decode),
         "rounds": args.rounds,
         "size": args.size, "batch": args.batch, "repeat": args.repeat, "rows": rows,
     }
@@ -335,14 +388,23 @@ def _time_metrics(args: argparse.Namespace, metrics: list[str], x: torch.Tensor,
         m = paradigm.create_metric(name, **options.get(name, {}))
         k = 1 if name in ONE_PAIR_WARMUP else x.shape[0]
         m(x[:k].clone(), ref[:k].clone())  # warm-up (lazy loads, allocator)
-        pairs = [(x.clone(), ref.clone()) for _ in range(args.repeat)]  # fresh tensors: no memo carries over
-        wall, cpu = _best_ms(functools.partial(_call_next, m, iter(pairs)), args.batch, args.repeat)
+        if args.decode_dir:  # decoding inside every timed call (a fresh batch each time: no memo carries over)
+            wants_ref = name not in NO_REFERENCE
+
+            def decoded_call(metric: Any = m, wants_ref: bool = wants_ref) -> object:
+                a, b = _paradigm_decoded(args.decode_dir, args.batch, wants_ref)
+                return metric(a, b)
+
+            wall, cpu = _best_ms(decoded_call, args.batch, args.repeat)
+        else:
+            pairs = [(x.clone(), ref.clone()) for _ in range(args.repeat)]  # fresh tensors: no memo carries over
+            wall, cpu = _best_ms(functools.partial(_call_next, m, iter(pairs)), args.batch, args.repeat)
         row: dict = {"metric": name, "paradigm_wall_ms": round(wall, 2), "paradigm_cpu_ms": round(cpu, 2)}
         if name in options:
             row["parameter_files"] = "synthetic"
         got = peer.get(name)
         if args.pyiqa and not args.peer_python:
-            t = time_pyiqa(name, x, ref, args.repeat, files.get("pyiqa", {}).get(name))
+            t = time_pyiqa(name, x, ref, args.repeat, files.get("pyiqa", {}).get(name), args.decode_dir)
             got = None if t is None else {"wall_ms": t[0], "cpu_ms": t[1]}
         if isinstance(got, dict) and "cpu_ms" in got:
             row.update(pyiqa_wall_ms=round(got["wall_ms"], 2), pyiqa_cpu_ms=round(got["cpu_ms"], 2),
@@ -393,20 +455,24 @@ def main() -> None:
     args.batch = batch if args.batch is None else args.batch
     args.repeat = repeat if args.repeat is None else args.repeat
     if args.peer_child:
-        peer_child(args.peer_child, metrics, args.repeat, json.loads(args.peer_files) if args.peer_files else None)
+        peer_child(args.peer_child, metrics, args.repeat, json.loads(args.peer_files) if args.peer_files else None,
+                   args.decode_dir)
         return
     start = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
              "loadavg_1min_at_start": round(os.getloadavg()[0], 2)}
     w, h = (int(v) for v in args.size.lower().split("x"))
     x, ref = make_batch(args.batch, w, h)
     rounds: list[list[dict]] = []
-    with parameter_files(metrics) as files:
+    with parameter_files(metrics) as files, tempfile.TemporaryDirectory(prefix="paradigm-kernels-png-") as png:
         if files:
             print("NOTE: " + files["report"]["note"])
+        if args.decode:
+            write_pngs(png, x, ref)
+            args.decode_dir = png
         for r in range(args.rounds):
             if args.rounds > 1:
                 print(f"round {r + 1} of {args.rounds}")
-            peer = (run_peer(args.peer_python, x, ref, metrics, args.repeat, files.get("pyiqa"))
+            peer = (run_peer(args.peer_python, x, ref, metrics, args.repeat, files.get("pyiqa"), args.decode_dir)
                     if args.peer_python else {})
             rounds.append(_time_metrics(args, metrics, x, ref, peer, files))
     rows = merge_rounds(rounds)
