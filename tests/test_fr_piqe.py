@@ -91,3 +91,20 @@ def test_compiled_cpu_path_equals_the_torch_path(shape: tuple[int, int]) -> None
     active = var > 0.1
     expected = 100.0 * ((active * (artifact * (1 - var) + noisy_flag * var)).sum(1) + 1.0) / (active.sum(1) + 1.0)
     np.testing.assert_allclose(_piqe_one(x).numpy(), expected.numpy(), rtol=1e-12)
+
+
+def test_compiled_block_scores_with_a_constant_surround() -> None:
+    """A block whose surround (every column but the 8th and 10th) is constant while its centre varies:
+    the centre/surround ratio is x/0, which torch.nan_to_num turns into the largest float64."""
+    from paradigm.metrics._piqe_jit import _block_scores
+
+    g = torch.Generator().manual_seed(3)
+    m = torch.full((1, 1, 16, 32), 0.25, dtype=torch.float64)
+    m[..., 7] = torch.randn(16, generator=g, dtype=torch.float64) * 2.0  # column 8 (1-based) of block 1
+    m[..., 16:] = torch.randn(16, 16, generator=g, dtype=torch.float64)  # an ordinary block beside it
+    var, artifact, noisy_flag = _block_stats(m)
+    active = var > 0.1
+    expected = float((active * (artifact * (1 - var) + noisy_flag * var)).sum())
+    score, count = _block_scores(m[0, 0].numpy().copy(), 0.1, 0.1)
+    assert count == int(active.sum()) == 2
+    assert score == pytest.approx(expected, rel=1e-12)

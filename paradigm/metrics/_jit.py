@@ -27,29 +27,35 @@ FASTMATH = frozenset({"nnan", "ninf", "nsz", "contract"})
 EXACT = frozenset({"nnan", "ninf", "nsz"})
 
 
-def kernel(fn: Callable[..., Any]) -> Any:
-    """``numba.njit`` with paradigm's kernel settings (compiled on first call, cached on disk)."""
+def _njit(fn: Callable[..., Any], flags: frozenset[str], **options: Any) -> Any:
+    """``numba.njit(fn)`` with ``flags``, cached on disk where numba finds a writable cache folder.
+
+    numba refuses ``cache=True`` when neither the module's ``__pycache__`` nor its user cache folder is
+    writable (a read-only installation and home): the kernel is then compiled in every process instead.
+    """
     import numba
 
-    return numba.njit(fastmath=set(FASTMATH), error_model="numpy", nogil=True, cache=True)(fn)
+    try:
+        return numba.njit(fastmath=set(flags), error_model="numpy", cache=True, **options)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(fastmath=set(flags), error_model="numpy", cache=False, **options)(fn)
+
+
+def kernel(fn: Callable[..., Any]) -> Any:
+    """``numba.njit`` with paradigm's kernel settings (compiled on first call, cached on disk)."""
+    return _njit(fn, FASTMATH, nogil=True)
 
 
 def exact_kernel(fn: Callable[..., Any]) -> Any:
     """:func:`kernel` without multiply-add contraction (:data:`EXACT`)."""
-    import numba
-
-    return numba.njit(fastmath=set(EXACT), error_model="numpy", nogil=True, cache=True)(fn)
+    return _njit(fn, EXACT, nogil=True)
 
 
 def inline(fn: Callable[..., Any]) -> Any:
     """``numba.njit`` for a scalar helper inlined into :func:`kernel` loops (same flags)."""
-    import numba
-
-    return numba.njit(fastmath=set(FASTMATH), error_model="numpy", inline="always", cache=True)(fn)
+    return _njit(fn, FASTMATH, inline="always")
 
 
 def inline_exact(fn: Callable[..., Any]) -> Any:
     """:func:`inline` without multiply-add contraction (:data:`EXACT`)."""
-    import numba
-
-    return numba.njit(fastmath=set(EXACT), error_model="numpy", inline="always", cache=True)(fn)
+    return _njit(fn, EXACT, inline="always")

@@ -18,6 +18,7 @@ from ._jit import exact_kernel
 
 BLOCK = 16
 SEGMENT = 6
+_MAX = float(np.finfo(np.float64).max)
 
 
 @exact_kernel
@@ -119,8 +120,9 @@ def _block_scores(m, activity, impaired):
             o1, o2 = all1 - (col1[c1] + col1[c1 + 2]), all2 - (col2[c1] + col2[c1 + 2])
             n_out = b * (b - 2)
             surround = max((o2 - o1 * o1 / n_out) / (n_out - 1), 0.0)
-            ratio = math.sqrt(centre) / math.sqrt(surround) if surround > 0 else (np.inf if centre > 0 else 0.0)
-            ratio = min(ratio, np.finfo(np.float64).max)
+            # torch.nan_to_num of sqrt(centre) / sqrt(surround): 0/0 -> 0, x/0 -> the largest float64
+            # (written without inf or NaN: the kernels are compiled assuming neither occurs)
+            ratio = math.sqrt(centre) / math.sqrt(surround) if surround > 0 else (_MAX if centre > 0 else 0.0)
             sigma = math.sqrt(var)
             hi = max(sigma, ratio)
             noisy = hi > 0 and sigma > 2.0 * (abs(sigma - ratio) / hi)
