@@ -284,3 +284,28 @@ def test_ssim_per_image_split_gives_the_batched_values() -> None:
         split = (ssim(x.clone(), y.clone()), ms_ssim(x.clone(), y.clone()))
     for a, b in zip(batched, split, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-6)
+
+
+def test_kernels_compile_without_a_disk_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where numba finds no writable cache folder (read-only installation and home) a kernel still
+    compiles, without the disk cache."""
+    import numba
+
+    from paradigm.metrics import _jit
+
+    real = numba.njit
+    asked: list[bool] = []
+
+    def njit(*args: object, cache: bool = False, **kwargs: object) -> object:
+        asked.append(cache)
+        if cache:
+            raise RuntimeError("cannot cache function 'add_one': no locator available for file '<ro>'")
+        return real(*args, cache=cache, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", njit)
+
+    def add_one(v):  # type: ignore[no-untyped-def]
+        return v + 1
+
+    assert _jit.kernel(add_one)(1) == 2
+    assert asked == [True, False]
