@@ -7,7 +7,7 @@ tap by tap, as :func:`._filters.separable_filter_valid`), then per pixel
 ``cs = (2 s12 + C2) / (s11 + s22 + C2)`` and ``l = (2 mu1 mu2 + C1) / (mu1^2 + mu2^2 + C1)``. Every
 product is rounded before it is added (no fused multiply-add), so identical images give exactly 1.
 The filtering runs row by row, so the filtered planes never leave the CPU caches, and the map means
-are summed in float64 in a fixed order (torch sums the float32 map; the means agree within ~1e-7).
+are summed in float64 in a fixed order (torch sums the float32 map; the means agree within 1e-6).
 """
 
 from __future__ import annotations
