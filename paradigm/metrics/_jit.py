@@ -4,7 +4,8 @@ Why numba (issue 20): a metric such as CIEDE2000 is ~200 element-wise steps per 
 step is a pass over memory; compiled as one loop, LLVM vectorises the whole chain (AVX2 / AVX-512 as
 the CPU has) and the data stay in registers — 5x less CPU for CIEDE2000 on this project's machines.
 The kernels are compiled for the running CPU on first use and cached next to the module (or, where
-that folder is not writable, in numba's user cache; ``NUMBA_CACHE_DIR`` chooses another).
+that folder is not writable, in numba's user cache; ``NUMBA_CACHE_DIR`` chooses another; with no
+writable cache folder at all they are compiled in every process).
 
 Floating-point flags are chosen so that a value does not depend on the vector width: no
 reassociation (sums are added in a fixed order, in float64) and no approximate functions; only
