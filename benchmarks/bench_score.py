@@ -177,6 +177,11 @@ def _warm_imports() -> None:
     # once per process on the first compiled call (~0.5 s), start-up like a CUDA context
     import paradigm.metrics._ciede_jit  # noqa: F401
     import paradigm.metrics._edge_jit  # noqa: F401
+    import paradigm.metrics._fsim_jit  # noqa: F401
+    import paradigm.metrics._gray_jit  # noqa: F401
+    import paradigm.metrics._nlpd_jit  # noqa: F401
+    import paradigm.metrics._piqe_jit  # noqa: F401
+    import paradigm.metrics._resize_jit  # noqa: F401
     import paradigm.metrics._ssim_jit  # noqa: F401
 
     numba.njit(lambda: 0)()

@@ -86,3 +86,33 @@ def test_listed_and_declared() -> None:
     x = photo()
     out = paradigm.create_metric("nlpd")(noisy(x, 0.05), x)
     assert out.shape == (1,) and out.dtype == torch.float64
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 384, 512), (2, 3, 33, 47), (1, 1, 64, 65), (1, 3, 100, 101)])
+def test_compiled_cpu_path_equals_the_torch_transform(shape: tuple[int, ...]) -> None:
+    """NLPD's CPU loops (metrics/_nlpd_jit.py) against nlp_transform, the torch steps of other devices."""
+    from paradigm.metrics.nlpd import NLPD_LEVELS, nlp_transform
+    from paradigm.metrics.vif import _grey
+
+    g = torch.Generator().manual_seed(sum(shape))
+    x, ref = torch.rand(*shape, generator=g), torch.rand(*shape, generator=g)
+    n = shape[0]
+    both = (torch.cat((_grey(ref), _grey(x))) / 255.0).float()
+    expected = torch.zeros(n, dtype=torch.float64)
+    for band in nlp_transform(both):
+        d = band[:n] - band[n:]
+        expected += torch.sqrt((d * d).flatten(1).sum(1).double() / d[0].numel())
+    torch.testing.assert_close(nlpd(x, ref), expected / NLPD_LEVELS, rtol=1e-6, atol=0)
+
+
+def test_compiled_grey_equals_matlab_gray255() -> None:
+    """The grey image shared by NLPD, VIF, VIFP, CW-SSIM and PIQE: the compiled CPU pass gives the float64
+    values of matlab_gray255, bit for bit."""
+    from paradigm.metrics.fidelity import matlab_gray255
+    from paradigm.metrics.vif import _grey
+
+    g = torch.Generator().manual_seed(1)
+    for x in (torch.rand(2, 3, 77, 91, generator=g), (torch.rand(1, 3, 40, 40, generator=g) * 255).round() / 255,
+              torch.rand(1, 3, 30, 20, generator=g, dtype=torch.float64)):
+        want = torch.cat([matlab_gray255(x[i : i + 1].double(), quantize=True) for i in range(x.shape[0])])
+        assert torch.equal(_grey(x), want)

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from ._filters import MEMO, fast_check_pair, gaussian_kernel1d, separable_filter_valid, thread_map
-from .fidelity import matlab_gray255
+from .fidelity import MATLAB_GRAY, matlab_gray255
 from .fsim import _FRPerceptual
 from .registry import register
 
@@ -94,8 +94,19 @@ def _grey(x: torch.Tensor) -> torch.Tensor:
     image), once per batch tensor; image by image, side by side on the cores (``thread_map``), so
     each image's float64 copy stays in cache. The values are elementwise, hence the batch's."""
 
-    def one(i: int) -> torch.Tensor:
-        return matlab_gray255(x[i : i + 1].to(torch.float64), quantize=True, y_channel=False)
+    if x.device.type == "cpu" and x.shape[1] == 3 and x.dtype in (torch.float32, torch.float64) and not x.requires_grad:
+        from ._gray_jit import gray255
+
+        weights = (MATLAB_GRAY[0] * 255.0, MATLAB_GRAY[1] * 255.0, MATLAB_GRAY[2] * 255.0)
+
+        def one(i: int) -> torch.Tensor:  # the same float64 operations in one compiled pass
+            return torch.from_numpy(gray255(xs[i], weights))[None, None]
+
+        xs = x.contiguous().numpy()
+    else:
+
+        def one(i: int) -> torch.Tensor:
+            return matlab_gray255(x[i : i + 1].to(torch.float64), quantize=True, y_channel=False)
 
     return MEMO.get_or_compute("vif_grey", (x,), lambda: torch.cat(thread_map(one, range(x.shape[0]))))
 
