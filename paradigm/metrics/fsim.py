@@ -80,8 +80,8 @@ def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
     return gx.mul_(gx).addcmul_(gy, gy).sqrt_().div_(16.0)
 
 
-def similarity(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
-    """``(2 a b + c) / (a^2 + b^2 + c)``."""
+def similarity(a: Any, b: Any, c: float) -> Any:
+    """``(2 a b + c) / (a^2 + b^2 + c)`` of torch tensors or numpy arrays (operators only)."""
     return (2.0 * a * b + c) / (a * a + b * b + c)
 
 
@@ -228,15 +228,19 @@ def _pc_cpu(spectra: torch.Tensor, filters: torch.Tensor, thresh_scale: torch.Te
     filt = filters.numpy()  # (O, S, H, W, 2): each real filter value twice
     scale = thresh_scale.numpy()
 
-    def one(i: int) -> np.ndarray:
-        work = np.empty(filt.shape[:-1], dtype=spec.dtype)
-        # the real filter scales the real and imaginary parts of the spectrum alike
-        np.multiply(spec[i].view(filt.dtype).reshape(filt.shape[2:]), filt, out=work.view(filt.dtype).reshape(filt.shape))
-        return _pc_reduce_numpy(scipy.fft.ifft2(work, overwrite_x=True, workers=1), scale)
-
-    for i, pc in enumerate(thread_map(one, range(spec.shape[0]))):
+    for i, pc in enumerate(thread_map(lambda i: _pc_of_spectrum(spec[i], filt, scale), range(spec.shape[0]))):
         out[i, 0] = torch.from_numpy(pc)
     return out
+
+
+def _pc_of_spectrum(spec: np.ndarray, filt: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Phase congruency ``(H, W)`` of one image from its spectrum ``(H, W)``: the spectrum times every
+    filter of ``filt`` (``(O, S, H, W, 2)``, each real value twice, so that it scales the real and
+    imaginary parts alike), one inverse FFT of all responses (``scipy.fft``, one thread) and
+    :func:`_pc_reduce_numpy`."""
+    work = np.empty(filt.shape[:-1], dtype=spec.dtype)
+    np.multiply(spec.view(filt.dtype).reshape(filt.shape[2:]), filt, out=work.view(filt.dtype).reshape(filt.shape))
+    return _pc_reduce_numpy(scipy.fft.ifft2(work, overwrite_x=True, workers=1), scale)
 
 
 def _pc_reduce_numpy(eo: np.ndarray, thresh_scale: np.ndarray) -> np.ndarray:
@@ -382,11 +386,8 @@ def _features_cpu(x: torch.Tensor) -> dict[str, torch.Tensor]:
 
     def one(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         yiq = yiq_downsampled(xs[i], f, rows)
-        work = np.empty(filt.shape[:-1], dtype=np.complex64)
         spec = scipy.fft.fft2(yiq[0], workers=1).astype(np.complex64, copy=False)
-        np.multiply(spec.view(np.float32).reshape(filt.shape[2:]), filt, out=work.view(np.float32).reshape(filt.shape))
-        pc = _pc_reduce_numpy(scipy.fft.ifft2(work, overwrite_x=True, workers=1), scale)
-        return yiq, pc, grad_np(yiq[0])
+        return yiq, _pc_of_spectrum(spec, filt, scale), grad_np(yiq[0])
 
     parts = thread_map(one, range(n))
     out = {"y": torch.from_numpy(np.stack([p[0][0:1] for p in parts])),
@@ -435,9 +436,9 @@ def _pooled_np(fa: dict[str, torch.Tensor], fb: dict[str, torch.Tensor], i: int)
 
     pa, pb = plane(fa, "pc"), plane(fb, "pc")
     pcm = np.maximum(pa, pb)
-    sim = _similarity_np(pa, pb, T1) * _similarity_np(plane(fa, "gm"), plane(fb, "gm"), T2)
+    sim = similarity(pa, pb, T1) * similarity(plane(fa, "gm"), plane(fb, "gm"), T2)
     if "i" in fa:
-        v = _similarity_np(plane(fa, "i"), plane(fb, "i"), T3) * _similarity_np(plane(fa, "q"), plane(fb, "q"), T4)
+        v = similarity(plane(fa, "i"), plane(fb, "i"), T3) * similarity(plane(fa, "q"), plane(fb, "q"), T4)
         mag = np.abs(v) ** np.float32(LAMBDA)
         chroma = np.where(v < 0, mag * np.float32(math.cos(LAMBDA * math.pi)), mag)
     else:
@@ -446,12 +447,6 @@ def _pooled_np(fa: dict[str, torch.Tensor], fb: dict[str, torch.Tensor], i: int)
     weight = pcm if den > 0 else np.ones_like(pcm)
     den = den if den > 0 else float(pcm.size)
     return (float((sim * weight).sum(dtype=np.float64)) / den, float((sim * chroma * weight).sum(dtype=np.float64)) / den)
-
-
-def _similarity_np(a: np.ndarray, b: np.ndarray, c: float) -> np.ndarray:
-    """:func:`similarity` in numpy float32."""
-    k = np.float32(c)
-    return (np.float32(2.0) * a * b + k) / (a * a + b * b + k)
 
 
 def fsim(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:

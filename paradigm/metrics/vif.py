@@ -98,11 +98,11 @@ def _grey(x: torch.Tensor) -> torch.Tensor:
         from ._gray_jit import gray255
 
         weights = (MATLAB_GRAY[0] * 255.0, MATLAB_GRAY[1] * 255.0, MATLAB_GRAY[2] * 255.0)
+        xs = x.contiguous().numpy()
 
         def one(i: int) -> torch.Tensor:  # the same float64 operations in one compiled pass
             return torch.from_numpy(gray255(xs[i], weights))[None, None]
 
-        xs = x.contiguous().numpy()
     else:
 
         def one(i: int) -> torch.Tensor:
