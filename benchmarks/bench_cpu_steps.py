@@ -75,21 +75,13 @@ def kernel_steps(root: Path) -> list[tuple[str, float, float]]:
 
 
 def _edge_torch_steps(x: torch.Tensor, ref: torch.Tensor) -> object:
-    """edge F1's former CPU steps for one pair: torch grey + smoothing + Sobel + suppression, numpy
-    threshold, ``scipy.ndimage.label`` hysteresis, dilation and counts."""
+    """edge F1's former CPU steps for one pair: the torch detector of other devices
+    (``structure._edges_and_dilated``: its suppression in numpy and ``scipy.ndimage.label`` hysteresis
+    on CPU) and the counts."""
     from paradigm.metrics import structure as s
 
-    g = s._smooth(s._gray_pair32(x, ref), 1.0)
-    gx, gy = s._sobel(g)
-    mag = torch.sqrt(gx * gx + gy * gy)
-    keep = s._non_max_suppression(mag, gx, gy).numpy()[:, 0]
-    m = mag.numpy()[:, 0]
-    flat = m[1].reshape(-1)
-    high = max(s.kth_smallest(flat, s._high_rank(flat.size)), np.float32(s.MIN_HIGH))
-    low = np.float32(s.LOW_RATIO) * high
-    weak = keep & (m >= low)
-    e = s._hysteresis_np(weak & (m >= high), weak)
-    return np.count_nonzero(e[0] & s._dilate(e[1], 2)), np.count_nonzero(e[1] & s._dilate(e[0], 2))
+    edges, dil = s._edges_and_dilated(x, ref, 1.0, 2)
+    return int((edges[0] & dil[1]).sum()), int((edges[1] & dil[0]).sum())
 
 
 def compiled_loops(x: torch.Tensor, ref: torch.Tensor) -> list[tuple[str, float, float]]:

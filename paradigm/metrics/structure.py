@@ -319,6 +319,20 @@ def _edge_counts_np(greys: Callable[[int], tuple[Any, Any]], n: int, tolerance: 
     return counts[:, 0], counts[:, 1], counts[:, 2], counts[:, 3]
 
 
+def _edges_and_dilated(x: torch.Tensor, ref: torch.Tensor, sigma: float, tolerance: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The torch steps of the edge detector on a batch: ``(edges, dilated edges)``, each ``(2N, 1, H, W)``
+    boolean, the outputs first, with the thresholds of the references applied to both (the path of
+    other devices, and of :func:`edge_error_map`)."""
+    n = x.shape[0]
+    g = _smooth(_gray_pair32(x, ref), sigma)
+    gx, gy = _sobel(g)
+    mag = torch.sqrt(gx * gx + gy * gy)
+    high, low = (t.repeat(2, 1, 1, 1) for t in edge_thresholds(mag[n:]))
+    nms = _non_max_suppression(mag, gx, gy)
+    edges = _hysteresis(nms & (mag >= high), nms & (mag >= low))
+    return edges, _dilate(edges, tolerance)
+
+
 def edge_f1(
     x: torch.Tensor,
     ref: torch.Tensor,
@@ -357,14 +371,7 @@ def edge_f1(
     if x.device.type == "cpu":
         n_out, n_ref, hit_out, hit_ref = _edge_counts_np(_cpu_greys(x, ref, sigma), n, tolerance)
     else:
-        g = _smooth(_gray_pair32(x, ref), sigma)
-        gx, gy = _sobel(g)
-        mag = torch.sqrt(gx * gx + gy * gy)
-        high, low = edge_thresholds(mag[n:])
-        high, low = high.repeat(2, 1, 1, 1), low.repeat(2, 1, 1, 1)
-        nms = _non_max_suppression(mag, gx, gy)
-        edges = _hysteresis(nms & (mag >= high), nms & (mag >= low))
-        dil = _dilate(edges, tolerance)
+        edges, dil = _edges_and_dilated(x, ref, sigma, tolerance)
         e_out, e_ref = edges[:n], edges[n:]
         d_out, d_ref = dil[:n], dil[n:]
         n_out = e_out.flatten(1).sum(1).to(torch.float64)
@@ -394,13 +401,7 @@ def edge_error_map(x: torch.Tensor, ref: torch.Tensor, *, tolerance: int = 2, si
     if tolerance < 0 or int(tolerance) != tolerance or sigma < 0:
         raise InputError(f"need an integer tolerance >= 0 and sigma >= 0, got {tolerance!r}, {sigma!r}")
     n = x.shape[0]
-    g = _smooth(_gray_pair32(x, ref), sigma)
-    gx, gy = _sobel(g)
-    mag = torch.sqrt(gx * gx + gy * gy)
-    high, low = (t.repeat(2, 1, 1, 1) for t in edge_thresholds(mag[n:]))
-    nms = _non_max_suppression(mag, gx, gy)
-    edges = _hysteresis(nms & (mag >= high), nms & (mag >= low))
-    dil = _dilate(edges, int(tolerance))
+    edges, dil = _edges_and_dilated(x, ref, sigma, int(tolerance))
     miss = (edges[:n] & ~dil[n:]) | (edges[n:] & ~dil[:n])
     return miss[:, 0].to(torch.float64)
 
