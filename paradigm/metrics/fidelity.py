@@ -555,7 +555,7 @@ class SSIM(_FidelityMetric):
     name = "ssim"
     # 2: on CPU the map means come from one compiled loop per image summed in float64 (_ssim_jit.py,
     # issue 20): moved by <= 4.9e-7 from version 1, <= 7.3e-7 from the float64 computation on 16 of
-    # bench_kernels' 512x384 pairs (seed 3)
+    # bench_kernels' 512x384 pairs (docs/probes/compiled_loops_accuracy.py)
     version = "2"
     higher_is_better = True
     value_range = (0.0, 1.0)
@@ -622,7 +622,7 @@ class CIEDE2000(_FidelityMetric):
     aliases = ("delta_e2000", "de2000")
     # version 2: on CPU the float32 mean comes from one compiled loop per image (metrics/_ciede_jit.py,
     # issue 20); it moved by <= 4.5e-7 ΔE from version 1 and is within 8.4e-7 of float64 on 16 of
-    # bench_kernels' 512x384 pairs (seed 3; version 1: 5.5e-7)
+    # bench_kernels' 512x384 pairs (version 1: 5.5e-7; docs/probes/compiled_loops_accuracy.py)
     version = "2"
     higher_is_better = False
     value_range = (0.0, float("inf"))
