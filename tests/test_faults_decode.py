@@ -134,6 +134,7 @@ def test_memory_error_in_a_decoder_is_a_decode_error(tmp_path: Path, monkeypatch
         raise MemoryError()
 
     monkeypatch.setattr(pio, "_decode_pillow", boom)
+    monkeypatch.setattr(pio, "_decode_png8", boom)  # the fast 8-bit PNG decoder too
     with pytest.raises(DecodeError, match="out of memory"):
         read_array(p)
 
@@ -166,6 +167,7 @@ def test_memory_error_mid_run_is_a_row(tmp_path: Path, monkeypatch: pytest.Monke
         return real(path)
 
     monkeypatch.setattr(pio, "_decode_pillow", flaky)
+    monkeypatch.setattr(pio, "_decode_png8", lambda path: None)  # every PNG through Pillow
     r = run_score(ScoreConfig(results=tmp_path / "res", gt=tmp_path / "gt", metrics="td_mse", workers=2, cache=None))
     assert sorted(r.scores["image"]) == ["im0", "im1"]
     assert list(r.errors["stage"]) == ["decode"] and "out of memory" in r.errors.iloc[0]["reason"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _png_writer import png_bytes
 from PIL import Image
 
 from paradigm.errors import InputError
@@ -82,40 +83,7 @@ def test_png16_numpy_fallback_all_filters(tmp_path: Path, shape: tuple[int, ...]
 
 def _png16_filtered(a: np.ndarray, filt: int) -> bytes:
     """16-bit PNG with every row encoded with PNG filter ``filt`` (0..4)."""
-    if a.ndim == 2:
-        a = a[:, :, None]
-    h, w, c = a.shape
-    bpp = 2 * c
-    rows = [np.frombuffer(a[y].astype(">u2").tobytes(), np.uint8).astype(np.int64) for y in range(h)]
-    prev = np.zeros_like(rows[0])
-    raw = b""
-    for r in rows:
-        left = np.concatenate([np.zeros(bpp, np.int64), r[:-bpp]])
-        upleft = np.concatenate([np.zeros(bpp, np.int64), prev[:-bpp]])
-        if filt == 0:
-            pred = np.zeros_like(r)
-        elif filt == 1:
-            pred = left
-        elif filt == 2:
-            pred = prev
-        elif filt == 3:
-            pred = (left + prev) // 2
-        else:
-            pa, pb, pc = np.abs(prev - upleft), np.abs(left - upleft), np.abs(left + prev - 2 * upleft)
-            pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prev, upleft))
-        raw += bytes([filt]) + ((r - pred) & 255).astype(np.uint8).tobytes()
-        prev = r
-    ct = {1: 0, 2: 4, 3: 2, 4: 6}[c]
-
-    def chunk(t: bytes, d: bytes) -> bytes:
-        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, ct, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    return png_bytes(a.astype(np.uint16), filters=(filt,))
 
 
 @pytest.mark.parametrize("filt", [1, 3, 4])
