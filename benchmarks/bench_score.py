@@ -9,6 +9,7 @@ memory is per stage):
 3. ``pyiqa``: the same four metrics computed by pyiqa one metric at a time through its file-path API;
 4. ``piq`` / ``torchmetrics``: the same four on tensors decoded in advance (decoding not timed);
 5. ``decode``: decoding alone (paradigm's decoder, one thread) — the floor for any tool;
+   ``decode-pillow``: decoding alone as Pillow-based readers do it (``Image.open().convert("RGB")``, then float);
 6. ``paradigm-models``: LPIPS, DISTS, CLIP, DINOv2 with randomly initialised weights of the real architectures;
    ``paradigm-default``: the full default metric set the same way (not in the default ``--stages``);
 7. ``paradigm-cached``: a second run on the unchanged folder; ``paradigm-add-method``: a run after adding one method.
@@ -47,6 +48,7 @@ SHARED4 = "psnr,ssim,ms_ssim,gmsd"
 MODEL_SET = "lpips,dists,clip_sim,dino_sim"
 ALL_STAGES = (
     "decode",
+    "decode-pillow",
     "paradigm-fid",
     "paradigm-fid4",
     "paradigm-cached",
@@ -232,6 +234,24 @@ def _child_decode(root: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0, "pairs": len(pairs)}
 
 
+def _child_decode_pillow(root: Path) -> dict[str, Any]:
+    """Decoding alone as a Pillow-based reader does it (``Image.open().convert("RGB")``, then float), one thread."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    def read(p: Path) -> Any:
+        return torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1).float() / 255
+
+    pairs = _pairs(root)
+    read(pairs[0][0])
+    t0 = time.perf_counter()
+    for o, g in pairs:
+        read(o)
+        read(g)
+    return {"seconds": time.perf_counter() - t0, "pairs": len(pairs)}
+
+
 def _child_pyiqa(root: Path, device: str) -> dict[str, Any]:
     import pyiqa
     import torch
@@ -341,6 +361,8 @@ def run_child(args: argparse.Namespace) -> None:
         out = _child_paradigm(root, SHARED4, Path(args.cache), args.device, {})
     elif stage == "decode":
         out = _child_decode(root)
+    elif stage == "decode-pillow":
+        out = _child_decode_pillow(root)
     elif stage == "pyiqa":
         out = _child_pyiqa(root, args.device)
     elif stage == "piq":
@@ -643,7 +665,7 @@ def main() -> None:
             ratios = {}
             for a, b in (("paradigm-fid4", "pyiqa"), ("paradigm-fid", "pyiqa"), ("paradigm-fid4", "piq"),
                          ("paradigm-fid", "piq"), ("paradigm-fid4", "torchmetrics"), ("paradigm-fid", "decode"),
-                         ("paradigm-cached", "paradigm-fid")):
+                         ("paradigm-fid", "decode-pillow"), ("paradigm-cached", "paradigm-fid")):
                 ra, rb = rate(a), rate(b)
                 if ra and rb:
                     ratios[f"{a}/{b}"] = ra / rb

@@ -26,6 +26,7 @@ STAGE_LABELS = {
     "piq": "piq{v}, the 4 metrics on tensors decoded in advance",
     "torchmetrics": "torchmetrics{v}, 3 metrics (no GMSD) on pre-decoded tensors",
     "decode": "decoding alone (the floor, one thread)",
+    "decode-pillow": "decoding alone with Pillow, as the peers' file readers do (one thread)",
     "paradigm-cached": "cached rerun of the same folder",
     "paradigm-add-method": "a rerun after adding one method (only it is computed)",
     "paradigm-models": "paradigm, model metrics (LPIPS, DISTS, CLIP, DINOv2; random weights)",
@@ -37,6 +38,7 @@ COMPARISONS = (
     ("piq", "paradigm-fid", "paradigm 6 metrics incl. decoding: {r:.2f}× faster"),
     ("torchmetrics", "paradigm-fid4", "paradigm 4 metrics: {r:.1f}× faster"),
     ("decode", "paradigm-fid", "paradigm 6 metrics reach {r:.2f}× of it"),
+    ("decode-pillow", "paradigm-fid", "paradigm 6 metrics reach {r:.2f}× of it"),
     ("paradigm-cached", "paradigm-fid", "{inv:.0f}× the cold run"),
 )
 
