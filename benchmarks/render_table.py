@@ -134,6 +134,19 @@ def render_kernels(report: dict[str, Any], name: str) -> list[str]:
     return lines
 
 
+def render_decode(report: dict[str, Any], name: str) -> list[str]:
+    """Markdown lines for one ``bench_decode.py`` file: reader | CPU ms per image | ratio."""
+    w, h = report.get("size", ["?", "?"])
+    lines = [f"`{name}`: {report.get('files', '?')} 8-bit PNG files of {w}x{h}, one thread, best of "
+             f"{report.get('repeat', '?')}", "", f"Command: `python {report.get('command', '?')}`", "",
+             "| reader | CPU ms per image | paradigm is |", "|---|---:|---|"]
+    ms = report["cpu_ms_per_image"]
+    for reader, v in ms.items():
+        note = "—" if reader == "paradigm" else f"{v / ms['paradigm']:.2f}× faster"
+        lines.append(f"| {reader} | {_fmt(v)} | {note} |")
+    return lines
+
+
 def render(paths: list[Path]) -> str:
     """Markdown of every results file, grouped under one heading per machine."""
     blocks: OrderedDict[str, list[tuple[str, dict[str, Any]]]] = OrderedDict()
@@ -144,7 +157,8 @@ def render(paths: list[Path]) -> str:
     for key, reports in blocks.items():
         out += [f"### {key}", ""]
         for name, report in reports:
-            show = render_kernels if "rows" in report else render_report
+            show = (render_kernels if "rows" in report else render_decode if "cpu_ms_per_image" in report
+                    else render_report)
             out += [*show(report, f"benchmarks/results/{name}"), ""]
     return "\n".join(out).rstrip() + "\n"
 

@@ -3,7 +3,7 @@
 The IDAT stream is inflated with libdeflate (the ``deflate`` package; the standard ``zlib`` module
 when it is not installed) and unfiltered straight into RGB float32 ``(3, H, W)`` by one compiled loop
 (:mod:`._png_jit`). PNG is lossless, so the values are those of Pillow's decoder bit for bit (tested):
-rule ``rgb-v1`` is unchanged. About 2.5x less CPU than Pillow plus the float conversion on a
+rule ``rgb-v1`` is unchanged. Less than half the CPU of Pillow plus the float conversion on a
 512x384 photo (``python benchmarks/bench_decode.py``).
 
 Anything else, and any file this decoder finds unusual (a bad CRC outside the image data, truncated
