@@ -126,6 +126,18 @@ def test_compiled_reduction_matches_numpy() -> None:
     assert compiled.max() > 0.5  # a real image has edges of high phase congruency
 
 
+def test_orientation_by_orientation_is_the_same_reduction() -> None:
+    """_pc_of_spectrum's orientation-by-orientation path gives the bits of the all-orientations reduction."""
+    from paradigm.metrics.fsim import _pc_by_orientation, _pc_filters_np, _pc_reduce_numpy
+
+    y = (photo()[0, 0] * 255.0).numpy()
+    filt, scale = _pc_filters_np(*y.shape, False)
+    spec = torch.fft.fft2(torch.from_numpy(y)).numpy()
+    eo = torch.fft.ifft2(torch.from_numpy(spec[None, None] * filt[..., 0])).numpy()
+    assert eo.dtype == np.complex64 and eo.shape[:2] == (4, 4)
+    np.testing.assert_array_equal(_pc_by_orientation(spec, filt, scale), _pc_reduce_numpy(eo, scale))
+
+
 @pytest.mark.parametrize("shape", [(1, 3, 384, 512), (2, 3, 517, 389), (1, 3, 768, 1030), (1, 1, 640, 641), (1, 3, 100, 130)])
 def test_cpu_features_equal_the_torch_steps(shape: tuple[int, ...]) -> None:
     """FSIM's compiled CPU features (downsampling factors 1-3, even and odd sides, grey and RGB)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._jit import exact_kernel, kernel
+from ._jit import exact_kernel, inline, kernel
 
 _f = np.float32
 
@@ -30,31 +30,53 @@ def _small_energy(ef, out):
             dst[p] = re * re + im * im
 
 
+@inline
+def _add_orientation(ef, t, eps, energy, an_all):
+    """One orientation's share of the phase congruency: ``ef`` ``(4, 2 HW)`` (re, im interleaved) and
+    its noise threshold ``t``, added into the float32 accumulators ``energy`` and ``an_all`` ``(HW,)``."""
+    s0, s1, s2, s3 = ef[0], ef[1], ef[2], ef[3]
+    for p in range(energy.shape[0]):
+        r0, i0 = s0[2 * p], s0[2 * p + 1]
+        r1, i1 = s1[2 * p], s1[2 * p + 1]
+        r2, i2 = s2[2 * p], s2[2 * p + 1]
+        r3, i3 = s3[2 * p], s3[2 * p + 1]
+        an_all[p] += ((math.sqrt(r0 * r0 + i0 * i0) + math.sqrt(r1 * r1 + i1 * i1))
+                      + math.sqrt(r2 * r2 + i2 * i2)) + math.sqrt(r3 * r3 + i3 * i3)
+        se, so = ((r0 + r1) + r2) + r3, ((i0 + i1) + i2) + i3
+        mag = math.sqrt(se * se + so * so)
+        xe = mag + eps
+        me, mo = se / xe, so / xe
+        cross = ((abs(i0 * me - r0 * mo) + abs(i1 * me - r1 * mo)) + abs(i2 * me - r2 * mo)) + abs(i3 * me - r3 * mo)
+        energy[p] += max(mag * mag / xe - cross - t, _f(0.0))
+
+
+@inline
+def _finish(energy, an_all, out):
+    for p in range(out.shape[0]):
+        a = an_all[p]
+        out[p] = energy[p] / a if a > _f(0.0) else _f(0.0)
+
+
 @kernel
 def _reduce(ef, thresh, eps, out):
     """Phase congruency ``(HW,)`` from ``ef`` ``(O, 4, 2 HW)`` and the thresholds ``(O,)``."""
-    n_o = ef.shape[0]
-    hw = out.shape[0]
-    energy = np.zeros(hw, dtype=np.float32)
-    an_all = np.zeros(hw, dtype=np.float32)
-    for o in range(n_o):
-        s0, s1, s2, s3, t = ef[o, 0], ef[o, 1], ef[o, 2], ef[o, 3], thresh[o]
-        for p in range(hw):
-            r0, i0 = s0[2 * p], s0[2 * p + 1]
-            r1, i1 = s1[2 * p], s1[2 * p + 1]
-            r2, i2 = s2[2 * p], s2[2 * p + 1]
-            r3, i3 = s3[2 * p], s3[2 * p + 1]
-            an_all[p] += ((math.sqrt(r0 * r0 + i0 * i0) + math.sqrt(r1 * r1 + i1 * i1))
-                          + math.sqrt(r2 * r2 + i2 * i2)) + math.sqrt(r3 * r3 + i3 * i3)
-            se, so = ((r0 + r1) + r2) + r3, ((i0 + i1) + i2) + i3
-            mag = math.sqrt(se * se + so * so)
-            xe = mag + eps
-            me, mo = se / xe, so / xe
-            cross = ((abs(i0 * me - r0 * mo) + abs(i1 * me - r1 * mo)) + abs(i2 * me - r2 * mo)) + abs(i3 * me - r3 * mo)
-            energy[p] += max(mag * mag / xe - cross - t, _f(0.0))
-    for p in range(hw):
-        a = an_all[p]
-        out[p] = energy[p] / a if a > _f(0.0) else _f(0.0)
+    energy = np.zeros(out.shape[0], dtype=np.float32)
+    an_all = np.zeros(out.shape[0], dtype=np.float32)
+    for o in range(ef.shape[0]):
+        _add_orientation(ef[o], thresh[o], eps, energy, an_all)
+    _finish(energy, an_all, out)
+
+
+@kernel
+def add_orientation(ef, t, eps, energy, an_all):
+    """:func:`_add_orientation` as a kernel (orientation by orientation: see :func:`.fsim._pc_of_spectrum`)."""
+    _add_orientation(ef, t, eps, energy, an_all)
+
+
+@kernel
+def finish(energy, an_all, out):
+    """``energy / an_all`` where ``an_all > 0``, else 0, into ``out``."""
+    _finish(energy, an_all, out)
 
 
 def small_energy(eo: np.ndarray) -> np.ndarray:

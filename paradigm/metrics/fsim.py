@@ -235,14 +235,38 @@ def _pc_cpu(spectra: torch.Tensor, filters: torch.Tensor, thresh_scale: torch.Te
 def _pc_of_spectrum(spec: np.ndarray, filt: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Phase congruency ``(H, W)`` of one image from its spectrum ``(H, W)``: the spectrum times every
     filter of ``filt`` (``(O, S, H, W, 2)``, each real value twice, so that it scales the real and
-    imaginary parts alike), one inverse FFT of all responses and :func:`_pc_reduce_numpy`.
+    imaginary parts alike), the inverse FFT of the responses and :func:`_pc_reduce_numpy`.
 
     The inverse FFT is torch's, image by image: on x86 that is MKL's, less CPU than ``scipy.fft``
     (16 transforms of 192x256 on one thread: ~3 vs ~4.5 ms here), and one image's responses stay in
-    cache (a batch of images in one call is slower per image)."""
+    cache (a batch of images in one call is slower per image). complex64 responses of 4 scales go
+    orientation by orientation (:func:`_pc_by_orientation`)."""
+    if spec.dtype == np.complex64 and filt.shape[1] == 4:
+        return _pc_by_orientation(spec, filt, scale)
     work = np.empty(filt.shape[:-1], dtype=spec.dtype)
     np.multiply(spec.view(filt.dtype).reshape(filt.shape[2:]), filt, out=work.view(filt.dtype).reshape(filt.shape))
     return _pc_reduce_numpy(torch.fft.ifft2(torch.from_numpy(work)).numpy(), scale)
+
+
+def _pc_by_orientation(spec: np.ndarray, filt: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """:func:`_pc_of_spectrum` one orientation at a time: the 4 responses of an orientation, their
+    noise threshold and their share of the sums (:func:`._fsim_jit.add_orientation`), so a quarter of
+    the responses is in memory at once. The same operations in the same order as the compiled
+    reduction of all orientations at once (:func:`_pc_reduce_numpy`), so the same bits (tested)."""
+    from ._fsim_jit import add_orientation, finish, median_rows, small_energy
+
+    n_o, n_s, h, w, _ = filt.shape
+    energy, an_all = np.zeros(h * w, dtype=np.float32), np.zeros(h * w, dtype=np.float32)
+    work = np.empty((n_s, h, w), dtype=np.complex64)
+    eps = np.float32(PC_EPSILON)
+    for o in range(n_o):
+        np.multiply(spec.view(np.float32).reshape(h, w, 2), filt[o], out=work.view(np.float32).reshape(n_s, h, w, 2))
+        eo = torch.fft.ifft2(torch.from_numpy(work)).numpy()
+        thresh = np.sqrt(median_rows(small_energy(eo[None]))) * scale[o: o + 1]
+        add_orientation(eo.view(np.float32).reshape(n_s, 2 * h * w), np.float32(thresh[0]), eps, energy, an_all)
+    out = np.empty(h * w, dtype=np.float32)
+    finish(energy, an_all, out)
+    return out.reshape(h, w)
 
 
 def _pc_reduce_numpy(eo: np.ndarray, thresh_scale: np.ndarray) -> np.ndarray:
