@@ -35,6 +35,8 @@ def test_readme_table_matches_benchmark_json() -> None:
     assert f"| {rate('torchmetrics'):.2f} |" in tm and f"{ratio['paradigm-fid4/torchmetrics']:.1f}× faster" in tm
     dec = _row(readme, "| decoding alone")
     assert f"| {rate('decode'):.1f} |" in dec and f"{ratio['paradigm-fid/decode']:.2f}× of it" in dec
+    pillow = _row(readme, "| decoding alone with Pillow")
+    assert f"| {rate('decode-pillow'):.1f} |" in pillow and f"{ratio['paradigm-fid/decode-pillow']:.2f}× of it" in pillow
     cached = _row(readme, "| cached rerun")
     assert f"| {rate('paradigm-cached'):.0f} |" in cached
     assert f"{ratio['paradigm-cached/paradigm-fid']:.0f}× the cold run" in cached
