@@ -14,6 +14,7 @@ errors and edge cases keep Pillow's behaviour. Like Pillow, the CRCs of IDAT chu
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from typing import Any
@@ -55,11 +56,20 @@ def _chunks(data: bytes) -> tuple[tuple[int, ...], bytes] | None:
     return None
 
 
-def _inflate(stream: bytes, size: int) -> bytes | bytearray | None:
-    """The zlib ``stream`` inflated, when it holds exactly ``size`` bytes; else None."""
+@functools.lru_cache(maxsize=1)
+def _libdeflate() -> Any:
+    """The ``deflate`` module (libdeflate), or None when it is not installed (looked up once)."""
     try:
         import deflate
     except ImportError:
+        return None
+    return deflate
+
+
+def _inflate(stream: bytes, size: int) -> bytes | bytearray | None:
+    """The zlib ``stream`` inflated, when it holds exactly ``size`` bytes; else None."""
+    deflate = _libdeflate()
+    if deflate is None:
         return _inflate_zlib(stream, size)
     try:
         out: bytearray = deflate.zlib_decompress(stream, size)
