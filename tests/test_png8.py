@@ -144,3 +144,10 @@ def test_an_image_data_crc_is_ignored_as_pillow_does(tmp_path: Path) -> None:
     p.write_bytes(data[:at] + b"\x00\x00\x00\x00" + data[at + 4:])
     np.testing.assert_array_equal(read_array(p), _expected(a))
     np.testing.assert_array_equal(_pillow(p), _expected(a))
+
+
+def test_libdeflate_lookup_without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "deflate", None)  # ``import deflate`` raises ImportError
+    assert _png8._libdeflate.__wrapped__() is None
