@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._filters import MEMO, fast_check_pair, serial_torch_ops, thread_map
+from ._filters import MEMO, fast_check_pair, thread_map
 from .fsim import (
     _FRPerceptual,
     downsample_factor,
@@ -300,20 +300,7 @@ def _minmax_channels(x: torch.Tensor) -> torch.Tensor:
 def _features(x: torch.Tensor) -> torch.Tensor:
     """Per-image VSI features ``(N, 5, h, w)``: downsampled L, M, N, saliency, and L's gradient magnitude.
 
-    On CPU, when the batch has at least as many images as torch has threads, the images are computed
-    side by side (:func:`thread_map`), each with serial torch kernels: every step is per image, so
-    the values are the same bits (tested), and no OpenMP team waits between the many small steps
-    (less CPU and wall time than the whole batch on torch's threads on this project's 2-core machine)."""
-    n = x.shape[0]
-    if x.device.type == "cpu" and not x.requires_grad and n >= max(2, torch.get_num_threads()):
-        with serial_torch_ops():
-            return torch.cat(thread_map(lambda i: _features_batch(x[i: i + 1]), range(n)))
-    return _features_batch(x)
-
-
-def _features_batch(x: torch.Tensor) -> torch.Tensor:
-    """:func:`_features` of a whole batch at once.
-
+    Computed image by image (the working set of one image stays in cache; every step is per image).
     The downsampling (linear) runs on the RGB planes before the (linear) LMN transform, which then
     costs a quarter (its 0..255 scale folded into the coefficients); both orders give the same values
     up to float rounding.
