@@ -97,3 +97,15 @@ def test_listed_and_declared() -> None:
     x = photo()
     out = paradigm.create_metric("vsi")(noisy(x, 0.05), x)
     assert out.shape == (1,) and out.dtype == torch.float64
+
+
+def test_mat2gray_one_pass_equals_the_formula() -> None:
+    """VSI's CPU ``mat2gray`` (one aminmax pass, in-place divide) gives the bits of the written-out formula."""
+    from paradigm.metrics.vsi import _minmax
+
+    x = torch.rand(3, 1, 40, 50, generator=torch.Generator().manual_seed(2)) * 7 - 2
+    x[2] = 0.5  # a constant image: all zeros
+    lo = x.flatten(1).min(dim=1).values.view(-1, 1, 1, 1)
+    span = x.flatten(1).max(dim=1).values.view(-1, 1, 1, 1) - lo
+    expected = torch.where(span > 0, (x - lo) / torch.where(span > 0, span, 1.0), 0.0)
+    assert torch.equal(_minmax(x), expected)
