@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._jit import exact_kernel, inline, kernel
+from ._jit import exact_kernel, kernel
 
 _f = np.float32
 
@@ -30,7 +30,7 @@ def _small_energy(ef, out):
             dst[p] = re * re + im * im
 
 
-@inline
+@kernel
 def _add_orientation(ef, t, eps, energy, an_all):
     """One orientation's share of the phase congruency: ``ef`` ``(4, 2 HW)`` (re, im interleaved) and
     its noise threshold ``t``, added into the float32 accumulators ``energy`` and ``an_all`` ``(HW,)``."""
@@ -50,33 +50,38 @@ def _add_orientation(ef, t, eps, energy, an_all):
         energy[p] += max(mag * mag / xe - cross - t, _f(0.0))
 
 
-@inline
+@kernel
 def _finish(energy, an_all, out):
+    """``energy / an_all`` where ``an_all > 0``, else 0, into ``out``."""
     for p in range(out.shape[0]):
         a = an_all[p]
         out[p] = energy[p] / a if a > _f(0.0) else _f(0.0)
 
 
-@kernel
-def _reduce(ef, thresh, eps, out):
-    """Phase congruency ``(HW,)`` from ``ef`` ``(O, 4, 2 HW)`` and the thresholds ``(O,)``."""
-    energy = np.zeros(out.shape[0], dtype=np.float32)
-    an_all = np.zeros(out.shape[0], dtype=np.float32)
-    for o in range(ef.shape[0]):
-        _add_orientation(ef[o], thresh[o], eps, energy, an_all)
-    _finish(energy, an_all, out)
+class Accumulator:
+    """The per-pixel sums of one image's phase congruency, filled one orientation at a time (so only
+    that orientation's responses need to be in memory); the orientations in order give the same bits
+    whether they come from one array or one by one."""
 
+    def __init__(self, hw: int, eps: float) -> None:
+        self.energy = np.zeros(hw, dtype=np.float32)
+        self.an_all = np.zeros(hw, dtype=np.float32)
+        self.eps = _f(eps)
 
-@kernel
-def add_orientation(ef, t, eps, energy, an_all):
-    """:func:`_add_orientation` as a kernel (orientation by orientation: see :func:`.fsim._pc_of_spectrum`)."""
-    _add_orientation(ef, t, eps, energy, an_all)
+    def add(self, eo: np.ndarray, thresh_scale: float) -> None:
+        """Add one orientation's C-contiguous ``(4, H, W)`` complex64 responses; its noise threshold is
+        ``sqrt(median smallest-scale energy) * thresh_scale``."""
+        if eo.shape[0] != 4:
+            raise ValueError(f"the compiled reduction is written for 4 scales, got {eo.shape[0]}")
+        small = median_rows(small_energy(eo[None]))  # energies E^2 + O^2: >= 0, never -0.0
+        t = (np.sqrt(small) * np.asarray([thresh_scale], dtype=np.float32))[0]
+        _add_orientation(eo.view(np.float32).reshape(4, -1), t, self.eps, self.energy, self.an_all)
 
-
-@kernel
-def finish(energy, an_all, out):
-    """``energy / an_all`` where ``an_all > 0``, else 0, into ``out``."""
-    _finish(energy, an_all, out)
+    def result(self, h: int, w: int) -> np.ndarray:
+        """Phase congruency ``(h, w)`` float32."""
+        out = np.empty(h * w, dtype=np.float32)
+        _finish(self.energy, self.an_all, out)
+        return out.reshape(h, w)
 
 
 def small_energy(eo: np.ndarray) -> np.ndarray:
@@ -87,14 +92,14 @@ def small_energy(eo: np.ndarray) -> np.ndarray:
     return out
 
 
-def reduce(eo: np.ndarray, thresh: np.ndarray, eps: float) -> np.ndarray:
-    """Phase congruency ``(H, W)`` float32 of C-contiguous ``(O, 4, H, W)`` complex64 responses."""
-    o, s, h, w = eo.shape
-    if s != 4:
-        raise ValueError(f"the compiled reduction is written for 4 scales, got {s}")
-    out = np.empty(h * w, dtype=np.float32)
-    _reduce(eo.view(np.float32).reshape(o, s, 2 * h * w), thresh.astype(np.float32), _f(eps), out)
-    return out.reshape(h, w)
+def reduce(eo: np.ndarray, thresh_scale: np.ndarray, eps: float) -> np.ndarray:
+    """Phase congruency ``(H, W)`` float32 of C-contiguous ``(O, 4, H, W)`` complex64 responses and the
+    per-orientation threshold factors ``thresh_scale`` ``(O,)`` (see :class:`Accumulator`)."""
+    o, _, h, w = eo.shape
+    acc = Accumulator(h * w, eps)
+    for k in range(o):
+        acc.add(eo[k], float(thresh_scale[k]))
+    return acc.result(h, w)
 
 
 @exact_kernel

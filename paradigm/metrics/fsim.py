@@ -249,24 +249,18 @@ def _pc_of_spectrum(spec: np.ndarray, filt: np.ndarray, scale: np.ndarray) -> np
 
 
 def _pc_by_orientation(spec: np.ndarray, filt: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """:func:`_pc_of_spectrum` one orientation at a time: the 4 responses of an orientation, their
-    noise threshold and their share of the sums (:func:`._fsim_jit.add_orientation`), so a quarter of
-    the responses is in memory at once. The same operations in the same order as the compiled
-    reduction of all orientations at once (:func:`_pc_reduce_numpy`), so the same bits (tested)."""
-    from ._fsim_jit import add_orientation, finish, median_rows, small_energy
+    """:func:`_pc_of_spectrum` one orientation at a time (:class:`._fsim_jit.Accumulator`): the inverse
+    FFT of an orientation's 4 responses, then their share of the sums, so a quarter of the responses
+    is in memory at once. The same bits as the compiled reduction of all of them (tested)."""
+    from ._fsim_jit import Accumulator
 
     n_o, n_s, h, w, _ = filt.shape
-    energy, an_all = np.zeros(h * w, dtype=np.float32), np.zeros(h * w, dtype=np.float32)
+    acc = Accumulator(h * w, PC_EPSILON)
     work = np.empty((n_s, h, w), dtype=np.complex64)
-    eps = np.float32(PC_EPSILON)
     for o in range(n_o):
         np.multiply(spec.view(np.float32).reshape(h, w, 2), filt[o], out=work.view(np.float32).reshape(n_s, h, w, 2))
-        eo = torch.fft.ifft2(torch.from_numpy(work)).numpy()
-        thresh = np.sqrt(median_rows(small_energy(eo[None]))) * scale[o: o + 1]
-        add_orientation(eo.view(np.float32).reshape(n_s, 2 * h * w), np.float32(thresh[0]), eps, energy, an_all)
-    out = np.empty(h * w, dtype=np.float32)
-    finish(energy, an_all, out)
-    return out.reshape(h, w)
+        acc.add(torch.fft.ifft2(torch.from_numpy(work)).numpy(), float(scale[o]))
+    return acc.result(h, w)
 
 
 def _pc_reduce_numpy(eo: np.ndarray, thresh_scale: np.ndarray) -> np.ndarray:
@@ -277,10 +271,9 @@ def _pc_reduce_numpy(eo: np.ndarray, thresh_scale: np.ndarray) -> np.ndarray:
     are SIMD loops over the interleaved values (torch's complex ``abs`` is several times slower).
     """
     if eo.dtype == np.complex64 and eo.shape[1] == 4 and eo.flags.c_contiguous:
-        from ._fsim_jit import median_rows, reduce, small_energy
+        from ._fsim_jit import reduce
 
-        small = median_rows(small_energy(eo))  # energies E^2 + O^2: >= 0, never -0.0
-        return reduce(eo, np.sqrt(small) * thresh_scale, PC_EPSILON)
+        return reduce(eo, thresh_scale, PC_EPSILON)
     k = eo.real.dtype.type
     amp = np.abs(eo)
     s0 = eo[:, 0]
