@@ -376,15 +376,12 @@ def _decode_png16(data: bytes, path: Path) -> np.ndarray | None:
     return arr
 
 
-def _decode_png8(path: Path) -> np.ndarray | None:
-    """RGB float32 ``(3, H, W)`` of an 8-bit non-interlaced PNG by the fast decoder (:mod:`._png8`), or None
-    (Pillow then decodes it: other kinds, and anything unusual, keep Pillow's behaviour)."""
+def _decode_png8(data: bytes) -> np.ndarray | None:
+    """RGB float32 ``(3, H, W)`` of the bytes of an 8-bit non-interlaced PNG by the fast decoder
+    (:mod:`._png8`), or None (Pillow then decodes it: other kinds, and anything unusual, keep Pillow's
+    behaviour)."""
     from . import _png8
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DecodeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     return _png8.decode(data)
 
 
@@ -474,14 +471,13 @@ def _read_array(p: Path, max_pixels: int | None) -> np.ndarray:
     arr: np.ndarray | None = None
     if suffix == ".png":
         try:
-            with open(p, "rb") as fh:
-                head = fh.read(32)
+            data = p.read_bytes()  # read once: both PNG decoders work on the bytes
         except OSError as exc:
             raise DecodeError(f"{p}: cannot read ({exc})") from exc
-        if len(head) >= 25 and head.startswith(_PNG_MAGIC) and head[24] == 16:
-            arr = _decode_png16(p.read_bytes(), p)
-        elif len(head) >= 25 and head.startswith(_PNG_MAGIC) and head[24] == 8:
-            fast = _decode_png8(p)
+        if len(data) >= 25 and data.startswith(_PNG_MAGIC) and data[24] == 16:
+            arr = _decode_png16(data, p)
+        elif len(data) >= 25 and data.startswith(_PNG_MAGIC) and data[24] == 8:
+            fast = _decode_png8(data)
             if fast is not None:
                 return fast
     elif suffix in (".tif", ".tiff"):

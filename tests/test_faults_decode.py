@@ -167,7 +167,7 @@ def test_memory_error_mid_run_is_a_row(tmp_path: Path, monkeypatch: pytest.Monke
         return real(path)
 
     monkeypatch.setattr(pio, "_decode_pillow", flaky)
-    monkeypatch.setattr(pio, "_decode_png8", lambda path: None)  # every PNG through Pillow
+    monkeypatch.setattr(pio, "_decode_png8", lambda data: None)  # every PNG through Pillow
     r = run_score(ScoreConfig(results=tmp_path / "res", gt=tmp_path / "gt", metrics="td_mse", workers=2, cache=None))
     assert sorted(r.scores["image"]) == ["im0", "im1"]
     assert list(r.errors["stage"]) == ["decode"] and "out of memory" in r.errors.iloc[0]["reason"]
