@@ -103,10 +103,8 @@ def unfilter_to_rgb(raw, h, w, ch, levels, out):
             _unfilter_colour_row(kind, row, prev, cur, ch, levels, o0, o1, o2)
             continue
         _unfilter_row(kind, row, prev, cur, ch)
-        step = ch if ch >= 3 else 0  # grey: the one level goes to all three channels
+        g, b = (1, 2) if ch >= 3 else (0, 0)  # grey: the one level goes to all three channels
         for x in range(w):
             i = x * ch
-            o0[x] = levels[cur[i]]
-            o1[x] = levels[cur[i + (1 if step else 0)]]
-            o2[x] = levels[cur[i + (2 if step else 0)]]
+            o0[x], o1[x], o2[x] = levels[cur[i]], levels[cur[i + g]], levels[cur[i + b]]
     return True
