@@ -238,8 +238,8 @@ def _pc_of_spectrum(spec: np.ndarray, filt: np.ndarray, scale: np.ndarray) -> np
     imaginary parts alike), the inverse FFT of the responses and :func:`_pc_reduce_numpy`.
 
     The inverse FFT is torch's, image by image: on x86 that is MKL's, less CPU than ``scipy.fft``
-    (16 transforms of 192x256 on one thread: ~3 vs ~4.5 ms here), and one image's responses stay in
-    cache (a batch of images in one call is slower per image). complex64 responses of 4 scales go
+    (16 transforms of 192x256 on one thread: 3.0 vs 4.2 ms, ``python docs/probes/fft_layout.py``),
+    and one image's responses stay in cache (a batch of images in one call is slower per image). complex64 responses of 4 scales go
     orientation by orientation (:func:`_pc_by_orientation`)."""
     if spec.dtype == np.complex64 and filt.shape[1] == 4:
         return _pc_by_orientation(spec, filt, scale)
@@ -404,9 +404,10 @@ def _features_cpu(x: torch.Tensor) -> dict[str, torch.Tensor]:
     A wide image's phase congruency is computed on its transpose (the spectrum of the transpose is the
     transpose of the spectrum; the reduction is per pixel and its medians are over all pixels, so the
     map is the same map transposed). With the long side as the leading axis, the strided pass of the
-    2-D inverse FFT is along the long side: 16 transforms of a 384x512 image's 192x256 grid take 2.2
-    instead of 2.8 ms in torch on one thread, 272x408 (DIV2K) 10.0 instead of 10.8; 256x384 is 4 %
-    slower (5.8 vs 5.6 ms). The rule depends on the shape only, so the values are reproducible."""
+    2-D inverse FFT is along the long side: 16 transforms of a 384x512 image's 192x256 grid take 2.3
+    instead of 3.0 ms in torch on one thread, 272x408 (DIV2K) 9.9 instead of 10.9, 256x384 the same
+    (5.9 ms; ``python docs/probes/fft_layout.py``; an earlier run had 256x384 4 % slower transposed).
+    The rule depends on the shape only, so the values are reproducible."""
     from ._fsim_jit import gradient_magnitude as grad_np
     from ._fsim_jit import yiq_downsampled
 
